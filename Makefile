@@ -1,0 +1,36 @@
+# InvoiceFlow: `make run` starts the whole stack, `make test` runs the tests.
+# Both create the virtualenv and install the pinned dependencies first if needed.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test demo bench lint clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m cli.main dev
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+demo: $(STAMP)
+	$(PY) -m cli.main demo
+
+bench: $(STAMP)
+	$(PY) -m bench.lifecycle
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy domain schemas workflows
+
+clean:
+	rm -rf $(VENV) .data .pytest_cache

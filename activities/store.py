@@ -1,0 +1,47 @@
+"""Database steps of the invoice workflow (run as local activities: short, idempotent)."""
+
+from __future__ import annotations
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from schemas.invoice import (
+    CreateInvoiceInput,
+    CreateInvoiceResult,
+    RecordPaymentInput,
+    RecordPaymentResult,
+    SetStatusInput,
+)
+from store import invoices
+from store.db import SessionFactory, transaction
+
+
+class InvoiceStoreActivities:
+    def __init__(self, sessions: SessionFactory) -> None:
+        self._sessions = sessions
+
+    @activity.defn(name="invoice.create")
+    async def create_invoice(self, data: CreateInvoiceInput) -> CreateInvoiceResult:
+        """Generate the invoice from its contract, number it and store it (or store why not)."""
+        try:
+            async with transaction(self._sessions) as session:
+                return await invoices.create_invoice(session, data.request, data.issue_date)
+        except invoices.NotFound as missing:
+            raise ApplicationError(str(missing), type="NotFound", non_retryable=True) from missing
+
+    @activity.defn(name="invoice.record_payment")
+    async def record_payment(self, data: RecordPaymentInput) -> RecordPaymentResult:
+        async with transaction(self._sessions) as session:
+            return await invoices.record_payment(session, data.invoice_id, data.payment)
+
+    @activity.defn(name="invoice.set_status")
+    async def set_status(self, data: SetStatusInput) -> None:
+        async with transaction(self._sessions) as session:
+            await invoices.set_status(
+                session,
+                data.invoice_id,
+                data.status,
+                step_key=data.step_key,
+                actor=data.actor,
+                note=data.note,
+            )

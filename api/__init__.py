@@ -1,0 +1,1 @@
+"""The FastAPI app: routes for upstream apps, provider webhooks and customer portal pages."""

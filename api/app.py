@@ -1,0 +1,63 @@
+"""The FastAPI application factory; ``api.app:app`` is what uvicorn serves."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI
+from temporalio.client import Client
+
+from api.errors import install_error_handlers
+from api.routes import invoices, parties, portal, webhooks
+from core.logging import configure_logging
+from core.settings import Settings, get_settings
+from core.temporal import connect
+from store.db import create_engine, session_factory
+
+log = structlog.get_logger()
+
+
+def create_app(settings: Settings | None = None, temporal: Client | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings.database_url)
+        app.state.sessions = session_factory(engine)
+        app.state.temporal = temporal
+        if app.state.temporal is None:
+            try:
+                app.state.temporal = await connect(settings)
+            except RuntimeError as err:  # the API still serves reads and says 503 for the rest
+                log.error("api.temporal_unreachable", error=str(err))
+        log.info("api.started", database=engine.dialect.name)
+        yield
+        await engine.dispose()
+
+    app = FastAPI(
+        title="InvoiceFlow",
+        version="0.1.0",
+        description="Invoice processes as durable Temporal workflows.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.include_router(parties.router)
+    app.include_router(invoices.router)
+    app.include_router(webhooks.router)
+    app.include_router(portal.router)
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz() -> dict[str, object]:
+        return {"status": "ok", "temporal": app.state.temporal is not None}
+
+    return app
+
+
+def app() -> FastAPI:
+    """uvicorn factory: ``uvicorn --factory api.app:app``."""
+    settings = get_settings()
+    configure_logging(settings.effective_log_format, settings.log_level)
+    return create_app(settings)

@@ -1,0 +1,117 @@
+"""One error base class with an HTTP status; every error leaves as application/problem+json.
+
+RFC 9457 problem documents: ``type`` names the problem, ``title`` says it in words,
+``detail`` says what was wrong with this request, ``code`` is stable for machines.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = structlog.get_logger()
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class ApiError(Exception):
+    status: int = 400
+    title: str = "Bad request"
+    code: str = "bad_request"
+
+    def __init__(self, detail: str, *, code: str | None = None, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        if code:
+            self.code = code
+        self.extra = extra
+
+
+class Unauthorized(ApiError):
+    status, title, code = 401, "Unauthorized", "unauthorized"
+
+
+class NotFoundError(ApiError):
+    status, title, code = 404, "Not found", "not_found"
+
+
+class Unprocessable(ApiError):
+    status, title, code = 422, "Unprocessable request", "unprocessable"
+
+
+class ServiceUnavailable(ApiError):
+    status, title, code = 503, "Service unavailable", "service_unavailable"
+
+
+def problem(
+    status: int, title: str, detail: str, *, code: str, instance: str | None, **extra: Any
+) -> JSONResponse:
+    body = {
+        "type": f"https://invoiceflow.dev/problems/{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        **({"instance": instance} if instance else {}),
+        **extra,
+    }
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, err: ApiError) -> JSONResponse:
+        return problem(
+            err.status, err.title, err.detail, code=err.code, instance=request.url.path, **err.extra
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, err: RequestValidationError) -> JSONResponse:
+        errors = [
+            {
+                "location": ".".join(str(p) for p in e.get("loc", ())),
+                "message": e.get("msg", ""),
+                "type": e.get("type", ""),
+            }
+            for e in err.errors()
+        ]
+        malformed = any(e["type"] == "json_invalid" for e in errors)
+        detail = (
+            "the request body is not valid JSON"
+            if malformed
+            else "; ".join(f"{e['location']}: {e['message']}" for e in errors)
+        )
+        return problem(
+            422,
+            "Malformed JSON" if malformed else "Invalid request",
+            detail,
+            code="malformed_json" if malformed else "validation_failed",
+            instance=request.url.path,
+            errors=errors,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, err: StarletteHTTPException) -> JSONResponse:
+        return problem(
+            err.status_code,
+            str(err.detail) if err.status_code < 500 else "Server error",
+            str(err.detail),
+            code=f"http_{err.status_code}",
+            instance=request.url.path,
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, err: Exception) -> JSONResponse:
+        log.exception("api.unhandled_error", path=request.url.path)
+        return problem(
+            500,
+            "Server error",
+            "an unexpected error occurred; nothing was changed by this request",
+            code="internal_error",
+            instance=request.url.path,
+        )

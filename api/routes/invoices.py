@@ -1,0 +1,180 @@
+"""Invoices: start the process, read its live state and stored record, list with filters."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+from temporalio.client import WorkflowQueryRejectedError
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.deps import ApiKeyDep, IdempotencyKeyDep, SessionDep, SettingsDep, TemporalClientDep
+from api.errors import NotFoundError, Unprocessable
+from api.idempotency import Answer, idempotent
+from domain.errors import InvoiceRuleError
+from domain.invoicing import generate_invoice
+from domain.money import format_amount
+from schemas import search_attributes as sa
+from schemas.api import InvoiceAccepted, InvoiceCreate, InvoiceDetail, InvoicePage, InvoicePreview
+from schemas.ids import idempotent_id, invoice_workflow_id, new_id
+from schemas.invoice import InvoiceState, InvoiceStatus, StartInvoiceInput
+from schemas.tables import Invoice
+from store import parties, queries
+
+router = APIRouter(prefix="/invoices", tags=["invoices"])
+
+
+@router.post("", status_code=202, response_model=InvoiceAccepted)
+async def create_invoice(
+    body: InvoiceCreate,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    temporal: TemporalClientDep,
+    api_key: ApiKeyDep,
+    idempotency_key: IdempotencyKeyDep = None,
+) -> JSONResponse:
+    """Check the request against the contract now (a clear 422 if it breaks a rule), then
+    start the invoice workflow, which generates, numbers and stores the invoice."""
+
+    async def produce() -> Answer:
+        customer = await parties.get_customer(session, body.customer_id)
+        if customer is None:
+            raise Unprocessable(f"customer {body.customer_id} does not exist", code="unknown_customer")
+        contract = await parties.get_contract(session, body.contract_id)
+        if contract is None:
+            raise Unprocessable(f"contract {body.contract_id} does not exist", code="unknown_contract")
+        if contract.customer_id != customer.id:
+            raise Unprocessable(
+                f"contract {contract.id} belongs to another customer", code="contract_not_for_customer"
+            )
+        issue_date = body.issue_date or datetime.now(UTC).date()
+        terms = parties.contract_terms(contract, await parties.already_invoiced_minor(session, contract.id))
+        await session.commit()  # reads done; hold no lock while talking to Temporal
+        try:
+            preview = generate_invoice(
+                terms,
+                items=body.items,
+                explicit_lines=body.lines,
+                issue_date=issue_date,
+                currency=body.currency,
+            )
+        except InvoiceRuleError as rule:
+            raise Unprocessable(rule.detail, code=rule.code) from rule
+
+        invoice_id = (
+            idempotent_id("inv", api_key.id, idempotency_key) if idempotency_key else new_id("inv")
+        )
+        workflow_id = invoice_workflow_id(invoice_id)
+        try:
+            await temporal.start_workflow(
+                "Invoice",
+                StartInvoiceInput(
+                    invoice_id=invoice_id,
+                    customer_id=customer.id,
+                    customer_name=customer.name,
+                    contract_id=contract.id,
+                    currency=body.currency,
+                    issue_date=issue_date,
+                    po_number=body.po_number,
+                    items=body.items,
+                    lines=body.lines,
+                    requested_by=api_key.name,
+                ),
+                id=workflow_id,
+                task_queue=settings.task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                static_summary=(
+                    f"{customer.name} · {format_amount(preview.total_minor, preview.currency)}"
+                    f" · due {preview.due_date.isoformat()}"
+                ),
+                search_attributes=TypedSearchAttributes(
+                    [
+                        SearchAttributePair(sa.INVOICE_ID, invoice_id),
+                        SearchAttributePair(sa.CUSTOMER_ID, customer.id),
+                        SearchAttributePair(sa.INVOICE_STATUS, InvoiceStatus.PENDING.value),
+                        SearchAttributePair(sa.AMOUNT_DUE, preview.total_minor),
+                        SearchAttributePair(sa.CURRENCY, preview.currency),
+                    ]
+                ),
+            )
+        except WorkflowAlreadyStartedError:
+            pass  # the same Idempotency-Key raced here: that workflow is this invoice
+        accepted = InvoiceAccepted(
+            invoice_id=invoice_id,
+            workflow_id=workflow_id,
+            status=InvoiceStatus.PENDING.value,
+            preview=InvoicePreview(
+                currency=preview.currency,
+                subtotal_minor=preview.subtotal_minor,
+                tax_minor=preview.tax_minor,
+                total_minor=preview.total_minor,
+                due_date=preview.due_date,
+            ),
+            links={"self": f"/invoices/{invoice_id}"},
+        )
+        return Answer(202, accepted.model_dump(mode="json"), f"/invoices/{invoice_id}")
+
+    return await idempotent(
+        session, request, api_key, idempotency_key, body.model_dump(mode="json"), produce
+    )
+
+
+async def live_state(temporal: TemporalClientDep, invoice_id: str) -> InvoiceState | None:
+    handle = temporal.get_workflow_handle(invoice_workflow_id(invoice_id))
+    try:
+        return await handle.query("state", result_type=InvoiceState, rpc_timeout=timedelta(seconds=5))
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return None
+        raise
+    except WorkflowQueryRejectedError:
+        return None
+
+
+@router.get("/{invoice_id}", response_model=InvoiceDetail)
+async def get_invoice(
+    invoice_id: str, session: SessionDep, temporal: TemporalClientDep, _: ApiKeyDep
+) -> InvoiceDetail:
+    invoice = await session.get(Invoice, invoice_id)
+    records = await queries.invoice_records(session, invoice_id) if invoice else None
+    await session.commit()
+    live = await live_state(temporal, invoice_id)
+    if invoice is None and live is None:
+        raise NotFoundError(f"invoice {invoice_id} does not exist")
+    today = datetime.now(UTC).date()
+    return InvoiceDetail(
+        invoice=queries.invoice_out(invoice, today) if invoice else None,
+        tax_lines=invoice.tax_lines if invoice else [],
+        live=live.model_dump(mode="json") if live else None,
+        **(records or {"lines": [], "payments": [], "deliveries": [], "accounting": [], "audit": []}),
+    )
+
+
+@router.get("", response_model=InvoicePage)
+async def list_invoices(
+    session: SessionDep,
+    _: ApiKeyDep,
+    status: Annotated[InvoiceStatus | None, Query()] = None,
+    customer_id: Annotated[str | None, Query()] = None,
+    overdue: Annotated[bool | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> InvoicePage:
+    today = datetime.now(UTC).date()
+    rows, total = await queries.list_invoices(
+        session,
+        today=today,
+        status=status.value if status else None,
+        customer_id=customer_id,
+        overdue=overdue,
+        limit=limit,
+        offset=offset,
+    )
+    return InvoicePage(
+        items=[queries.invoice_out(row, today) for row in rows], total=total, limit=limit, offset=offset
+    )

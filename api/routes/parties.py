@@ -1,0 +1,94 @@
+"""Customers and contracts: master data that upstream apps keep in InvoiceFlow."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from api.deps import ApiKeyDep, IdempotencyKeyDep, SessionDep
+from api.errors import NotFoundError, Unprocessable
+from api.idempotency import Answer, idempotent
+from schemas.api import ContractCreate, ContractOut, CustomerCreate, CustomerOut
+from schemas.ids import new_id
+from schemas.tables import Contract, Customer
+from store import audit
+
+router = APIRouter(tags=["customers and contracts"])
+
+
+@router.post("/customers", status_code=201, response_model=CustomerOut)
+async def create_customer(
+    body: CustomerCreate,
+    request: Request,
+    session: SessionDep,
+    api_key: ApiKeyDep,
+    idempotency_key: IdempotencyKeyDep = None,
+) -> JSONResponse:
+    async def produce() -> Answer:
+        customer = Customer(id=new_id("cus"), created_at=datetime.now(UTC), **body.model_dump())
+        session.add(customer)
+        await audit.record(
+            session,
+            step_key=f"{customer.id}:created",
+            entity="customer",
+            action="customer.created",
+            actor=api_key.name,
+            data={"customer_id": customer.id},
+        )
+        await session.commit()
+        out = CustomerOut.model_validate(customer, from_attributes=True)
+        return Answer(201, out.model_dump(mode="json"), f"/customers/{customer.id}")
+
+    return await idempotent(session, request, api_key, idempotency_key, body.model_dump(mode="json"), produce)
+
+
+@router.get("/customers/{customer_id}", response_model=CustomerOut)
+async def get_customer(customer_id: str, session: SessionDep, _: ApiKeyDep) -> CustomerOut:
+    customer = await session.get(Customer, customer_id)
+    if customer is None:
+        raise NotFoundError(f"customer {customer_id} does not exist")
+    return CustomerOut.model_validate(customer, from_attributes=True)
+
+
+@router.post("/contracts", status_code=201, response_model=ContractOut)
+async def create_contract(
+    body: ContractCreate,
+    request: Request,
+    session: SessionDep,
+    api_key: ApiKeyDep,
+    idempotency_key: IdempotencyKeyDep = None,
+) -> JSONResponse:
+    async def produce() -> Answer:
+        if await session.get(Customer, body.customer_id) is None:
+            raise Unprocessable(f"customer {body.customer_id} does not exist", code="unknown_customer")
+        values = body.model_dump(mode="json")
+        values["rates"] = [rate.model_dump(mode="json") for rate in body.rates]
+        contract = Contract(
+            id=new_id("con"),
+            created_at=datetime.now(UTC),
+            **{**values, "valid_from": body.valid_from, "valid_to": body.valid_to},
+        )
+        session.add(contract)
+        await audit.record(
+            session,
+            step_key=f"{contract.id}:created",
+            entity="contract",
+            action="contract.created",
+            actor=api_key.name,
+            data={"contract_id": contract.id, "customer_id": contract.customer_id},
+        )
+        await session.commit()
+        out = ContractOut.model_validate(contract, from_attributes=True)
+        return Answer(201, out.model_dump(mode="json"), f"/contracts/{contract.id}")
+
+    return await idempotent(session, request, api_key, idempotency_key, body.model_dump(mode="json"), produce)
+
+
+@router.get("/contracts/{contract_id}", response_model=ContractOut)
+async def get_contract(contract_id: str, session: SessionDep, _: ApiKeyDep) -> ContractOut:
+    contract = await session.get(Contract, contract_id)
+    if contract is None:
+        raise NotFoundError(f"contract {contract_id} does not exist")
+    return ContractOut.model_validate(contract, from_attributes=True)

@@ -1,0 +1,1 @@
+"""The ``invoiceflow`` command line: database, API keys, the dev stack and the demo."""

@@ -1,0 +1,174 @@
+"""``make run``: start every part of the embedded stack, print where each one is, and stop
+them all cleanly on Ctrl-C. Data lives under ``.data/`` and survives restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from core.settings import get_settings
+from schemas.search_attributes import cli_flags
+
+console = Console()
+DATA = Path(".data")
+DEV_KEY_FILE = DATA / "dev-api-key"
+BIN = Path(sys.executable).parent
+
+
+@dataclass
+class Part:
+    name: str
+    argv: list[str]
+    port: int
+    env: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen[bytes] | None = None
+
+
+def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex((host, port)) != 0
+
+
+def wait_for_port(part: Part, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if part.process and part.process.poll() is not None:
+            raise RuntimeError(f"{part.name} exited with code {part.process.returncode}; see {DATA}/logs")
+        if not port_free(part.port):
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"{part.name} did not open port {part.port} within {timeout:.0f}s")
+
+
+def dev_api_key(database_url: str) -> str:
+    """The dev stack's API key: made once, kept in .data/dev-api-key, registered (hashed)."""
+    from store import api_keys
+    from store.db import create_engine, session_factory, transaction
+
+    plain = DEV_KEY_FILE.read_text().strip() if DEV_KEY_FILE.exists() else ""
+    if not plain:
+        plain = api_keys.KEY_PREFIX + "dev_" + secrets.token_urlsafe(24)
+        DEV_KEY_FILE.write_text(plain + "\n")
+        DEV_KEY_FILE.chmod(0o600)
+
+    async def register() -> None:
+        engine = create_engine(database_url)
+        async with transaction(session_factory(engine)) as session:
+            await api_keys.create_with_value(session, "dev-stack", plain)
+        await engine.dispose()
+
+    asyncio.run(register())
+    return plain
+
+
+def parts() -> list[Part]:
+    settings = get_settings()
+    temporal_host, _, temporal_port = settings.temporal_address.rpartition(":")
+    python = sys.executable
+    api_url = f"http://{settings.api_host}:{settings.api_port}"
+    return [
+        Part(
+            "temporal",
+            [
+                str(BIN / "temporal"), "server", "start-dev",
+                "--ip", temporal_host, "--port", temporal_port, "--ui-port", "8233",
+                "--db-filename", str(DATA / "temporal.db"),
+                "--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal",
+                "--log-level", "warn",
+                *cli_flags(),
+            ],
+            int(temporal_port),
+        ),
+        Part(
+            "sandbox",
+            [python, "-m", "sandbox"],
+            8025,
+            {"SANDBOX_DATA_DIR": str(DATA / "sandbox"), "SANDBOX_WEBHOOK_URL": f"{api_url}/webhooks/payments"},
+        ),
+        Part("worker", [python, "-m", "worker"], 0),
+        Part("api", [python, "-m", "api"], settings.api_port),
+    ]
+
+
+def stop(running: list[Part]) -> None:
+    for part in reversed(running):
+        if part.process and part.process.poll() is None:
+            part.process.send_signal(signal.SIGTERM)
+    for part in reversed(running):
+        if part.process is None:
+            continue
+        try:
+            part.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            part.process.kill()
+
+
+def run() -> int:
+    settings = get_settings()
+    DATA.mkdir(exist_ok=True)
+    (DATA / "logs").mkdir(exist_ok=True)
+    stack = parts()
+    busy = [f"{p.name} (port {p.port})" for p in stack if p.port and not port_free(p.port)]
+    if busy:
+        console.print(f"[red]Ports in use, is the stack already running?[/red] {', '.join(busy)}")
+        return 1
+
+    from store.migrations import upgrade
+
+    upgrade(settings.database_url)
+    key = dev_api_key(settings.database_url)
+    running: list[Part] = []
+    try:
+        for part in stack:
+            log = open(DATA / "logs" / f"{part.name}.log", "ab")  # noqa: SIM115 (lives with the child)
+            # own process group: Ctrl-C reaches only us, and we stop the parts in order
+            part.process = subprocess.Popen(
+                part.argv, env={**os.environ, **part.env}, stdout=log, stderr=log, start_new_session=True
+            )
+            running.append(part)
+            if part.port:
+                wait_for_port(part)
+            console.print(f"[green]✓[/green] {part.name} started")
+        print_table(key)
+        while all(p.process and p.process.poll() is None for p in running):
+            time.sleep(0.5)
+        dead = [p.name for p in running if p.process and p.process.poll() is not None]
+        console.print(f"[red]stopped: {', '.join(dead)} exited; see {DATA}/logs[/red]")
+        return 1
+    except KeyboardInterrupt:
+        console.print("\nstopping…")
+        return 0
+    except RuntimeError as err:
+        console.print(f"[red]{err}[/red]")
+        return 1
+    finally:
+        stop(running)
+        console.print("all parts stopped; data kept in .data/")
+
+
+def print_table(key: str) -> None:
+    settings = get_settings()
+    table = Table(title="InvoiceFlow dev stack", show_header=True)
+    table.add_column("part")
+    table.add_column("where")
+    table.add_row("API (OpenAPI docs)", f"http://{settings.api_host}:{settings.api_port}/docs")
+    table.add_row("Temporal UI", "http://127.0.0.1:8233")
+    table.add_row("Temporal gRPC", settings.temporal_address)
+    table.add_row("Mailbox (SMTP 127.0.0.1:2525)", "http://127.0.0.1:8025/mailbox")
+    table.add_row("Provider sandbox", "http://127.0.0.1:8025/")
+    table.add_row("Database", settings.database_url)
+    table.add_row("Logs", f"{DATA}/logs/")
+    table.add_row("Dev API key", key)
+    console.print(table)
+    console.print("Try: [bold]make demo[/bold] in another terminal. Ctrl-C stops everything.")

@@ -1,0 +1,42 @@
+"""Signed portal links: the customer's "view invoice" link in the e-mail.
+
+A view link only shows a page (GET, no change), so mail scanners prefetching it do no
+harm; it is signed (itsdangerous, HMAC-SHA256) and bound to one invoice, and expires.
+"""
+
+from __future__ import annotations
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+PORTAL_VIEW_SALT = "invoiceflow.portal.view"
+PORTAL_VIEW_MAX_AGE_S = 400 * 24 * 3600  # outlives the invoice's collection window
+
+
+class InvalidLink(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _serializer(secret: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret, salt=PORTAL_VIEW_SALT)
+
+
+def portal_view_token(secret: str, invoice_id: str) -> str:
+    return _serializer(secret).dumps({"invoice_id": invoice_id})
+
+
+def portal_view_url(base_url: str, secret: str, invoice_id: str) -> str:
+    token = portal_view_token(secret, invoice_id)
+    return f"{base_url.rstrip('/')}/portal/invoices/{invoice_id}?token={token}"
+
+
+def verify_portal_view_token(secret: str, token: str, invoice_id: str) -> None:
+    try:
+        payload = _serializer(secret).loads(token, max_age=PORTAL_VIEW_MAX_AGE_S)
+    except SignatureExpired as expired:
+        raise InvalidLink("expired") from expired
+    except BadSignature as bad:
+        raise InvalidLink("invalid") from bad
+    if payload.get("invoice_id") != invoice_id:
+        raise InvalidLink("not for this invoice")

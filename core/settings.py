@@ -1,0 +1,84 @@
+"""One settings class for every InvoiceFlow process.
+
+Values come from environment variables prefixed ``INVOICEFLOW_`` (or a ``.env`` file).
+The defaults describe the embedded development stack, so ``make run`` needs no
+configuration; outside development the dev-only secrets are refused, so a production
+deployment cannot start with a secret that is printed in this file.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRETS = {
+    "payments_api_key": "sandbox-key",
+    "sms_api_key": "sandbox-key",
+    "accounting_api_key": "sandbox-key",
+    "payments_webhook_secret": "whsec_dev_only",
+    "link_signing_secret": "dev-link-signing-secret",
+}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="INVOICEFLOW_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    log_format: Literal["console", "json"] | None = None
+    log_level: str = "INFO"
+
+    database_url: str = "sqlite:///.data/invoiceflow.db"
+
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    task_queue: str = "invoiceflow"
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    public_base_url: str = "http://127.0.0.1:8000"
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 2525
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_start_tls: bool = False
+    mail_from: str = "InvoiceFlow Billing <billing@invoiceflow.local>"
+
+    payments_url: str = "http://127.0.0.1:8025"
+    payments_api_key: SecretStr = SecretStr(DEV_SECRETS["payments_api_key"])
+    payments_webhook_secret: SecretStr = SecretStr(DEV_SECRETS["payments_webhook_secret"])
+    sms_url: str = "http://127.0.0.1:8025"
+    sms_api_key: SecretStr = SecretStr(DEV_SECRETS["sms_api_key"])
+    accounting_url: str = "http://127.0.0.1:8025"
+    accounting_api_key: SecretStr = SecretStr(DEV_SECRETS["accounting_api_key"])
+    provider_timeout_s: float = 10.0
+
+    link_signing_secret: SecretStr = SecretStr(DEV_SECRETS["link_signing_secret"])
+
+    @property
+    def effective_log_format(self) -> str:
+        if self.log_format:
+            return self.log_format
+        return "json" if self.environment == "production" else "console"
+
+    @model_validator(mode="after")
+    def _refuse_dev_secrets_outside_development(self) -> Settings:
+        if self.environment != "production":
+            return self
+        still_default = [
+            name
+            for name, dev_value in DEV_SECRETS.items()
+            if getattr(self, name).get_secret_value() == dev_value
+        ]
+        if still_default:
+            names = ", ".join(f"INVOICEFLOW_{n.upper()}" for n in still_default)
+            raise ValueError(f"development secrets are not allowed in production; set {names}")
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

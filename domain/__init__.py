@@ -1,0 +1,1 @@
+"""Pure, deterministic business logic (money, tax, invoicing); safe to import in workflows."""

@@ -1,0 +1,110 @@
+"""Sending e-mail over SMTP with aiosmtplib.
+
+SMTP has no idempotency keys, so the caller's deterministic ``message_id`` is the key: it
+becomes the Message-ID (which receiving systems and our sandbox use to spot duplicates) and
+an ``X-Idempotency-Key`` header. A retry after a lost "250 OK" still sends a second copy over
+the wire; that window cannot be closed in SMTP, only made harmless by the stable Message-ID.
+"""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+from email.utils import formatdate
+
+import aiosmtplib
+import structlog
+from pydantic import BaseModel, SecretStr
+
+from integrations.errors import ProviderError
+
+log = structlog.get_logger()
+
+PROVIDER = "email"
+
+
+class SmtpSettings(BaseModel):
+    host: str
+    port: int
+    username: str | None = None
+    password: SecretStr | None = None
+    use_tls: bool = False
+    start_tls: bool = False
+    timeout: float = 10
+
+
+def build_message(
+    *, message_id: str, sender: str, to: list[str], subject: str, html: str, text: str
+) -> EmailMessage:
+    """multipart/alternative: the text part first, so clients prefer the HTML part."""
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = ", ".join(to)
+    msg["Subject"] = subject
+    msg["Date"] = formatdate(usegmt=True)
+    msg["Message-ID"] = message_id if message_id.startswith("<") else f"<{message_id}>"
+    msg["X-Idempotency-Key"] = message_id
+    msg.set_content(text)
+    msg.add_alternative(html, subtype="html")
+    return msg
+
+
+class EmailSender:
+    def __init__(self, settings: SmtpSettings) -> None:
+        self._settings = settings
+
+    async def send(
+        self, *, message_id: str, sender: str, to: list[str], subject: str, html: str, text: str
+    ) -> None:
+        """Deliver one message to the SMTP server, or raise ProviderError."""
+        if not to:
+            raise ProviderError(PROVIDER, None, "no recipients", retryable=False)
+        msg = build_message(
+            message_id=message_id, sender=sender, to=to, subject=subject, html=html, text=text
+        )
+        s = self._settings
+        try:
+            refused, _ = await aiosmtplib.send(
+                msg,
+                hostname=s.host,
+                port=s.port,
+                username=s.username,
+                password=s.password.get_secret_value() if s.password else None,
+                use_tls=s.use_tls,
+                start_tls=s.start_tls,
+                timeout=s.timeout,
+            )
+        except aiosmtplib.SMTPException as exc:
+            raise _provider_error(exc) from exc
+        except OSError as exc:  # DNS failure, refused connection before aiosmtplib wraps it
+            raise ProviderError(PROVIDER, None, f"connection: {exc!r}", retryable=True) from exc
+        if refused:
+            # Delivered to the others; raising would make a retry duplicate their copies.
+            log.warning(
+                "email.recipients_refused",
+                message_id=message_id,
+                refused={addr: r.code for addr, r in refused.items()},
+            )
+        log.info("email.sent", message_id=message_id, recipients=len(to))
+
+
+def _provider_error(exc: aiosmtplib.SMTPException) -> ProviderError:
+    """4xx SMTP replies and lost connections are transient; 5xx replies are permanent."""
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        codes = [r.code for r in exc.recipients]
+        detail = "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in exc.recipients)
+        return ProviderError(
+            PROVIDER, max(codes, default=None), detail, retryable=any(400 <= c < 500 for c in codes)
+        )
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        return ProviderError(PROVIDER, exc.code, exc.message, retryable=400 <= exc.code < 500)
+    if isinstance(
+        exc,
+        (
+            aiosmtplib.SMTPServerDisconnected,
+            aiosmtplib.SMTPConnectError,
+            aiosmtplib.SMTPTimeoutError,
+        ),
+    ):
+        return ProviderError(PROVIDER, None, f"{type(exc).__name__}: {exc.message}", retryable=True)
+    # SMTPNotSupported and friends: our configuration does not fit the server.
+    return ProviderError(PROVIDER, None, f"{type(exc).__name__}: {exc.message}", retryable=False)

@@ -1,0 +1,31 @@
+"""The objects one sandbox instance shares between its routes, and how routes get at them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from sandbox.faults import FaultBook
+from sandbox.gate import Gate
+from sandbox.settings import SandboxSettings
+from sandbox.state import SandboxStore
+from sandbox.webhooks import WebhookDispatcher
+
+
+@dataclass
+class SandboxContext:
+    settings: SandboxSettings
+    store: SandboxStore
+    faults: FaultBook
+    gate: Gate
+    webhooks: WebhookDispatcher
+
+
+def get_context(request: Request) -> SandboxContext:
+    context: SandboxContext = request.app.state.sandbox
+    return context
+
+
+SandboxDep = Annotated[SandboxContext, Depends(get_context)]

@@ -1,0 +1,83 @@
+"""The control API (``/_sandbox``): what tests use to inspect calls and inject failures.
+
+No API key, because tests and developers must reach it without provider credentials; instead
+it answers loopback clients only (unless ``SANDBOX_CONTROL_ALLOW_REMOTE`` is set).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import JSONResponse, Response
+
+from sandbox.context import SandboxContext, SandboxDep, get_context
+from sandbox.faults import FaultProfile, FaultState
+from sandbox.state import CallRecord
+from sandbox.webhooks import EVENT_KIND
+
+
+def _require_loopback(
+    request: Request, sandbox: Annotated[SandboxContext, Depends(get_context)]
+) -> None:
+    if sandbox.settings.control_allow_remote:
+        return
+    host = request.client.host if request.client else ""
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise HTTPException(403, "The sandbox control API answers loopback clients only")
+
+
+router = APIRouter(prefix="/_sandbox", tags=["control"], dependencies=[Depends(_require_loopback)])
+
+
+@router.get("/calls")
+async def list_calls(
+    sandbox: SandboxDep,
+    api: str | None = None,
+    replayed: bool | None = None,
+    idempotency_key: str | None = None,
+    limit: int | None = None,
+) -> list[CallRecord]:
+    """Recorded calls, oldest first; api is sms, payments, accounting or webhooks."""
+    return sandbox.store.calls(api, replayed, idempotency_key, limit)
+
+
+@router.post("/faults")
+async def set_faults(sandbox: SandboxDep, profile: FaultProfile) -> list[FaultState]:
+    sandbox.faults.set(profile)
+    return sandbox.faults.states()
+
+
+@router.get("/faults")
+async def get_faults(sandbox: SandboxDep) -> list[FaultState]:
+    return sandbox.faults.states()
+
+
+@router.delete("/faults", status_code=204)
+async def clear_faults(sandbox: SandboxDep) -> Response:
+    sandbox.faults.clear()
+    return Response(status_code=204)
+
+
+@router.post("/reset", status_code=204)
+async def reset(sandbox: SandboxDep) -> Response:
+    """Forget everything: calls, provider records, idempotency keys, mail, faults."""
+    sandbox.faults.clear()
+    await sandbox.webhooks.cancel_pending()
+    sandbox.store.reset()
+    return Response(status_code=204)
+
+
+@router.post("/webhooks/{event_id}/redeliver", status_code=202)
+async def redeliver(sandbox: SandboxDep, event_id: str) -> JSONResponse:
+    """Send a stored event again, as providers do at will; receivers must dedupe."""
+    event = sandbox.store.record(EVENT_KIND, event_id)
+    if event is None:
+        raise HTTPException(404, f"No webhook event {event_id}")
+    sandbox.webhooks.schedule(event)
+    return JSONResponse({"event_id": event_id}, status_code=202)

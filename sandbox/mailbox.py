@@ -1,0 +1,116 @@
+"""The mail catcher: an aiosmtpd handler that keeps every message, and how we read them back.
+
+It accepts anything (no auth, no TLS, any recipient), like MailHog or Mailpit. Unlike them
+it keeps one copy per Message-ID and counts the rest as ``duplicate_deliveries``: our
+e-mails carry a deterministic Message-ID as their idempotency key, and tests assert that a
+retried activity delivered exactly once.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import structlog
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from sandbox.state import SandboxStore, StoredMail
+
+log = structlog.get_logger()
+
+
+class MailboxHandler:
+    """aiosmtpd handler; runs on the SMTP server's thread, hence the store's lock."""
+
+    def __init__(self, store: SandboxStore) -> None:
+        self._store = store
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        raw = envelope.original_content or envelope.content or b""
+        if isinstance(raw, str):
+            raw = raw.encode()
+        parsed = email.message_from_bytes(raw, policy=email.policy.default)
+        message_id = (parsed.get("Message-ID") or "").strip() or None
+        mail_id, duplicate = self._store.add_mail(
+            message_id, envelope.mail_from or "", list(envelope.rcpt_tos), raw
+        )
+        log.info(
+            "sandbox.mail_duplicate" if duplicate else "sandbox.mail_received",
+            mail_id=mail_id,
+            message_id=message_id,
+            to=list(envelope.rcpt_tos),
+        )
+        return "250 Message accepted for delivery"
+
+
+@dataclass(frozen=True)
+class MailView:
+    """A stored message, parsed for the mailbox pages and the JSON API."""
+
+    id: int
+    sender: str
+    to: list[str]
+    subject: str
+    date: datetime
+    text: str | None
+    html: str | None
+    headers: dict[str, str]
+    duplicate_deliveries: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "from": self.sender,
+            "to": self.to,
+            "subject": self.subject,
+            "date": self.date.isoformat(),
+            "text": self.text,
+            "html": self.html,
+            "headers": self.headers,
+            "duplicate_deliveries": self.duplicate_deliveries,
+        }
+
+
+def view(mail: StoredMail) -> MailView:
+    msg = email.message_from_bytes(mail.raw, policy=email.policy.default)
+    assert isinstance(msg, EmailMessage)
+    headers: dict[str, str] = {}
+    for name, value in msg.items():
+        headers.setdefault(name, str(value))
+    return MailView(
+        id=mail.id,
+        sender=str(msg.get("From") or mail.mail_from),
+        to=mail.rcpt_tos,
+        subject=str(msg.get("Subject") or ""),
+        date=_date(msg, mail.received_at),
+        text=_body(msg, "plain"),
+        html=_body(msg, "html"),
+        headers=headers,
+        duplicate_deliveries=mail.duplicates,
+    )
+
+
+def addressed_to(mail: StoredMail, address: str) -> bool:
+    """True if `address` was an envelope recipient (so Bcc counts too), case-insensitively."""
+    wanted = address.strip().lower()
+    return any(r.lower() == wanted for r in mail.rcpt_tos)
+
+
+def _body(msg: EmailMessage, subtype: str) -> str | None:
+    part = msg.get_body(preferencelist=(subtype,))
+    if part is None:
+        return None
+    content = part.get_content()
+    return content if isinstance(content, str) else None
+
+
+def _date(msg: EmailMessage, fallback: datetime) -> datetime:
+    try:
+        return parsedate_to_datetime(str(msg["Date"])) if msg["Date"] else fallback
+    except (TypeError, ValueError):
+        return fallback

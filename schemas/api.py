@@ -1,0 +1,166 @@
+"""Bodies of the HTTP API (requests validated here, so bad input fails before any write)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from babel import Locale, UnknownLocaleError
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from domain.invoicing import BillableItem, ExplicitLine, Rate
+from domain.money import CURRENCY_EXPONENTS
+from domain.tax import SUPPORTED_REGIONS
+
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+E164_PATTERN = r"^\+[1-9]\d{6,14}$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _currency(value: str) -> str:
+    if value not in CURRENCY_EXPONENTS:
+        raise ValueError(f"unsupported currency {value!r}; supported: {sorted(CURRENCY_EXPONENTS)}")
+    return value
+
+
+class CustomerCreate(_Strict):
+    name: str = Field(min_length=1, max_length=200)
+    email: str = Field(pattern=EMAIL_PATTERN, max_length=320)
+    phone: str | None = Field(default=None, pattern=E164_PATTERN)
+    locale: str = Field(default="en_GB", description="e.g. en_GB, fr_CA, en-AU")
+    external_ref: str | None = Field(default=None, max_length=200)
+
+    @field_validator("locale")
+    @classmethod
+    def _known_locale(cls, value: str) -> str:
+        try:
+            return str(Locale.parse(value.replace("-", "_")))
+        except (UnknownLocaleError, ValueError) as err:
+            raise ValueError(f"unknown locale {value!r}") from err
+
+
+class CustomerOut(BaseModel):
+    id: str
+    name: str
+    email: str
+    phone: str | None
+    locale: str
+    external_ref: str | None
+    created_at: datetime
+
+
+class ContractCreate(_Strict):
+    customer_id: str
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    tax_region: str
+    payment_terms_days: int = Field(ge=0, le=365)
+    rates: list[Rate] = Field(min_length=1)
+    cap_minor: int | None = Field(default=None, gt=0)
+    valid_from: date | None = None
+    valid_to: date | None = None
+    invoice_series: str = Field(default="INV", pattern=r"^[A-Z]{2,10}$")
+
+    _check_currency = field_validator("currency")(_currency)
+
+    @field_validator("tax_region")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        if value not in SUPPORTED_REGIONS:
+            raise ValueError(f"unsupported tax region {value!r}; supported: {sorted(SUPPORTED_REGIONS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ContractCreate:
+        codes = [rate.code for rate in self.rates]
+        if len(codes) != len(set(codes)):
+            raise ValueError("rate codes must be unique within a contract")
+        if any(rate.unit_price_minor < 0 for rate in self.rates):
+            raise ValueError("rate prices must not be negative")
+        if self.valid_from and self.valid_to and self.valid_to < self.valid_from:
+            raise ValueError("valid_to is before valid_from")
+        return self
+
+
+class ContractOut(BaseModel):
+    id: str
+    customer_id: str
+    currency: str
+    tax_region: str
+    payment_terms_days: int
+    rates: list[Rate]
+    cap_minor: int | None
+    valid_from: date | None
+    valid_to: date | None
+    invoice_series: str
+    created_at: datetime
+
+
+class InvoiceCreate(_Strict):
+    customer_id: str
+    contract_id: str
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+    issue_date: date | None = None
+    po_number: str | None = Field(default=None, max_length=100)
+    items: list[BillableItem] = Field(default_factory=list)
+    lines: list[ExplicitLine] = Field(default_factory=list)
+
+
+class InvoicePreview(BaseModel):
+    currency: str
+    subtotal_minor: int
+    tax_minor: int
+    total_minor: int
+    due_date: date
+
+
+class InvoiceAccepted(BaseModel):
+    invoice_id: str
+    workflow_id: str
+    status: str
+    preview: InvoicePreview
+    links: dict[str, str]
+
+
+class InvoiceOut(BaseModel):
+    id: str
+    number: str | None
+    status: str
+    customer_id: str
+    contract_id: str
+    currency: str
+    issue_date: date | None
+    due_date: date | None
+    subtotal_minor: int
+    tax_minor: int
+    total_minor: int
+    paid_minor: int
+    balance_minor: int
+    overdue: bool
+    rejection_reason: str | None
+    po_number: str | None
+    payment_url: str | None
+    created_at: datetime
+    closed_at: datetime | None
+
+
+class InvoiceDetail(BaseModel):
+    invoice: InvoiceOut | None = Field(description="The stored record; null until generated")
+    lines: list[dict[str, Any]]
+    tax_lines: list[dict[str, Any]]
+    payments: list[dict[str, Any]]
+    deliveries: list[dict[str, Any]]
+    accounting: list[dict[str, Any]]
+    audit: list[dict[str, Any]]
+    live: dict[str, Any] | None = Field(
+        description="The workflow's own view (query), or null if Temporal is unreachable"
+    )
+
+
+class InvoicePage(BaseModel):
+    items: list[InvoiceOut]
+    total: int
+    limit: int
+    offset: int

@@ -1,0 +1,165 @@
+"""Inputs and results of the invoice workflow, its activities, signals and queries.
+
+One model per call, so fields can be added without breaking running workflows.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from domain.invoicing import BillableItem, ExplicitLine, InvoiceLine, TaxLine
+
+
+class InvoiceStatus(StrEnum):
+    PENDING = "PENDING"  # workflow started, invoice not generated yet
+    REJECTED = "REJECTED"  # generation refused by a contract rule; nothing was numbered
+    ISSUED = "ISSUED"  # numbered, delivered, awaiting payment
+    PARTIALLY_PAID = "PARTIALLY_PAID"
+    OVERDUE = "OVERDUE"
+    PAID = "PAID"
+    CLOSED = "CLOSED"
+
+
+OPEN_STATUSES = (InvoiceStatus.ISSUED, InvoiceStatus.PARTIALLY_PAID, InvoiceStatus.OVERDUE)
+
+
+class StartInvoiceInput(BaseModel):
+    """The workflow input: what the upstream app asked for, as validated by the API."""
+
+    invoice_id: str
+    customer_id: str
+    customer_name: str
+    contract_id: str
+    currency: str | None = None
+    issue_date: date | None = None
+    po_number: str | None = None
+    items: list[BillableItem] = Field(default_factory=list)
+    lines: list[ExplicitLine] = Field(default_factory=list)
+    requested_by: str
+
+
+class CreateInvoiceInput(BaseModel):
+    request: StartInvoiceInput
+    issue_date: date
+
+
+class InvoiceSnapshot(BaseModel):
+    """The generated, numbered invoice as stored; what later steps work from."""
+
+    invoice_id: str
+    number: str
+    customer_id: str
+    customer_name: str
+    customer_email: str
+    customer_phone: str | None = None
+    customer_locale: str
+    currency: str
+    issue_date: date
+    due_date: date
+    lines: list[InvoiceLine]
+    tax_lines: list[TaxLine]
+    subtotal_minor: int
+    tax_minor: int
+    total_minor: int
+
+
+class CreateInvoiceResult(BaseModel):
+    invoice: InvoiceSnapshot | None = None
+    rejection_code: str | None = None
+    rejection_reason: str | None = None
+
+
+class DeliverInvoiceInput(BaseModel):
+    invoice: InvoiceSnapshot
+
+
+class DeliverInvoiceResult(BaseModel):
+    delivery_id: str
+    channel: str
+    recipient: str
+    payment_link_id: str
+    payment_url: str
+
+
+class PostInvoiceInput(BaseModel):
+    invoice: InvoiceSnapshot
+
+
+class PostPaymentInput(BaseModel):
+    invoice: InvoiceSnapshot
+    payment_id: str
+    amount_minor: int
+    paid_at: datetime
+
+
+class PostingResult(BaseModel):
+    key: str
+    external_id: str
+
+
+class PaymentReceived(BaseModel):
+    """Signal ``payment_received``: sent by the payments webhook (or by operations)."""
+
+    payment_id: str
+    amount_minor: int
+    currency: str
+    paid_at: datetime
+    source: str = "payments-webhook"
+
+
+class RecordPaymentInput(BaseModel):
+    invoice_id: str
+    payment: PaymentReceived
+
+
+class RecordPaymentResult(BaseModel):
+    paid_minor: int
+    balance_minor: int
+    status: InvoiceStatus
+
+
+class SetStatusInput(BaseModel):
+    """Move the stored invoice to a status and write the audit event for it, once."""
+
+    invoice_id: str
+    status: InvoiceStatus
+    step_key: str
+    actor: str = "workflow"
+    note: str | None = None
+
+
+class PaymentView(BaseModel):
+    payment_id: str
+    amount_minor: int
+    paid_at: datetime
+    accounting_ref: str | None = None
+
+
+class InvoiceState(BaseModel):
+    """Query ``state``: the live view of one invoice process."""
+
+    invoice_id: str
+    status: InvoiceStatus
+    number: str | None = None
+    customer_id: str
+    currency: str | None = None
+    total_minor: int | None = None
+    paid_minor: int = 0
+    balance_minor: int | None = None
+    due_date: date | None = None
+    waiting_for: str | None = None
+    rejection_reason: str | None = None
+    payment_url: str | None = None
+    accounting_invoice_ref: str | None = None
+    payments: list[PaymentView] = Field(default_factory=list)
+
+
+class InvoiceResult(BaseModel):
+    invoice_id: str
+    status: InvoiceStatus
+    number: str | None = None
+    paid_minor: int = 0
+    rejection_reason: str | None = None

@@ -1,0 +1,49 @@
+"""The search attributes operations filter on in the Temporal UI.
+
+Registered by the dev stack (``temporal server start-dev --search-attribute``), by the
+docker-compose admin step and by the test server fixture, all from ``ALL`` below.
+"""
+
+from __future__ import annotations
+
+from temporalio.common import SearchAttributeKey
+
+INVOICE_ID = SearchAttributeKey.for_keyword("InvoiceId")
+INVOICE_NUMBER = SearchAttributeKey.for_keyword("InvoiceNumber")
+CUSTOMER_ID = SearchAttributeKey.for_keyword("CustomerId")
+INVOICE_STATUS = SearchAttributeKey.for_keyword("InvoiceStatus")
+AMOUNT_DUE = SearchAttributeKey.for_int("AmountDue")
+CURRENCY = SearchAttributeKey.for_keyword("Currency")
+DUE_DATE = SearchAttributeKey.for_datetime("DueDate")
+DISPUTE_LEVEL = SearchAttributeKey.for_int("DisputeLevel")
+EXCEPTION_REASON = SearchAttributeKey.for_keyword("ExceptionReason")
+
+ALL: tuple[SearchAttributeKey, ...] = (
+    INVOICE_ID,
+    INVOICE_NUMBER,
+    CUSTOMER_ID,
+    INVOICE_STATUS,
+    AMOUNT_DUE,
+    CURRENCY,
+    DUE_DATE,
+    DISPUTE_LEVEL,
+    EXCEPTION_REASON,
+)
+
+_CLI_TYPE_NAMES = {
+    "KEYWORD": "Keyword",
+    "INT": "Int",
+    "DATETIME": "Datetime",
+    "TEXT": "Text",
+    "DOUBLE": "Double",
+    "BOOL": "Bool",
+    "KEYWORD_LIST": "KeywordList",
+}
+
+
+def cli_flags() -> list[str]:
+    """``--search-attribute Name=Type`` pairs for ``temporal server start-dev``."""
+    flags: list[str] = []
+    for key in ALL:
+        flags += ["--search-attribute", f"{key.name}={_CLI_TYPE_NAMES[key.indexed_value_type.name]}"]
+    return flags

@@ -1,0 +1,178 @@
+"""SQLModel tables: the business records InvoiceFlow keeps beside Temporal's process state.
+
+Every table that an activity writes has a natural or idempotency key, so that a retried
+activity writes its row once. The audit trail is append-only: rows are inserted, never
+updated or deleted, each keyed by the step that wrote it.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def _utc_column(nullable: bool = False) -> Any:
+    return Field(sa_column=Column(DateTime(timezone=True), nullable=nullable))
+
+
+class ApiKey(SQLModel, table=True):
+    __tablename__ = "api_keys"
+
+    id: str = Field(primary_key=True)
+    name: str
+    key_hash: str = Field(unique=True, index=True)
+    created_at: datetime = _utc_column()
+    revoked_at: datetime | None = _utc_column(nullable=True)
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    """The first answer to a POST with an ``Idempotency-Key``, replayed for repeats."""
+
+    __tablename__ = "idempotency_records"
+
+    api_key_id: str = Field(primary_key=True)
+    key: str = Field(primary_key=True)
+    method: str
+    path: str
+    request_hash: str
+    status_code: int
+    response_body: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    location: str | None = None
+    created_at: datetime = _utc_column()
+
+
+class Customer(SQLModel, table=True):
+    __tablename__ = "customers"
+
+    id: str = Field(primary_key=True)
+    name: str
+    email: str
+    phone: str | None = None
+    locale: str = "en_GB"
+    external_ref: str | None = Field(default=None, index=True)
+    created_at: datetime = _utc_column()
+
+
+class Contract(SQLModel, table=True):
+    __tablename__ = "contracts"
+
+    id: str = Field(primary_key=True)
+    customer_id: str = Field(foreign_key="customers.id", index=True)
+    currency: str
+    tax_region: str
+    payment_terms_days: int
+    rates: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
+    cap_minor: int | None = None
+    valid_from: date | None = None
+    valid_to: date | None = None
+    invoice_series: str = "INV"
+    created_at: datetime = _utc_column()
+
+
+class InvoiceNumberSeries(SQLModel, table=True):
+    """Gapless counters: one row per series (``INV-2026``), advanced inside the invoice insert."""
+
+    __tablename__ = "invoice_number_series"
+
+    series: str = Field(primary_key=True)
+    last_value: int = 0
+
+
+class Invoice(SQLModel, table=True):
+    __tablename__ = "invoices"
+
+    id: str = Field(primary_key=True)
+    customer_id: str = Field(foreign_key="customers.id", index=True)
+    contract_id: str = Field(foreign_key="contracts.id", index=True)
+    number: str | None = Field(default=None, unique=True)
+    status: str = Field(index=True)
+    rejection_reason: str | None = None
+    currency: str
+    tax_region: str
+    po_number: str | None = None
+    issue_date: date | None = None
+    due_date: date | None = Field(default=None, index=True)
+    subtotal_minor: int = 0
+    tax_minor: int = 0
+    total_minor: int = 0
+    paid_minor: int = 0
+    tax_lines: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    payment_link_id: str | None = None
+    payment_url: str | None = None
+    created_by: str
+    created_at: datetime = _utc_column()
+    updated_at: datetime = _utc_column()
+    closed_at: datetime | None = _utc_column(nullable=True)
+
+
+class InvoiceLineRow(SQLModel, table=True):
+    __tablename__ = "invoice_lines"
+    __table_args__ = (UniqueConstraint("invoice_id", "position"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    invoice_id: str = Field(foreign_key="invoices.id", index=True)
+    position: int
+    description: str
+    quantity: str  # Decimal as text: exact on SQLite and PostgreSQL alike
+    unit: str
+    unit_price_minor: int
+    net_minor: int
+    tax_category: str
+    rate_code: str | None = None
+
+
+class Delivery(SQLModel, table=True):
+    """One message sent to the customer; the id is the message's idempotency key."""
+
+    __tablename__ = "deliveries"
+
+    id: str = Field(primary_key=True)
+    invoice_id: str = Field(foreign_key="invoices.id", index=True)
+    channel: str
+    recipient: str
+    purpose: str
+    status: str
+    sent_at: datetime = _utc_column()
+
+
+class Payment(SQLModel, table=True):
+    """A payment reported by the provider; the provider's payment id keeps it unique."""
+
+    __tablename__ = "payments"
+
+    id: str = Field(primary_key=True)
+    invoice_id: str = Field(foreign_key="invoices.id", index=True)
+    amount_minor: int
+    currency: str
+    paid_at: datetime = _utc_column()
+    recorded_at: datetime = _utc_column()
+
+
+class AccountingPosting(SQLModel, table=True):
+    """What went to the accounting system, keyed ``invoice:{id}`` or ``payment:{id}``."""
+
+    __tablename__ = "accounting_postings"
+
+    key: str = Field(primary_key=True)
+    invoice_id: str = Field(foreign_key="invoices.id", index=True)
+    kind: str
+    external_id: str
+    posted_at: datetime = _utc_column()
+
+
+class AuditEvent(SQLModel, table=True):
+    """Append-only trail. ``step_key`` makes a retried step write its event once."""
+
+    __tablename__ = "audit_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    step_key: str = Field(unique=True)
+    invoice_id: str | None = Field(default=None, index=True)
+    entity: str
+    action: str
+    actor: str
+    at: datetime = _utc_column()
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

@@ -1,0 +1,271 @@
+"""Invoice records: generate-and-number, payments, status moves. Each write is idempotent.
+
+These functions are what the invoice activities call; each runs in one transaction and,
+run twice with the same input, leaves the database as after the first run and returns
+the same answer.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from sqlalchemy import func
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from domain.errors import InvoiceRuleError
+from domain.invoicing import InvoiceLine, TaxLine, generate_invoice
+from schemas.invoice import (
+    CreateInvoiceResult,
+    InvoiceSnapshot,
+    InvoiceStatus,
+    PaymentReceived,
+    RecordPaymentResult,
+    StartInvoiceInput,
+)
+from schemas.tables import Customer, Invoice, InvoiceLineRow, Payment
+from store import audit, numbering, parties
+from store.db import insert_if_absent
+
+
+class NotFound(Exception):
+    """A record the step needs does not exist (not worth retrying)."""
+
+
+async def create_invoice(
+    session: AsyncSession, request: StartInvoiceInput, issue_date: date
+) -> CreateInvoiceResult:
+    existing = await session.get(Invoice, request.invoice_id)
+    if existing is not None:
+        return await _result_for(session, existing)
+
+    customer = await parties.get_customer(session, request.customer_id)
+    contract = await parties.get_contract(session, request.contract_id)
+    if customer is None:
+        raise NotFound(f"customer {request.customer_id} does not exist")
+    if contract is None:
+        raise NotFound(f"contract {request.contract_id} does not exist")
+
+    now = datetime.now(UTC)
+    invoice = Invoice(
+        id=request.invoice_id,
+        customer_id=customer.id,
+        contract_id=contract.id,
+        status=InvoiceStatus.PENDING.value,
+        currency=request.currency or contract.currency,
+        tax_region=contract.tax_region,
+        po_number=request.po_number,
+        created_by=request.requested_by,
+        created_at=now,
+        updated_at=now,
+    )
+    terms = parties.contract_terms(
+        contract, await parties.already_invoiced_minor(session, contract.id)
+    )
+    try:
+        generated = generate_invoice(
+            terms,
+            items=request.items,
+            explicit_lines=request.lines,
+            issue_date=issue_date,
+            currency=request.currency,
+        )
+    except InvoiceRuleError as rule:
+        invoice.status = InvoiceStatus.REJECTED.value
+        invoice.rejection_reason = f"{rule.code}: {rule.detail}"
+        session.add(invoice)
+        await session.flush()
+        await audit.record(
+            session,
+            step_key=f"{invoice.id}:rejected",
+            invoice_id=invoice.id,
+            entity="invoice",
+            action="invoice.rejected",
+            actor=request.requested_by,
+            data={"code": rule.code, "detail": rule.detail},
+        )
+        return CreateInvoiceResult(rejection_code=rule.code, rejection_reason=rule.detail)
+
+    series = numbering.series_for(contract.invoice_series, issue_date.year)
+    invoice.number = await numbering.allocate(session, series)
+    invoice.status = InvoiceStatus.ISSUED.value
+    invoice.currency = generated.currency
+    invoice.issue_date = generated.issue_date
+    invoice.due_date = generated.due_date
+    invoice.subtotal_minor = generated.subtotal_minor
+    invoice.tax_minor = generated.tax_minor
+    invoice.total_minor = generated.total_minor
+    invoice.tax_lines = [line.model_dump(mode="json") for line in generated.tax_lines]
+    session.add(invoice)
+    await session.flush()
+    for line in generated.lines:
+        session.add(
+            InvoiceLineRow(
+                invoice_id=invoice.id,
+                position=line.position,
+                description=line.description,
+                quantity=str(line.quantity),
+                unit=line.unit,
+                unit_price_minor=line.unit_price_minor,
+                net_minor=line.net_minor,
+                tax_category=line.tax_category.value,
+                rate_code=line.rate_code,
+            )
+        )
+    await audit.record(
+        session,
+        step_key=f"{invoice.id}:generated",
+        invoice_id=invoice.id,
+        entity="invoice",
+        action="invoice.generated",
+        actor=request.requested_by,
+        data={"number": invoice.number, "total_minor": invoice.total_minor},
+    )
+    await session.flush()
+    return await _result_for(session, invoice)
+
+
+async def _result_for(session: AsyncSession, invoice: Invoice) -> CreateInvoiceResult:
+    if invoice.number is None:
+        code, _, detail = (invoice.rejection_reason or "rejected: ").partition(": ")
+        return CreateInvoiceResult(rejection_code=code, rejection_reason=detail)
+    return CreateInvoiceResult(invoice=await snapshot(session, invoice))
+
+
+async def snapshot(session: AsyncSession, invoice: Invoice) -> InvoiceSnapshot:
+    customer = await session.get(Customer, invoice.customer_id)
+    assert customer is not None and invoice.number and invoice.issue_date and invoice.due_date
+    return InvoiceSnapshot(
+        invoice_id=invoice.id,
+        number=invoice.number,
+        customer_id=customer.id,
+        customer_name=customer.name,
+        customer_email=customer.email,
+        customer_phone=customer.phone,
+        customer_locale=customer.locale,
+        currency=invoice.currency,
+        issue_date=invoice.issue_date,
+        due_date=invoice.due_date,
+        lines=[_line(row) for row in await lines(session, invoice.id)],
+        tax_lines=[TaxLine.model_validate(t) for t in invoice.tax_lines],
+        subtotal_minor=invoice.subtotal_minor,
+        tax_minor=invoice.tax_minor,
+        total_minor=invoice.total_minor,
+    )
+
+
+async def lines(session: AsyncSession, invoice_id: str) -> list[InvoiceLineRow]:
+    rows = await session.exec(
+        select(InvoiceLineRow)
+        .where(InvoiceLineRow.invoice_id == invoice_id)
+        .order_by(col(InvoiceLineRow.position))
+    )
+    return list(rows)
+
+
+def _line(row: InvoiceLineRow) -> InvoiceLine:
+    return InvoiceLine(
+        position=row.position,
+        description=row.description,
+        quantity=Decimal(row.quantity),
+        unit=row.unit,
+        unit_price_minor=row.unit_price_minor,
+        net_minor=row.net_minor,
+        tax_category=row.tax_category,
+        rate_code=row.rate_code,
+    )
+
+
+async def _get(session: AsyncSession, invoice_id: str) -> Invoice:
+    invoice = await session.get(Invoice, invoice_id)
+    if invoice is None:
+        raise NotFound(f"invoice {invoice_id} does not exist")
+    return invoice
+
+
+async def record_payment(
+    session: AsyncSession, invoice_id: str, payment: PaymentReceived
+) -> RecordPaymentResult:
+    invoice = await _get(session, invoice_id)
+    now = datetime.now(UTC)
+    new = await insert_if_absent(
+        session,
+        Payment,
+        id=payment.payment_id,
+        invoice_id=invoice_id,
+        amount_minor=payment.amount_minor,
+        currency=payment.currency,
+        paid_at=payment.paid_at,
+        recorded_at=now,
+    )
+    paid = int(
+        (
+            await session.exec(
+                select(func.coalesce(func.sum(Payment.amount_minor), 0)).where(
+                    Payment.invoice_id == invoice_id
+                )
+            )
+        ).one()
+    )
+    if paid >= invoice.total_minor:
+        status = InvoiceStatus.PAID
+    elif invoice.status == InvoiceStatus.OVERDUE.value:
+        status = InvoiceStatus.OVERDUE
+    else:
+        status = InvoiceStatus.PARTIALLY_PAID
+    if invoice.status == InvoiceStatus.CLOSED.value:
+        status = InvoiceStatus.CLOSED  # a late extra payment is recorded, the invoice stays closed
+    if new:
+        invoice.paid_minor = paid
+        invoice.status = status.value
+        invoice.updated_at = now
+        session.add(invoice)
+        await audit.record(
+            session,
+            step_key=f"{invoice_id}:payment:{payment.payment_id}",
+            invoice_id=invoice_id,
+            entity="payment",
+            action="payment.recorded",
+            actor=payment.source,
+            data={"payment_id": payment.payment_id, "amount_minor": payment.amount_minor},
+        )
+    return RecordPaymentResult(
+        paid_minor=paid, balance_minor=invoice.total_minor - paid, status=status
+    )
+
+
+async def set_status(
+    session: AsyncSession,
+    invoice_id: str,
+    status: InvoiceStatus,
+    *,
+    step_key: str,
+    actor: str,
+    note: str | None = None,
+) -> None:
+    invoice = await _get(session, invoice_id)
+    first_time = await audit.record(
+        session,
+        step_key=f"{invoice_id}:{step_key}",
+        invoice_id=invoice_id,
+        entity="invoice",
+        action=f"invoice.{status.value.lower()}",
+        actor=actor,
+        data={"note": note} if note else {},
+    )
+    if first_time:
+        now = datetime.now(UTC)
+        invoice.status = status.value
+        invoice.updated_at = now
+        if status == InvoiceStatus.CLOSED:
+            invoice.closed_at = now
+        session.add(invoice)
+
+
+async def set_payment_link(session: AsyncSession, invoice_id: str, link_id: str, url: str) -> None:
+    invoice = await _get(session, invoice_id)
+    if invoice.payment_link_id != link_id:
+        invoice.payment_link_id = link_id
+        invoice.payment_url = url
+        session.add(invoice)

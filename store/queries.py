@@ -1,0 +1,81 @@
+"""Read models for the API: an invoice with everything recorded about it, and filtered lists."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from schemas.api import InvoiceOut
+from schemas.invoice import OPEN_STATUSES
+from schemas.tables import AccountingPosting, AuditEvent, Delivery, Invoice, InvoiceLineRow, Payment
+
+
+def invoice_out(invoice: Invoice, today: date) -> InvoiceOut:
+    balance = invoice.total_minor - invoice.paid_minor
+    overdue = bool(
+        invoice.due_date
+        and invoice.due_date < today
+        and balance > 0
+        and invoice.status in {s.value for s in OPEN_STATUSES}
+    )
+    return InvoiceOut(
+        **invoice.model_dump(
+            include={
+                "id", "number", "status", "customer_id", "contract_id", "currency",
+                "issue_date", "due_date", "subtotal_minor", "tax_minor", "total_minor",
+                "paid_minor", "rejection_reason", "po_number", "payment_url", "created_at",
+                "closed_at",
+            }
+        ),
+        balance_minor=balance,
+        overdue=overdue,
+    )
+
+
+async def _rows(session: AsyncSession, table: Any, invoice_id: str, order: Any) -> list[dict[str, Any]]:
+    rows = await session.exec(select(table).where(table.invoice_id == invoice_id).order_by(order))
+    return [row.model_dump(mode="json") for row in rows]
+
+
+async def invoice_records(session: AsyncSession, invoice_id: str) -> dict[str, list[dict[str, Any]]]:
+    return {
+        "lines": await _rows(session, InvoiceLineRow, invoice_id, col(InvoiceLineRow.position)),
+        "payments": await _rows(session, Payment, invoice_id, col(Payment.paid_at)),
+        "deliveries": await _rows(session, Delivery, invoice_id, col(Delivery.sent_at)),
+        "accounting": await _rows(session, AccountingPosting, invoice_id, col(AccountingPosting.posted_at)),
+        "audit": await _rows(session, AuditEvent, invoice_id, col(AuditEvent.id)),
+    }
+
+
+async def list_invoices(
+    session: AsyncSession,
+    *,
+    today: date,
+    status: str | None,
+    customer_id: str | None,
+    overdue: bool | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[Invoice], int]:
+    query = select(Invoice)
+    if status:
+        query = query.where(Invoice.status == status)
+    if customer_id:
+        query = query.where(Invoice.customer_id == customer_id)
+    if overdue is not None:
+        is_overdue = (
+            col(Invoice.due_date).is_not(None)
+            & (col(Invoice.due_date) < today)
+            & (Invoice.total_minor > Invoice.paid_minor)
+            & col(Invoice.status).in_([s.value for s in OPEN_STATUSES])
+        )
+        query = query.where(is_overdue if overdue else ~is_overdue)
+    total = (await session.exec(select(func.count()).select_from(query.subquery()))).one()
+    rows = await session.exec(
+        query.order_by(col(Invoice.created_at).desc(), col(Invoice.id)).limit(limit).offset(offset)
+    )
+    return list(rows), int(total)

@@ -1,0 +1,73 @@
+"""Session-wide real servers: a Temporal dev server, the time-skipping test server, and
+database factories for SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from schemas import search_attributes as sa
+from tests.support.databases import PostgresFactory, SqliteFactory
+
+BIN = Path(sys.executable).parent
+TEMPORAL_CLI = BIN / "temporal"
+TEMPORAL_TEST_SERVER = BIN / "temporal-test-server"
+
+
+@pytest.fixture(scope="session")
+async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(TEMPORAL_CLI),
+        search_attributes=sa.ALL,
+        data_converter=pydantic_data_converter,
+        dev_server_log_level="error",
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def temporal(dev_server: WorkflowEnvironment) -> Client:
+    return dev_server.client
+
+
+@pytest.fixture(scope="session")
+async def time_skipping() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(TEMPORAL_TEST_SERVER),
+        data_converter=pydantic_data_converter,
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+def sqlite_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SqliteFactory]:
+    factory = SqliteFactory(tmp_path_factory.mktemp("sqlite"))
+    yield factory
+    factory.close()
+
+
+@pytest.fixture(scope="session")
+def postgresql_factory() -> Iterator[PostgresFactory]:
+    factory = PostgresFactory()
+    yield factory
+    factory.close()
+
+
+@pytest.fixture
+def sqlite_url(sqlite_factory: SqliteFactory) -> str:
+    return sqlite_factory.new()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """A fresh migrated database; tests using it run once on each engine."""
+    factory = request.getfixturevalue(f"{request.param}_factory")
+    return factory.new()

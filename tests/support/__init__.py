@@ -1,0 +1,1 @@
+"""Test plumbing: real databases, real servers on loopback ports."""

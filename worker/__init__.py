@@ -1,0 +1,1 @@
+"""The worker process: connect, register workflows and activities, run, shut down cleanly."""

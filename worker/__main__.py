@@ -1,0 +1,40 @@
+"""``python -m worker``: run the InvoiceFlow worker until SIGINT/SIGTERM, then drain and stop."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import httpx
+import structlog
+
+from core.logging import configure_logging
+from core.settings import get_settings
+from core.temporal import connect
+from store.db import create_engine, session_factory
+from worker.build import build_worker
+
+log = structlog.get_logger()
+
+
+async def main() -> None:
+    settings = get_settings()
+    configure_logging(settings.effective_log_format, settings.log_level)
+    engine = create_engine(settings.database_url)
+    client = await connect(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with httpx.AsyncClient(timeout=settings.provider_timeout_s) as http:
+        worker = build_worker(client, settings, session_factory(engine), http)
+        async with worker:
+            log.info("worker.started", task_queue=settings.task_queue, temporal=settings.temporal_address)
+            await stop.wait()
+            log.info("worker.stopping")
+    await engine.dispose()
+    log.info("worker.stopped")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

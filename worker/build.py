@@ -1,0 +1,84 @@
+"""Wire activities to their clients and build the Temporal worker (used by main and tests)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.accounting import AccountingActivities
+from activities.delivery import DeliveryActivities
+from activities.store import InvoiceStoreActivities
+from core.settings import Settings
+from integrations.accounting import AccountingClient
+from integrations.email import EmailSender, SmtpSettings
+from integrations.payments import PaymentsClient
+from store.db import SessionFactory
+from workflows.invoice import InvoiceWorkflow
+
+WORKFLOWS = [InvoiceWorkflow]
+
+
+@dataclass
+class ActivitySet:
+    store: InvoiceStoreActivities
+    delivery: DeliveryActivities
+    accounting: AccountingActivities
+
+    def all(self) -> list:  # type: ignore[type-arg]
+        return [
+            self.store.create_invoice,
+            self.store.record_payment,
+            self.store.set_status,
+            self.delivery.deliver_invoice,
+            self.accounting.post_invoice,
+            self.accounting.post_payment,
+        ]
+
+
+def build_activities(settings: Settings, sessions: SessionFactory, http: httpx.AsyncClient) -> ActivitySet:
+    smtp = SmtpSettings(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        username=settings.smtp_username,
+        password=settings.smtp_password,
+        start_tls=settings.smtp_start_tls,
+    )
+    return ActivitySet(
+        store=InvoiceStoreActivities(sessions),
+        delivery=DeliveryActivities(
+            sessions,
+            PaymentsClient(http, settings.payments_url, settings.payments_api_key.get_secret_value()),
+            EmailSender(smtp),
+            mail_from=settings.mail_from,
+            public_base_url=settings.public_base_url,
+            link_secret=settings.link_signing_secret.get_secret_value(),
+        ),
+        accounting=AccountingActivities(
+            sessions,
+            AccountingClient(
+                http, settings.accounting_url, settings.accounting_api_key.get_secret_value()
+            ),
+        ),
+    )
+
+
+def build_worker(
+    client: Client,
+    settings: Settings,
+    sessions: SessionFactory,
+    http: httpx.AsyncClient,
+    *,
+    task_queue: str | None = None,
+) -> Worker:
+    activities = build_activities(settings, sessions, http)
+    return Worker(
+        client,
+        task_queue=task_queue or settings.task_queue,
+        workflows=WORKFLOWS,
+        activities=activities.all(),
+        max_concurrent_activities=100,
+        max_concurrent_workflow_tasks=100,
+    )

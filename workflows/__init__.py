@@ -1,0 +1,1 @@
+"""Workflow definitions only: orchestration, no I/O, no clock, no randomness."""

@@ -52,7 +52,8 @@ async def idempotent(
     if not key:
         return (await produce()).response()
     fingerprint = request_fingerprint(request, body)
-    stored = await session.get(IdempotencyRecord, (api_key.id, key))
+    api_key_id = api_key.id  # read once: expire_all() below would unload it
+    stored = await session.get(IdempotencyRecord, (api_key_id, key))
     await session.commit()  # end the read: a SQLite transaction holds the write lock
     if stored is not None:
         return _replay(stored, fingerprint)
@@ -60,7 +61,7 @@ async def idempotent(
     inserted = await insert_if_absent(
         session,
         IdempotencyRecord,
-        api_key_id=api_key.id,
+        api_key_id=api_key_id,
         key=key,
         method=request.method,
         path=request.url.path,
@@ -73,7 +74,7 @@ async def idempotent(
     await session.commit()
     if not inserted:  # a concurrent request with the same key answered first
         session.expire_all()
-        stored = await session.get(IdempotencyRecord, (api_key.id, key))
+        stored = await session.get(IdempotencyRecord, (api_key_id, key))
         assert stored is not None
         return _replay(stored, fingerprint)
     return answer.response()

@@ -106,7 +106,10 @@ def _body(msg: EmailMessage, subtype: str) -> str | None:
     if part is None:
         return None
     content = part.get_content()
-    return content if isinstance(content, str) else None
+    if not isinstance(content, str):
+        return None
+    # 8bit parts keep SMTP's CRLF line ends; readers (and assertions) expect "\n".
+    return content.replace("\r\n", "\n")
 
 
 def _date(msg: EmailMessage, fallback: datetime) -> datetime:

@@ -32,13 +32,9 @@ def new_event(
     tx: Tx, event_type: str, data: dict[str, Any], reference: str | None
 ) -> dict[str, Any]:
     """Create and store an event inside the transaction of the effect that caused it."""
-    event = {
-        "id": f"evt_{uuid.uuid4().hex[:24]}",
-        "type": event_type,
-        "created": int(time.time()),
-        "data": data,
-    }
-    tx.insert(EVENT_KIND, event["id"], reference, event)
+    event_id = f"evt_{uuid.uuid4().hex[:24]}"
+    event = {"id": event_id, "type": event_type, "created": int(time.time()), "data": data}
+    tx.insert(EVENT_KIND, event_id, reference, event)
     return event
 
 

@@ -44,8 +44,9 @@ class InvoiceCreate(BaseModel):
     subtotal_minor: int
     tax_minor: int
     total_minor: int
-    # Line shape belongs to the caller; the ledger only keeps it.
+    # Line and tax-line shapes belong to the caller; the ledger only keeps them.
     lines: list[dict[str, Any]] = Field(default_factory=list)
+    tax_lines: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class PaymentCreate(BaseModel):

@@ -28,14 +28,15 @@ class SmsCreate(BaseModel):
 
 
 def create_message(tx: Tx, req: SmsCreate) -> Effect:
+    message_id = new_id("sms")
     message = {
-        "id": new_id("sms"),
+        "id": message_id,
         "status": "queued",
         "to": req.to,
         "body": req.body,
         "reference": req.reference,
     }
-    tx.insert(KIND, message["id"], req.reference, message)
+    tx.insert(KIND, message_id, req.reference, message)
     return Effect(201, message)
 
 

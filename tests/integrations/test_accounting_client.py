@@ -35,9 +35,10 @@ INVOICE = AccountingInvoice(
             quantity=Decimal("2.5"),
             unit_price_minor=4_000,
             net_minor=10_000,
-            tax_minor=2_000,
+            tax_category="standard",
         )
     ],
+    tax_lines=[{"name": "VAT", "rate": "0.20", "net_minor": 10_000, "tax_minor": 2_000}],
 )
 PAYMENT = AccountingPayment(
     reference="pay_01",
@@ -64,6 +65,7 @@ async def test_invoice_and_its_payment_are_posted_to_the_ledger(
     [ledger_invoice] = (await http.get("/accounting/v1/invoices", headers=auth())).json()
     assert ledger_invoice["number"] == "INV-2026-0042"
     assert ledger_invoice["lines"][0]["quantity"] == "2.5"
+    assert ledger_invoice["tax_lines"][0]["tax_minor"] == 2_000
     [ledger_payment] = (await http.get("/accounting/v1/payments", headers=auth())).json()
     assert ledger_payment["invoice_reference"] == "inv_01"
     assert ledger_payment["paid_at"].startswith("2026-03-10T09:30:00")

@@ -133,4 +133,3 @@ async def test_timeout_is_retryable_and_the_retry_gets_the_late_effect(
     assert (caught.value.status, caught.value.retryable) == (None, True)
     assert "timeout" in caught.value.detail
     assert [link["id"] for link in await links(http)] == [retried.id]
-

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from integrations.errors import ProviderError
-from integrations.sms import SmsClient
+from integrations.sms import SmsClient, SmsReceipt
 from sandbox.runner import SandboxHandle
 from tests.sandbox.support import API_KEY, auth, set_faults
 
@@ -29,11 +29,15 @@ async def test_retry_after_a_lost_response_sends_one_message(
     client: SmsClient, http: httpx.AsyncClient
 ) -> None:
     await set_faults(http, api="sms", fail_after_commit=1)
-    args = {"idempotency_key": "sms-1", "to": "+447700900123", "body": "hi", "reference": None}
+
+    async def send() -> SmsReceipt:
+        return await client.send(
+            idempotency_key="sms-1", to="+447700900123", body="hi", reference=None
+        )
 
     with pytest.raises(ProviderError) as lost:
-        await client.send(**args)
-    receipt = await client.send(**args)
+        await send()
+    receipt = await send()
 
     assert lost.value.retryable
     messages = (await http.get("/sms/v1/messages", headers=auth())).json()

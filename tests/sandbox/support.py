@@ -38,6 +38,7 @@ class WebhookReceiver:
     # Answer 500 to this many requests before answering 200 again.
     fail_next: int = 0
     _server: asyncio.Server | None = None
+    _arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def url(self) -> str:
@@ -56,11 +57,12 @@ class WebhookReceiver:
         self.received.clear()
         self.fail_next = 0
 
-    async def wait_for(self, count: int, timeout: float = 5.0) -> list[ReceivedRequest]:
+    async def wait_for(self, count: int, within: float = 5.0) -> list[ReceivedRequest]:
         """Wait until at least `count` requests arrived; fail the test otherwise."""
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(within):
             while len(self.received) < count:
-                await asyncio.sleep(0.01)
+                self._arrived.clear()
+                await self._arrived.wait()
         return list(self.received)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -72,6 +74,7 @@ class WebhookReceiver:
                 headers[name.strip().lower()] = value.strip()
             body = await reader.readexactly(int(headers.get("content-length", "0")))
             self.received.append(ReceivedRequest(method, path, headers, body))
+            self._arrived.set()
             status = "500 Internal Server Error" if self.fail_next > 0 else "200 OK"
             self.fail_next = max(0, self.fail_next - 1)
             writer.write(

@@ -10,7 +10,9 @@ import httpx
 from sandbox.runner import SandboxHandle
 
 
-def message(message_id: str, to: str = "ap@acme.test", subject: str = "Invoice INV-1") -> EmailMessage:
+def message(
+    message_id: str, to: str = "ap@acme.test", subject: str = "Invoice INV-1"
+) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = "Billing <billing@invoiceflow.test>"
     msg["To"] = to

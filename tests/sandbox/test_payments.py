@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+
 import httpx
 
 from sandbox.runner import SandboxHandle
 from tests.sandbox.support import auth, create_link, pay
+
 
 async def test_link_is_open_and_points_at_the_sandbox_pay_page(
     http: httpx.AsyncClient, sandbox: SandboxHandle

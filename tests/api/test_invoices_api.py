@@ -1,0 +1,176 @@
+"""The HTTP API against a real Temporal server, on SQLite and PostgreSQL: bad input gets a
+clear problem+json answer and writes nothing; Idempotency-Key semantics; listing."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+from sqlmodel import func, select
+from temporalio.client import Client
+
+from schemas.tables import Invoice
+from tests.e2e.test_lifecycle import customer_and_contract
+from tests.support.stack import Stack, running_stack
+
+
+@pytest.fixture
+async def stack(temporal: Client, db_url: str):  # type: ignore[no-untyped-def]
+    async with running_stack(temporal, db_url) as running:
+        yield running
+
+
+async def invoice_count(stack: Stack) -> int:
+    async with stack.sessions() as session:
+        return int((await session.exec(select(func.count()).select_from(Invoice))).one())
+
+
+async def workflows_for(stack: Stack, customer_id: str) -> list[str]:
+    return [wf.id async for wf in stack.temporal.list_workflows(f'CustomerId = "{customer_id}"')]
+
+
+def assert_problem(response: Any, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body = response.json()
+    assert body["status"] == status and body["code"] == code and body["detail"]
+    return body
+
+
+async def test_requests_without_a_valid_api_key_are_refused(stack: Stack) -> None:
+    async with httpx.AsyncClient(base_url=stack.api_url) as anonymous:
+        assert_problem(await anonymous.get("/invoices"), 401, "unauthorized")
+        wrong = await anonymous.get("/invoices", headers={"Authorization": "Bearer ifk_nope"})
+        assert_problem(wrong, 401, "invalid_api_key")
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        ({"customer_id": "cus_missing"}, "unknown_customer"),
+        ({"contract_id": "con_missing"}, "unknown_contract"),
+        ({"items": [{"rate_code": "senior", "quantity": "-2"}]}, "invalid_quantity"),
+        ({"items": [{"rate_code": "architect", "quantity": "1"}]}, "unknown_rate"),
+        ({"currency": "EUR"}, "currency_mismatch"),
+        ({"issue_date": "2027-02-01"}, "contract_expired"),
+        ({"items": [{"rate_code": "senior", "quantity": "1000"}]}, "cap_exceeded"),
+        ({"items": [], "lines": []}, "empty_invoice"),
+        ({"items": [{"rate_code": "senior"}]}, "validation_failed"),
+    ],
+)
+async def test_bad_invoice_requests_get_a_clear_422_and_leave_nothing_behind(
+    stack: Stack, change: dict[str, Any], code: str
+) -> None:
+    customer, contract = await customer_and_contract(
+        stack, valid_to="2026-12-31", cap_minor=5_000_000
+    )
+    body = {
+        "customer_id": customer["id"],
+        "contract_id": contract["id"],
+        "issue_date": "2026-11-20",
+        "items": [{"rate_code": "senior", "quantity": "2"}],
+        **change,
+    }
+    problem = assert_problem(await stack.api.post("/invoices", json=body), 422, code)
+    assert "instance" in problem
+    assert await invoice_count(stack) == 0
+    assert await workflows_for(stack, customer["id"]) == []
+
+
+async def test_malformed_json_is_a_clear_error(stack: Stack) -> None:
+    response = await stack.api.post(
+        "/invoices", content=b'{"customer_id": ', headers={"content-type": "application/json"}
+    )
+    assert_problem(response, 422, "malformed_json")
+    assert await invoice_count(stack) == 0
+
+
+async def test_contract_with_bad_terms_is_refused(stack: Stack) -> None:
+    customer, _ = await customer_and_contract(stack)
+    base = {"customer_id": customer["id"], "currency": "GBP", "tax_region": "GB",
+            "payment_terms_days": 30, "rates": [{"code": "a", "description": "A", "unit_price_minor": 1}]}
+    for change in ({"tax_region": "XX"}, {"currency": "ZZZ"}, {"payment_terms_days": -1},
+                   {"valid_from": "2026-12-01", "valid_to": "2026-11-01"}, {"rates": []}):
+        assert_problem(await stack.api.post("/contracts", json={**base, **change}), 422, "validation_failed")
+    assert_problem(
+        await stack.api.post("/contracts", json={**base, "customer_id": "cus_nobody"}), 422, "unknown_customer"
+    )
+
+
+async def test_same_idempotency_key_and_body_returns_the_first_answer_and_starts_one_process(
+    stack: Stack,
+) -> None:
+    customer, contract = await customer_and_contract(stack)
+    body = {"customer_id": customer["id"], "contract_id": contract["id"],
+            "items": [{"rate_code": "senior", "quantity": "3"}]}
+    headers = {"Idempotency-Key": "order-4711"}
+    answers = await asyncio.gather(*(stack.api.post("/invoices", json=body, headers=headers) for _ in range(5)))
+    assert {a.status_code for a in answers} == {202}
+    assert len({a.json()["invoice_id"] for a in answers}) == 1
+    again = await stack.api.post("/invoices", json=body, headers=headers)
+    assert again.status_code == 202
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == answers[0].json()
+    assert again.headers["Location"] == answers[0].headers["Location"]
+    await stack.wait_until_awaiting_payment(again.json()["invoice_id"])
+    assert await workflows_for(stack, customer["id"]) == [again.json()["workflow_id"]]
+    assert await invoice_count(stack) == 1
+
+
+async def test_same_idempotency_key_with_another_body_is_422(stack: Stack) -> None:
+    customer, contract = await customer_and_contract(stack)
+    body = {"customer_id": customer["id"], "contract_id": contract["id"],
+            "items": [{"rate_code": "senior", "quantity": "3"}]}
+    headers = {"Idempotency-Key": "order-4712"}
+    first = await stack.api.post("/invoices", json=body, headers=headers)
+    assert first.status_code == 202
+    changed = {**body, "items": [{"rate_code": "senior", "quantity": "4"}]}
+    assert_problem(await stack.api.post("/invoices", json=changed, headers=headers), 422, "idempotency_key_reused")
+    # a key names one request of this API key, whatever the endpoint (as Stripe does)
+    elsewhere = await stack.api.post("/customers", json={"name": "X", "email": "x@y.test"}, headers=headers)
+    assert_problem(elsewhere, 422, "idempotency_key_reused")
+
+
+async def test_customers_are_idempotent_too(stack: Stack) -> None:
+    body = {"name": "Once Ltd", "email": "once@example.test", "locale": "fr-CA"}
+    first = await stack.api.post("/customers", json=body, headers={"Idempotency-Key": "c-1"})
+    second = await stack.api.post("/customers", json=body, headers={"Idempotency-Key": "c-1"})
+    assert first.status_code == second.status_code == 201
+    assert first.json()["id"] == second.json()["id"]
+    assert first.json()["locale"] == "fr_CA"
+    assert (await stack.api.get(f"/customers/{first.json()['id']}")).json()["name"] == "Once Ltd"
+
+
+async def test_invoices_are_listed_with_filters_and_paging(stack: Stack) -> None:
+    customer, contract = await customer_and_contract(stack)
+    ids = []
+    for quantity in ("1", "2", "3"):
+        response = await stack.api.post(
+            "/invoices",
+            json={"customer_id": customer["id"], "contract_id": contract["id"],
+                  "items": [{"rate_code": "senior", "quantity": quantity}]},
+        )
+        ids.append(response.json()["invoice_id"])
+    overdue = await stack.api.post(
+        "/invoices",
+        json={"customer_id": customer["id"], "contract_id": contract["id"], "issue_date": "2026-01-05",
+              "items": [{"rate_code": "senior", "quantity": "1"}]},
+    )
+    for invoice_id in [*ids, overdue.json()["invoice_id"]]:
+        await stack.wait_until_awaiting_payment(invoice_id)
+    await stack.wait_for_status(overdue.json()["invoice_id"], "OVERDUE")
+
+    page = (await stack.api.get("/invoices", params={"customer_id": customer["id"], "limit": 2})).json()
+    assert page["total"] == 4 and len(page["items"]) == 2
+    rest = (await stack.api.get("/invoices", params={"customer_id": customer["id"], "limit": 2, "offset": 2})).json()
+    assert {i["id"] for i in page["items"] + rest["items"]} == {*ids, overdue.json()["invoice_id"]}
+
+    late = (await stack.api.get("/invoices", params={"overdue": "true", "customer_id": customer["id"]})).json()
+    assert [i["id"] for i in late["items"]] == [overdue.json()["invoice_id"]]
+    assert late["items"][0]["overdue"] is True
+    issued = (await stack.api.get("/invoices", params={"status": "OVERDUE"})).json()
+    assert [i["id"] for i in issued["items"]] == [overdue.json()["invoice_id"]]
+    assert_problem(await stack.api.get("/invoices", params={"status": "NOPE"}), 422, "validation_failed")
+    assert_problem(await stack.api.get("/invoices/inv_nothing"), 404, "not_found")

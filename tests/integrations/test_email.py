@@ -1,0 +1,144 @@
+"""EmailSender against the sandbox's SMTP mail catcher, and against SMTP servers that refuse."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from integrations.email import EmailSender, SmtpSettings
+from integrations.errors import ProviderError
+from sandbox.runner import SandboxHandle
+from tests.sandbox.support import unused_port
+
+SUBJECT = "Invoice INV-2026-0042 from InvoiceFlow"
+SENDER = "InvoiceFlow Billing <billing@invoiceflow.test>"
+HTML = "<h1>Invoice INV-2026-0042</h1><p>Amount due: £1,234.00</p>"
+TEXT = "Invoice INV-2026-0042\nAmount due: £1,234.00"
+
+
+async def send(
+    sender: EmailSender, message_id: str = "<m@x>", to: tuple[str, ...] = ("accounts@acme.test",)
+) -> None:
+    await sender.send(
+        message_id=message_id, sender=SENDER, to=list(to), subject=SUBJECT, html=HTML, text=TEXT
+    )
+
+
+@pytest.fixture
+def sender(sandbox: SandboxHandle) -> EmailSender:
+    return EmailSender(SmtpSettings(host=sandbox.smtp_host, port=sandbox.smtp_port, timeout=5))
+
+
+async def test_sent_email_arrives_in_the_sandbox_mailbox_as_alternative_parts(
+    sender: EmailSender, http: httpx.AsyncClient
+) -> None:
+    await send(sender, "<inv-42.issue@invoiceflow>")
+
+    [mail] = (await http.get("/mailbox/api/messages", params={"to": "accounts@acme.test"})).json()
+    assert mail["subject"] == SUBJECT
+    assert mail["from"] == SENDER
+    assert mail["html"].strip() == HTML
+    assert mail["text"].strip() == TEXT
+    assert mail["headers"]["Content-Type"].startswith("multipart/alternative")
+    assert mail["headers"]["Message-ID"] == "<inv-42.issue@invoiceflow>"
+    assert mail["headers"]["X-Idempotency-Key"] == "<inv-42.issue@invoiceflow>"
+
+
+async def test_message_id_without_angle_brackets_gets_them(
+    sender: EmailSender, http: httpx.AsyncClient
+) -> None:
+    await send(sender, "inv-42.issue@invoiceflow")
+
+    [mail] = (await http.get("/mailbox/api/messages")).json()
+    assert mail["headers"]["Message-ID"] == "<inv-42.issue@invoiceflow>"
+    assert mail["headers"]["X-Idempotency-Key"] == "inv-42.issue@invoiceflow"
+
+
+async def test_sending_twice_with_one_message_id_shows_one_message_and_one_duplicate(
+    sender: EmailSender, http: httpx.AsyncClient
+) -> None:
+    await send(sender, "<inv-42.issue@invoiceflow>")
+    await send(sender, "<inv-42.issue@invoiceflow>")
+    await send(sender, "<inv-42.reminder-1@invoiceflow>")
+
+    mails = (await http.get("/mailbox/api/messages")).json()
+
+    assert [m["headers"]["Message-ID"] for m in mails] == [
+        "<inv-42.issue@invoiceflow>",
+        "<inv-42.reminder-1@invoiceflow>",
+    ]
+    assert [m["duplicate_deliveries"] for m in mails] == [1, 0]
+
+
+async def test_unreachable_smtp_server_is_retryable() -> None:
+    sender = EmailSender(SmtpSettings(host="127.0.0.1", port=unused_port(), timeout=2))
+
+    with pytest.raises(ProviderError) as caught:
+        await send(sender, "<m@x>")
+
+    assert (caught.value.provider, caught.value.status, caught.value.retryable) == (
+        "email",
+        None,
+        True,
+    )
+
+
+async def test_no_recipients_is_a_permanent_error(sender: EmailSender) -> None:
+    with pytest.raises(ProviderError) as caught:
+        await send(sender, to=())
+
+    assert not caught.value.retryable
+
+
+class Refusing:
+    """An SMTP handler that answers RCPT or DATA with a fixed reply, accepting the rest."""
+
+    def __init__(self, command: str, reply: str) -> None:
+        self.command = command
+        self.reply = reply
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if self.command == "RCPT":
+            return self.reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        return self.reply if self.command == "DATA" else "250 OK"
+
+
+@asynccontextmanager
+async def smtp_answering(command: str, reply: str) -> AsyncIterator[int]:
+    port = unused_port()
+    controller = Controller(Refusing(command, reply), hostname="127.0.0.1", port=port)
+    await asyncio.to_thread(controller.start)
+    try:
+        yield port
+    finally:
+        await asyncio.to_thread(controller.stop)
+
+
+@pytest.mark.parametrize("command", ["RCPT", "DATA"])
+@pytest.mark.parametrize(
+    ("reply", "retryable"),
+    [("451 4.3.0 Try again later", True), ("550 5.1.1 Refused", False)],
+)
+async def test_smtp_4xx_is_retryable_and_5xx_is_permanent(
+    command: str, reply: str, retryable: bool
+) -> None:
+    async with smtp_answering(command, reply) as port:
+        sender = EmailSender(SmtpSettings(host="127.0.0.1", port=port, timeout=5))
+        with pytest.raises(ProviderError) as caught:
+            await send(sender, "<m@x>")
+
+    assert caught.value.status == int(reply[:3])
+    assert caught.value.retryable is retryable
+    assert reply[4:] in caught.value.detail

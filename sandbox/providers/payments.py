@@ -69,7 +69,7 @@ def pay_link(sandbox: SandboxContext, link_id: str) -> Callable[[Tx, PaymentCrea
         if link is None:
             raise ProviderReject(404, f"No payment link {link_id}")
         remaining = link["amount_minor"] - link["paid_minor"]
-        if False:
+        if req.amount_minor > remaining:
             raise ProviderReject(
                 422, f"amount_minor {req.amount_minor} exceeds the remaining balance {remaining}"
             )

@@ -1,0 +1,154 @@
+"""What goes wrong: forged webhooks, lost provider answers, accounting outages; and what
+operations see in Temporal's visibility while the invoice moves."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+from temporalio.api.sdk.v1 import WorkflowMetadata
+from temporalio.client import Client
+
+from integrations.webhook_signing import sign
+from tests.e2e.test_lifecycle import customer_and_contract
+from tests.support.stack import WEBHOOK_SECRET, Stack, running_stack
+
+
+async def start_invoice(stack: Stack, email: str, quantity: str = "1") -> tuple[dict, str]:
+    customer, contract = await customer_and_contract(stack, email=email)
+    response = await stack.api.post(
+        "/invoices",
+        json={"customer_id": customer["id"], "contract_id": contract["id"],
+              "items": [{"rate_code": "senior", "quantity": quantity}]},
+    )
+    assert response.status_code == 202, response.text
+    return customer, response.json()["invoice_id"]
+
+
+def payment_event(invoice_id: str, payment_id: str, amount_minor: int) -> bytes:
+    return json.dumps({
+        "id": f"evt_{payment_id}", "type": "payment.succeeded", "created": int(time.time()),
+        "data": {"payment_id": payment_id, "link_id": "plink_x", "reference": invoice_id,
+                 "amount_minor": amount_minor, "currency": "GBP", "paid_at": "2026-11-24T10:00:00Z"},
+    }).encode()
+
+
+async def test_unsigned_or_wrongly_signed_webhooks_are_401_and_change_nothing(
+    temporal: Client, sqlite_url: str
+) -> None:
+    async with running_stack(temporal, sqlite_url) as stack:
+        _, invoice_id = await start_invoice(stack, "forged@acme.test")
+        await stack.wait_until_awaiting_payment(invoice_id)
+        body = payment_event(invoice_id, "pay_forged", 14400)
+        now = int(time.time())
+        async with httpx.AsyncClient(base_url=stack.api_url) as provider:
+            attempts = {
+                "unsigned": {},
+                "wrong secret": {"Sandbox-Signature": sign("not-the-secret", body, now)},
+                "stale": {"Sandbox-Signature": sign(WEBHOOK_SECRET, body, now - 3600)},
+                "tampered": {"Sandbox-Signature": sign(WEBHOOK_SECRET, body.replace(b"14400", b"14401"), now)},
+            }
+            for name, headers in attempts.items():
+                response = await provider.post("/webhooks/payments", content=body, headers=headers)
+                assert response.status_code == 401, name
+                assert response.json()["code"] == "invalid_signature"
+            state = await stack.invoice(invoice_id)
+            assert state["live"]["paid_minor"] == 0 and state["payments"] == []
+
+            # the same event, signed properly, is applied: the check above was the reason
+            signed = {"Sandbox-Signature": sign(WEBHOOK_SECRET, body, now)}
+            accepted = await provider.post("/webhooks/payments", content=body, headers=signed)
+            assert accepted.status_code == 200 and accepted.json()["status"] == "accepted"
+            # a provider redelivering the same event does not pay twice
+            await provider.post("/webhooks/payments", content=body, headers=signed)
+        closed = await stack.wait_for_status(invoice_id, "CLOSED")
+        assert closed["live"]["paid_minor"] == 14400
+        assert len(closed["payments"]) == 1
+
+
+async def test_a_retried_call_whose_first_answer_was_lost_has_one_effect_at_the_provider(
+    temporal: Client, sqlite_url: str
+) -> None:
+    async with running_stack(temporal, sqlite_url) as stack:
+        # the provider performs the next call, then answers 500 (the answer is "lost")
+        for api in ("payments", "accounting"):
+            response = await stack.sandbox.post("/_sandbox/faults", json={"api": api, "fail_after_commit": 1})
+            response.raise_for_status()
+        _, invoice_id = await start_invoice(stack, "retry@acme.test")
+        issued = await stack.wait_until_awaiting_payment(invoice_id)
+        link_id = issued["live"]["payment_url"].rstrip("/").rsplit("/", 1)[-1]
+        await stack.pay(link_id, 14400)
+        await stack.wait_for_status(invoice_id, "CLOSED", timeout=60)
+
+        links = await stack.provider_records("/payments/v1/links")
+        assert [link["reference"] for link in links] == [invoice_id]
+        assert [i["reference"] for i in await stack.provider_records("/accounting/v1/invoices")] == [invoice_id]
+        # the retry really happened, and was answered from the provider's idempotency store
+        for api in ("payments", "accounting"):
+            replays = await stack.calls(api, replayed="true")
+            assert len(replays) >= 1, api
+
+
+async def test_an_accounting_outage_delays_the_close_but_loses_nothing(
+    temporal: Client, sqlite_url: str
+) -> None:
+    async with running_stack(temporal, sqlite_url) as stack:
+        (await stack.sandbox.post("/_sandbox/faults", json={"api": "accounting", "outage": True})).raise_for_status()
+        _, invoice_id = await start_invoice(stack, "outage@acme.test")
+        issued = await stack.wait_until_awaiting_payment(invoice_id)
+        link_id = issued["live"]["payment_url"].rstrip("/").rsplit("/", 1)[-1]
+        await stack.pay(link_id, 14400)
+
+        async def stuck_on_accounting() -> dict | None:
+            body = await stack.invoice(invoice_id)
+            return body if body["live"]["waiting_for"] == "accounting posts" else None
+
+        paid = await stack.wait_for(stuck_on_accounting)
+        assert paid["live"]["status"] == "PAID"
+        assert paid["accounting"] == []
+        outage_calls = await stack.calls("accounting")
+        assert outage_calls and all(call["status"] == 503 for call in outage_calls)
+
+        (await stack.sandbox.delete("/_sandbox/faults")).raise_for_status()
+        closed = await stack.wait_for_status(invoice_id, "CLOSED", timeout=60)
+        assert len(closed["accounting"]) == 2
+        assert len(await stack.provider_records("/accounting/v1/invoices")) == 1
+        assert len(await stack.provider_records("/accounting/v1/payments")) == 1
+
+
+async def test_operations_find_invoices_by_search_attributes(temporal: Client, sqlite_url: str) -> None:
+    async with running_stack(temporal, sqlite_url) as stack:
+        customer, paid_id = await start_invoice(stack, "ops@acme.test", quantity="2")
+        issued = await stack.wait_until_awaiting_payment(paid_id)
+        number = issued["invoice"]["number"]
+        link_id = issued["live"]["payment_url"].rstrip("/").rsplit("/", 1)[-1]
+        await stack.pay(link_id, issued["invoice"]["total_minor"])
+        await stack.wait_for_status(paid_id, "CLOSED")
+        other_customer, open_id = await start_invoice(stack, "ops2@acme.test", quantity="3")
+        await stack.wait_until_awaiting_payment(open_id)
+
+        async def found(query: str) -> list[str]:
+            async def run() -> list[str] | None:
+                ids = [wf.id async for wf in temporal.list_workflows(query)]
+                return ids or None
+            return await stack.wait_for(run, timeout=15)
+
+        assert await found(f'CustomerId = "{customer["id"]}" AND InvoiceStatus = "CLOSED"') == [f"invoice-{paid_id}"]
+        assert await found(
+            f'InvoiceNumber = "{number}" AND CustomerId = "{customer["id"]}"'
+        ) == [f"invoice-{paid_id}"]
+        assert await found(
+            f'CustomerId = "{other_customer["id"]}" AND InvoiceStatus = "ISSUED" AND AmountDue = 43200'
+        ) == [f"invoice-{open_id}"]
+
+        handle = temporal.get_workflow_handle(f"invoice-{open_id}")
+        description = await handle.describe()
+        state = await stack.invoice(open_id)
+        assert await description.static_summary() == f"ACME Ltd · GBP 432.00 · due {state['invoice']['due_date']}"
+        # what the UI shows as "current details": who and what the invoice waits on, until when
+        metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
+        details = metadata.current_details
+        assert state["invoice"]["number"] in details
+        assert "Waiting for payment from ACME Ltd" in details
+        assert "balance GBP 432.00" in details

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sys
 
 from sandbox.runner import running_sandbox
 from sandbox.settings import SandboxSettings
@@ -35,4 +36,7 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except OSError as exc:  # most often: the port is taken by another sandbox
+        sys.exit(f"sandbox: cannot start: {exc}")

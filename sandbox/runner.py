@@ -70,33 +70,38 @@ async def running_sandbox(
     settings: SandboxSettings, *, log_level: str = "warning"
 ) -> AsyncIterator[SandboxHandle]:
     """Run the sandbox until the block exits; yields where to reach it."""
-    http_socket = _listen(settings.host, settings.http_port)
-    http_port = http_socket.getsockname()[1]
-    smtp_port = settings.smtp_port or _free_port(settings.host)
-    settings = settings.model_copy(update={"http_port": http_port, "smtp_port": smtp_port})
-    store = SandboxStore(settings.data_dir)
-    smtp = Controller(
-        MailboxHandler(store), hostname=settings.host, port=smtp_port, server_hostname=SMTP_HOSTNAME
-    )
-    server = _Server(
-        uvicorn.Config(
+    async with contextlib.AsyncExitStack() as stack:
+        http_socket = stack.enter_context(_listen(settings.host, settings.http_port))
+        http_port = http_socket.getsockname()[1]
+        smtp_port = settings.smtp_port or _free_port(settings.host)
+        settings = settings.model_copy(update={"http_port": http_port, "smtp_port": smtp_port})
+        store = SandboxStore(settings.data_dir)
+        stack.callback(store.close)
+
+        smtp = Controller(
+            MailboxHandler(store),
+            hostname=settings.host,
+            port=smtp_port,
+            server_hostname=SMTP_HOSTNAME,
+        )
+        await asyncio.to_thread(smtp.start)
+        stack.push_async_callback(asyncio.to_thread, smtp.stop)
+
+        config = uvicorn.Config(
             create_app(settings, store),
             log_level=log_level,
             lifespan="on",
             timeout_graceful_shutdown=5,
         )
-    )
-    serving: asyncio.Task[None] | None = None
-    smtp_started = False
-    try:
-        await asyncio.to_thread(smtp.start)
-        smtp_started = True
+        server = _Server(config)
         serving = asyncio.get_running_loop().create_task(server.serve(sockets=[http_socket]))
+        stack.push_async_callback(_stop, server, serving)
         while not server.started:
             if serving.done():
                 serving.result()
                 raise RuntimeError("sandbox HTTP server stopped during startup")
             await asyncio.sleep(0.01)
+
         handle = SandboxHandle(
             settings=settings,
             http_url=f"http://{_url_host(settings.host)}:{http_port}",
@@ -105,19 +110,18 @@ async def running_sandbox(
         )
         log.info("sandbox.started", http_url=handle.http_url, smtp_port=smtp_port)
         yield handle
-    finally:
-        if serving is not None:
-            server.should_exit = True
-            try:
-                await asyncio.wait_for(asyncio.shield(serving), timeout=10)
-            except TimeoutError:
-                server.force_exit = True
-                await serving
-        http_socket.close()
-        if smtp_started:
-            await asyncio.to_thread(smtp.stop)
-        store.close()
-        log.info("sandbox.stopped")
+    log.info("sandbox.stopped")
+
+
+async def _stop(server: uvicorn.Server, serving: asyncio.Task[None]) -> None:
+    if serving.done():  # it failed during startup; that error is already on its way
+        return
+    server.should_exit = True
+    try:
+        await asyncio.wait_for(asyncio.shield(serving), timeout=10)
+    except TimeoutError:
+        server.force_exit = True
+        await serving
 
 
 def _url_host(host: str) -> str:

@@ -1,0 +1,81 @@
+"""Record workflow histories for the replay test: ``python -m tests.workflows.record_histories``.
+
+Run it after a deliberate, compatible change to the invoice workflow and commit the
+files; the replay test then proves that the code still replays what it recorded, so a
+change that would break running invoices fails CI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+from datetime import timedelta
+from pathlib import Path
+
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from schemas import search_attributes as sa
+from store.migrations import upgrade
+from tests.e2e.test_lifecycle import customer_and_contract
+from tests.support.stack import Stack, running_stack
+
+HERE = Path(__file__).parent / "histories"
+BIN = Path(sys.executable).parent
+
+
+async def _invoice(stack: Stack, email: str, **extra: object) -> str:
+    customer, contract = await customer_and_contract(stack, email=email)
+    body = {"customer_id": customer["id"], "contract_id": contract["id"],
+            "items": [{"rate_code": "senior", "quantity": "1"}], **extra}
+    return (await stack.api.post("/invoices", json=body)).json()["invoice_id"]
+
+
+async def _save(stack: Stack, invoice_id: str, name: str) -> None:
+    history = await stack.temporal.get_workflow_handle(f"invoice-{invoice_id}").fetch_history()
+    (HERE / f"{name}.json").write_text(history.to_json())
+    print(f"recorded {name}: {len(history.events)} events")
+
+
+async def main() -> None:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(BIN / "temporal-test-server"), data_converter=pydantic_data_converter
+    )
+    await env.client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=env.client.namespace,
+            search_attributes={key.name: key.indexed_value_type for key in sa.ALL},
+        )
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{tmp}/record.db"
+        upgrade(url)
+        async with running_stack(env.client, url) as stack:
+            today = (await env.get_current_time()).date().isoformat()
+            paid = await _invoice(stack, "paid@acme.test", issue_date=today)
+            issued = await stack.wait_until_awaiting_payment(paid)
+            link = issued["live"]["payment_url"].rsplit("/", 1)[-1]
+            await stack.pay(link, 14400)
+            await stack.wait_for_status(paid, "CLOSED")
+            await _save(stack, paid, "invoice_paid_in_full")
+
+            late = await _invoice(stack, "late@acme.test", issue_date=today)
+            issued = await stack.wait_until_awaiting_payment(late)
+            await env.sleep(timedelta(days=35))
+            await stack.wait_for_status(late, "OVERDUE")
+            link = issued["live"]["payment_url"].rsplit("/", 1)[-1]
+            await stack.pay(link, 4400)
+            await stack.pay(link, 10000)
+            await stack.wait_for_status(late, "CLOSED")
+            await _save(stack, late, "invoice_overdue_paid_in_two_parts")
+
+            waiting = await _invoice(stack, "open@acme.test", issue_date=today)
+            await stack.wait_until_awaiting_payment(waiting)
+            await _save(stack, waiting, "invoice_waiting_for_payment")
+    await env.shutdown()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

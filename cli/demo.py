@@ -7,6 +7,7 @@ in full, one in two parts, one stays open so the Temporal UI shows it waiting.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+from core.settings import get_settings
 from domain.money import format_amount
 
 console = Console()
@@ -45,26 +47,35 @@ RATES = [
 ]
 
 
-async def _wait(api: httpx.AsyncClient, invoice_id: str, statuses: set[str], timeout: float = 60) -> dict[str, Any]:
+async def _wait(
+    api: httpx.AsyncClient, invoice_id: str, *, status: str | None = None, waiting_for: str | None = None,
+    timeout: float = 60,
+) -> dict[str, Any]:
+    """Poll the invoice until the process reports the status (or the wait) asked for."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         body = (await api.get(f"/invoices/{invoice_id}")).raise_for_status().json()
-        if (body.get("live") or {}).get("status") in statuses:
+        live = body.get("live") or {}
+        stored = body.get("invoice") or {}
+        if (status is None or live.get("status") == stored.get("status") == status) and (
+            waiting_for is None or live.get("waiting_for") == waiting_for
+        ):
             return body
         if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError(f"{invoice_id} did not reach {statuses} in {timeout:.0f}s")
+            raise TimeoutError(f"{invoice_id} did not reach {status or waiting_for} in {timeout:.0f}s")
         await asyncio.sleep(0.3)
 
 
 async def run_demo(api_url: str, sandbox_url: str, api_key: str | None) -> int:
     key = api_key or Path(".data/dev-api-key").read_text().strip()
     headers = {"Authorization": f"Bearer {key}"}
+    provider_auth = {"Authorization": f"Bearer {get_settings().payments_api_key.get_secret_value()}"}
     table = Table(title="Demo invoices")
     for column in ("customer", "number", "total", "paid", "status", "e-mail subject"):
         table.add_column(column)
     async with (
         httpx.AsyncClient(base_url=api_url, headers=headers, timeout=15) as api,
-        httpx.AsyncClient(base_url=sandbox_url, timeout=15) as sandbox,
+        httpx.AsyncClient(base_url=sandbox_url, headers=provider_auth, timeout=15) as sandbox,
     ):
         try:
             await api.get("/healthz")
@@ -83,15 +94,21 @@ async def run_demo(api_url: str, sandbox_url: str, api_key: str | None) -> int:
                 )
             ).raise_for_status().json()
             invoice_id = accepted["invoice_id"]
-            body = await _wait(api, invoice_id, {"ISSUED"})
+            body = await _wait(api, invoice_id, waiting_for="payment")
             mail = (await sandbox.get("/mailbox/api/messages", params={"to": customer["email"]})).json()
             link_id = body["invoice"]["payment_url"].rstrip("/").rsplit("/", 1)[-1]
             total = body["invoice"]["total_minor"]
             for part in sample["payments"]:
                 amount = total // 2 if part == "half" else total - (total // 2 if part == "rest" else 0)
-                await sandbox.post(f"/pay/{link_id}", data={"amount_minor": str(amount)})
-            expected = {"CLOSED"} if sample["payments"] else {"ISSUED"}
-            body = await _wait(api, invoice_id, expected)
+                # what the customer's "Pay now" page does, through the provider's API
+                paid = await sandbox.post(
+                    f"/payments/v1/links/{link_id}/payments",
+                    json={"amount_minor": amount},
+                    headers={"Idempotency-Key": uuid.uuid4().hex},
+                )
+                paid.raise_for_status()
+            if sample["payments"]:
+                body = await _wait(api, invoice_id, status="CLOSED")
             invoice = body["invoice"]
             console.print(f"{invoice['number']}: {body['live']['status']} · waits on: {body['live']['waiting_for']}")
             table.add_row(

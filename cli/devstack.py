@@ -114,7 +114,15 @@ def stop(running: list[Part]) -> None:
             part.process.kill()
 
 
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def run() -> int:
+    # Ctrl-C and SIGTERM both stop the stack in order (also when started in the background,
+    # where a shell leaves SIGINT ignored).
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     settings = get_settings()
     DATA.mkdir(exist_ok=True)
     (DATA / "logs").mkdir(exist_ok=True)

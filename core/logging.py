@@ -15,6 +15,7 @@ def configure_logging(fmt: str = "console", level: str = "INFO") -> None:
         else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     )
     logging.basicConfig(stream=sys.stderr, level=level.upper(), format="%(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per provider call is noise
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

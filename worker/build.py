@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 import httpx
 from temporalio.client import Client
@@ -81,4 +82,6 @@ def build_worker(
         activities=activities.all(),
         max_concurrent_activities=100,
         max_concurrent_workflow_tasks=100,
+        # on SIGTERM, let in-flight provider calls finish before cancelling them
+        graceful_shutdown_timeout=timedelta(seconds=15),
     )

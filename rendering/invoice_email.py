@@ -63,7 +63,7 @@ def render_invoice_email(
         "view_url": view_url,
         "money": lambda minor: money(minor, invoice.currency, locale),
         "quantity": lambda q: format_decimal(q, locale=locale),
-        "percent": lambda r: format_percent(r, locale=locale, format="#,##0.###%"),
+        "percent": lambda r: format_percent(r, locale=locale, decimal_quantization=False),
         "date": lambda d: format_date(d, format="long", locale=locale),
     }
     total = money(invoice.total_minor, invoice.currency, locale)

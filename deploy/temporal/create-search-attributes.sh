@@ -24,9 +24,8 @@ InvoiceId Keyword
 InvoiceNumber Keyword
 CustomerId Keyword
 InvoiceStatus Keyword
-AmountDue Int
+AmountDue Keyword
 Currency Keyword
-DueDate Datetime
 DisputeLevel Int
 ExceptionReason Keyword
 "

@@ -90,7 +90,7 @@ class AccountingActivities:
         )
 
     async def _post(self, *, key: str, invoice_id: str, kind: str, call) -> PostingResult:  # type: ignore[no-untyped-def]
-        async with transaction(self._sessions) as session:
+        async with transaction(self._sessions, writes=False) as session:
             done = await session.get(AccountingPosting, key)
             if done is not None:
                 return PostingResult(key=key, external_id=done.external_id)

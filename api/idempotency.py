@@ -20,7 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.errors import Unprocessable
 from schemas.tables import ApiKey, IdempotencyRecord
-from store.db import insert_if_absent
+from store.db import begin_write, insert_if_absent
 
 
 @dataclass
@@ -58,6 +58,7 @@ async def idempotent(
     if stored is not None:
         return _replay(stored, fingerprint)
     answer = await produce()
+    await begin_write(session)
     inserted = await insert_if_absent(
         session,
         IdempotencyRecord,

@@ -2,8 +2,9 @@
 
 Users configure a plain URL (``sqlite:///.data/invoiceflow.db``,
 ``postgresql://postgres@127.0.0.1/invoiceflow``); this module picks the async driver.
-SQLite runs in WAL mode and every transaction begins IMMEDIATE, so writers queue on the
-database lock instead of failing half-way with "database is locked".
+SQLite runs in WAL mode. A transaction that will write begins IMMEDIATE (it takes the write
+lock up front, so writers queue on it instead of failing half-way with "database is
+locked"); a read-only one begins DEFERRED and never waits for writers.
 """
 
 from __future__ import annotations
@@ -45,6 +46,14 @@ def ensure_sqlite_dir(url: str) -> None:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
 
 
+WRITE_OPTION = "invoiceflow_writes"
+
+
+async def begin_write(session: AsyncSession) -> None:
+    """Mark the transaction that starts now as one that writes (call it first)."""
+    await session.connection(execution_options={WRITE_OPTION: True})
+
+
 def _configure_sqlite(engine: Any) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -58,7 +67,8 @@ def _configure_sqlite(engine: Any) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        writes = conn.get_execution_options().get(WRITE_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN DEFERRED")
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
@@ -74,9 +84,11 @@ def session_factory(engine: AsyncEngine) -> SessionFactory:
 
 
 @asynccontextmanager
-async def transaction(factory: SessionFactory) -> AsyncIterator[AsyncSession]:
+async def transaction(factory: SessionFactory, *, writes: bool = True) -> AsyncIterator[AsyncSession]:
     """One unit of work: commit on success, roll back on any error."""
     async with factory() as session, session.begin():
+        if writes:
+            await begin_write(session)
         yield session
 
 

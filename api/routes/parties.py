@@ -14,6 +14,7 @@ from schemas.api import ContractCreate, ContractOut, CustomerCreate, CustomerOut
 from schemas.ids import new_id
 from schemas.tables import Contract, Customer
 from store import audit
+from store.db import begin_write
 
 router = APIRouter(tags=["customers and contracts"])
 
@@ -27,6 +28,7 @@ async def create_customer(
     idempotency_key: IdempotencyKeyDep = None,
 ) -> JSONResponse:
     async def produce() -> Answer:
+        await begin_write(session)
         customer = Customer(id=new_id("cus"), created_at=datetime.now(UTC), **body.model_dump())
         session.add(customer)
         await audit.record(
@@ -61,6 +63,7 @@ async def create_contract(
     idempotency_key: IdempotencyKeyDep = None,
 ) -> JSONResponse:
     async def produce() -> Answer:
+        await begin_write(session)
         if await session.get(Customer, body.customer_id) is None:
             raise Unprocessable(f"customer {body.customer_id} does not exist", code="unknown_customer")
         values = body.model_dump(mode="json")

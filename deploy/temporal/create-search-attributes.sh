@@ -24,8 +24,9 @@ InvoiceId Keyword
 InvoiceNumber Keyword
 CustomerId Keyword
 InvoiceStatus Keyword
-AmountDue Keyword
+AmountDue Int
 Currency Keyword
+DueDate Datetime
 DisputeLevel Int
 ExceptionReason Keyword
 "

@@ -1,0 +1,208 @@
+"""The lifecycle benchmark: ``make bench`` (``python -m bench.lifecycle``).
+
+On a local stack of its own (dev server persisted to a SQLite file in WAL mode, worker,
+API, sandbox with SMTP) it measures, in one run:
+
+1. the floor: BenchFloor workflows (the invoice's shape, empty activities) end to end;
+2. the real thing: happy-path invoices started through the API, e-mailed over SMTP,
+   paid at the sandbox (signed webhook), posted to accounting, closed;
+3. start latency at 50 concurrent clients: bare ``client.start_workflow`` vs ``POST /invoices``;
+
+and prints throughput, latency percentiles, the real/floor ratio, history events per
+invoice, worker and server CPU, and the worker's peak memory.
+Environment: BENCH_INVOICES (default 200), BENCH_CONCURRENCY (default 50).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import httpx
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from bench.floor import FLOOR_TASK_QUEUE
+from bench.processes import BenchStack, cpu_seconds, peak_rss_mb, start_stack
+from schemas.invoice import InvoiceState
+from store import api_keys
+from store.db import create_engine, session_factory, transaction
+
+N = int(os.environ.get("BENCH_INVOICES", "200"))
+CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "50"))
+POLL_S = 0.02
+RATES = [{"code": "consulting", "description": "Consulting", "unit": "hour", "unit_price_minor": 15000}]
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+@dataclass
+class Phase:
+    name: str
+    wall_s: float
+    latencies: list[float]
+    cpu: dict[str, float]
+
+    @property
+    def throughput(self) -> float:
+        return len(self.latencies) / self.wall_s
+
+
+async def run_phase(
+    name: str, stack: BenchStack, one: Callable[[int], Awaitable[float]], count: int
+) -> Phase:
+    gate = asyncio.Semaphore(CONCURRENCY)
+    before = {p: cpu_seconds(stack.pid(p)) for p in stack.procs}
+
+    async def guarded(i: int) -> float:
+        async with gate:
+            return await one(i)
+
+    started = time.perf_counter()
+    latencies = await asyncio.gather(*(guarded(i) for i in range(count)))
+    wall = time.perf_counter() - started
+    cpu = {p: (cpu_seconds(stack.pid(p)) - before[p]) / wall for p in stack.procs}
+    return Phase(name, wall, list(latencies), cpu)
+
+
+async def wait_until(check: Callable[[], Awaitable[bool]], timeout: float = 120) -> None:
+    deadline = time.perf_counter() + timeout
+    while not await check():
+        if time.perf_counter() > deadline:
+            raise TimeoutError("benchmark step timed out")
+        await asyncio.sleep(POLL_S)
+
+
+async def main() -> None:
+    python = sys.executable
+    stack = start_stack([("worker", [python, "-m", "worker"]), ("floor-worker", [python, "-m", "bench.floor"])])
+    try:
+        await measure(stack)
+    finally:
+        stack.stop()
+
+
+async def measure(stack: BenchStack) -> None:
+    client = await Client.connect(stack.temporal_address, data_converter=pydantic_data_converter)
+    engine = create_engine(stack.env["INVOICEFLOW_DATABASE_URL"])
+    async with transaction(session_factory(engine)) as session:
+        _, key = await api_keys.create(session, "bench")
+    await engine.dispose()
+    run = uuid.uuid4().hex[:6]
+    limits = httpx.Limits(max_connections=CONCURRENCY * 2, max_keepalive_connections=CONCURRENCY * 2)
+    async with (
+        httpx.AsyncClient(base_url=stack.api_url, headers={"Authorization": f"Bearer {key}"},
+                          timeout=60, limits=limits) as api,
+        httpx.AsyncClient(base_url=stack.sandbox_url, headers={"Authorization": "Bearer sandbox-key"},
+                          timeout=60, limits=limits) as provider,
+    ):
+        contracts = []
+        for i in range(10):
+            customer = (await api.post("/customers", json={"name": f"Customer {i}", "email": f"c{i}@bench.test"})).json()
+            contract = (await api.post("/contracts", json={
+                "customer_id": customer["id"], "currency": "GBP", "tax_region": "GB",
+                "payment_terms_days": 30, "rates": RATES})).json()
+            contracts.append((customer["id"], contract["id"]))
+
+        async def floor_one(i: int) -> float:
+            t0 = time.perf_counter()
+            handle = await client.start_workflow("BenchFloor", id=f"floor-{run}-{i}", task_queue=FLOOR_TASK_QUEUE)
+            await wait_until(lambda: handle.query("waiting", result_type=bool))
+            await handle.signal("payment_received")
+            await handle.result()
+            return time.perf_counter() - t0
+
+        api_latencies: list[float] = []
+
+        async def start_invoice(i: int) -> tuple[str, float]:
+            customer_id, contract_id = contracts[i % len(contracts)]
+            t0 = time.perf_counter()
+            response = await api.post("/invoices", json={
+                "customer_id": customer_id, "contract_id": contract_id,
+                "items": [{"rate_code": "consulting", "quantity": "2"}]})
+            response.raise_for_status()
+            return response.json()["workflow_id"], time.perf_counter() - t0
+
+        async def invoice_one(i: int) -> float:
+            t0 = time.perf_counter()
+            workflow_id, api_latency = await start_invoice(i)
+            api_latencies.append(api_latency)
+            handle = client.get_workflow_handle(workflow_id)
+            state: InvoiceState | None = None
+
+            async def awaiting_payment() -> bool:
+                nonlocal state
+                state = await handle.query("state", result_type=InvoiceState)
+                return state.waiting_for == "payment"
+
+            await wait_until(awaiting_payment)
+            assert state is not None and state.payment_url and state.total_minor
+            link_id = state.payment_url.rsplit("/", 1)[-1]
+            paid = await provider.post(f"/payments/v1/links/{link_id}/payments", json={"amount_minor": state.total_minor},
+                                       headers={"Idempotency-Key": uuid.uuid4().hex})
+            paid.raise_for_status()
+            await handle.result()
+            return time.perf_counter() - t0
+
+        # warm up both paths (imports, connections, caches)
+        await run_phase("warm-up floor", stack, floor_one, 5)
+        await run_phase("warm-up real", stack, lambda i: invoice_one(10_000 + i), 5)
+        floor = await run_phase("floor", stack, lambda i: floor_one(100 + i), N)
+        await asyncio.sleep(2)
+        real = await run_phase("real", stack, invoice_one, N)
+        real_starts = list(api_latencies)
+        await asyncio.sleep(2)
+
+        async def bare_start(i: int) -> float:
+            t0 = time.perf_counter()
+            await client.start_workflow("BenchFloor", id=f"bare-{run}-{i}", task_queue=FLOOR_TASK_QUEUE)
+            return time.perf_counter() - t0
+
+        bare = await run_phase("bare start", stack, bare_start, N)
+        await asyncio.sleep(5)
+        api_only = await run_phase("API start", stack, lambda i: start_invoice(20_000 + i), N)
+        api_start = [latency for _, latency in api_only.latencies]  # type: ignore[misc]
+
+        sample = client.get_workflow_handle(f"invoice-{(await api.get('/invoices', params={'status': 'CLOSED', 'limit': 1})).json()['items'][0]['id']}")
+        events = len((await sample.fetch_history()).events)
+        floor_events = len((await client.get_workflow_handle(f"floor-{run}-100").fetch_history()).events)
+        worker_peak = peak_rss_mb(stack.pid("worker"))
+
+    report(floor, real, real_starts, bare, api_start, events, floor_events, worker_peak)
+
+
+def report(floor: Phase, real: Phase, real_starts: list[float], bare: Phase, api_start: list[float],
+           events: int, floor_events: int, worker_peak: float) -> None:
+    ms = 1000
+    print(f"\nInvoiceFlow lifecycle benchmark: {N} workflows per phase, {CONCURRENCY} concurrent clients, "
+          f"{os.cpu_count()} cores\n")
+    print(f"{'':34}{'floor':>12}{'real':>12}")
+    print(f"{'throughput (workflows/s)':34}{floor.throughput:12.1f}{real.throughput:12.1f}")
+    print(f"{'end-to-end p50 (ms)':34}{pct(floor.latencies, 50) * ms:12.0f}{pct(real.latencies, 50) * ms:12.0f}")
+    print(f"{'end-to-end p99 (ms)':34}{pct(floor.latencies, 99) * ms:12.0f}{pct(real.latencies, 99) * ms:12.0f}")
+    print(f"{'history events per workflow':34}{floor_events:12d}{events:12d}")
+    print(f"{'worker CPU (cores)':34}{floor.cpu['floor-worker']:12.2f}{real.cpu['worker']:12.2f}")
+    print(f"{'Temporal server CPU (cores)':34}{floor.cpu['temporal']:12.2f}{real.cpu['temporal']:12.2f}")
+    print(f"{'API CPU (cores)':34}{'':>12}{real.cpu['api']:12.2f}")
+    print(f"{'sandbox CPU (cores)':34}{'':>12}{real.cpu['sandbox']:12.2f}")
+    print(f"\nratio real/floor throughput: {real.throughput / floor.throughput:.2f} (target >= 0.8)")
+    print(f"history events per happy-path invoice: {events} (target <= 40)")
+    print(f"worker peak memory (VmHWM): {worker_peak:.0f} MiB")
+    print(f"\nstart latency at {CONCURRENCY} concurrent clients (ms):  p50     p99")
+    print(f"  bare client.start_workflow            {pct(bare.latencies, 50) * ms:6.1f}  {pct(bare.latencies, 99) * ms:6.1f}")
+    print(f"  POST /invoices (isolated)             {pct(api_start, 50) * ms:6.1f}  {pct(api_start, 99) * ms:6.1f}")
+    print(f"  POST /invoices (during e2e phase)     {pct(real_starts, 50) * ms:6.1f}  {pct(real_starts, 99) * ms:6.1f}")
+    print(f"API start p99 / bare start p99: {pct(api_start, 99) / pct(bare.latencies, 99):.2f} (target <= 1.25)")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

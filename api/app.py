@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from temporalio.client import Client
 
 from api.errors import install_error_handlers
-from api.routes import invoices, parties, portal, webhooks
+from api.routes import billing, invoices, parties, portal, webhooks
 from core.logging import configure_logging
 from core.settings import Settings, get_settings
 from core.temporal import connect
@@ -46,6 +46,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     install_error_handlers(app)
     app.include_router(parties.router)
     app.include_router(invoices.router)
+    app.include_router(billing.router)
     app.include_router(webhooks.router)
     app.include_router(portal.router)
 

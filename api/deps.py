@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
@@ -11,7 +13,6 @@ from temporalio.client import Client
 
 from api.errors import ServiceUnavailable, Unauthorized
 from core.settings import Settings
-from schemas.tables import ApiKey
 from store import api_keys
 
 
@@ -31,25 +32,47 @@ def _temporal(request: Request) -> Client:
     return client
 
 
+@dataclass(frozen=True)
+class Caller:
+    """The authenticated upstream app: what routes need of its API key."""
+
+    id: str
+    name: str
+
+
+# Recently verified keys, by hash, so a busy client does not cost a database read per
+# request. A revoked key stops working within KEY_CACHE_TTL_S.
+KEY_CACHE_TTL_S = 30.0
+_verified: dict[str, tuple[Caller, float]] = {}
+
+
 async def _api_key(
     session: Annotated[AsyncSession, Depends(_session)],
     authorization: Annotated[str | None, Header()] = None,
     x_api_key: Annotated[str | None, Header()] = None,
-) -> ApiKey:
+) -> Caller:
     plain = x_api_key
     if authorization and authorization.lower().startswith("bearer "):
         plain = authorization[7:].strip()
     if not plain:
         raise Unauthorized("send your API key as 'Authorization: Bearer <key>' or 'X-API-Key'")
+    digest = api_keys.hash_key(plain)
+    cached = _verified.get(digest)
+    if cached and cached[1] > time.monotonic():
+        return cached[0]
     key = await api_keys.find(session, plain)
-    await session.commit()  # end the read at once: a SQLite transaction holds the write lock
+    await session.commit()  # end the read at once
     if key is None:
         raise Unauthorized("unknown or revoked API key", code="invalid_api_key")
-    return key
+    caller = Caller(id=key.id, name=key.name)
+    if len(_verified) > 10_000:
+        _verified.clear()
+    _verified[digest] = (caller, time.monotonic() + KEY_CACHE_TTL_S)
+    return caller
 
 
 SettingsDep = Annotated[Settings, Depends(_settings)]
 SessionDep = Annotated[AsyncSession, Depends(_session)]
 TemporalClientDep = Annotated[Client, Depends(_temporal)]
-ApiKeyDep = Annotated[ApiKey, Depends(_api_key)]
+ApiKeyDep = Annotated[Caller, Depends(_api_key)]
 IdempotencyKeyDep = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]

@@ -12,14 +12,17 @@ import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.errors import Unprocessable
-from schemas.tables import ApiKey, IdempotencyRecord
+
+if TYPE_CHECKING:
+    from api.deps import Caller
+from schemas.tables import IdempotencyRecord
 from store.db import begin_write, insert_if_absent
 
 
@@ -44,7 +47,7 @@ def request_fingerprint(request: Request, body: Any) -> str:
 async def idempotent(
     session: AsyncSession,
     request: Request,
-    api_key: ApiKey,
+    api_key: Caller,
     key: str | None,
     body: Any,
     produce: Callable[[], Awaitable[Answer]],
@@ -52,7 +55,7 @@ async def idempotent(
     if not key:
         return (await produce()).response()
     fingerprint = request_fingerprint(request, body)
-    api_key_id = api_key.id  # read once: expire_all() below would unload it
+    api_key_id = api_key.id
     stored = await session.get(IdempotencyRecord, (api_key_id, key))
     await session.commit()  # end the read: a SQLite transaction holds the write lock
     if stored is not None:

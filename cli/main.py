@@ -6,6 +6,7 @@ import asyncio
 
 import typer
 
+from cli import billing
 from core.settings import get_settings
 
 app = typer.Typer(no_args_is_help=True, help="InvoiceFlow: invoice processes on Temporal.")
@@ -13,6 +14,7 @@ db_app = typer.Typer(no_args_is_help=True, help="Database migrations.")
 key_app = typer.Typer(no_args_is_help=True, help="API keys for upstream apps.")
 app.add_typer(db_app, name="db")
 app.add_typer(key_app, name="apikey")
+app.add_typer(billing.app, name="billing")
 
 
 @db_app.command("upgrade")

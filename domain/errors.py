@@ -68,3 +68,15 @@ class UnsupportedTaxCategory(InvoiceRuleError):
 
 class UnsupportedCurrency(InvoiceRuleError):
     code = "unsupported_currency"
+
+
+class InvalidPeriod(InvoiceRuleError):
+    """A billing period that is not a calendar month written ``YYYY-MM``."""
+
+    code = "invalid_period"
+
+
+class NothingToBill(InvoiceRuleError):
+    """A period invoice found no unbilled entries for its contract and period."""
+
+    code = "nothing_to_bill"

@@ -200,6 +200,14 @@ def generate_invoice(
     )
 
 
+def check_items(terms: ContractTerms, items: Sequence[BillableItem]) -> None:
+    """Refuse items the contract cannot price (unknown rate, bad quantity), with the same
+    errors `generate_invoice` would raise later; used to check billable entries on entry."""
+    rates = {rate.code: rate for rate in terms.rates}
+    for position, item in enumerate(items, start=1):
+        _line_from_item(position, item, rates, terms.contract_id)
+
+
 def _check_validity(terms: ContractTerms, issue_date: dt.date) -> None:
     if terms.valid_from is not None and issue_date < terms.valid_from:
         raise ContractNotYetValid(

@@ -39,6 +39,8 @@ class StartInvoiceInput(BaseModel):
     items: list[BillableItem] = Field(default_factory=list)
     lines: list[ExplicitLine] = Field(default_factory=list)
     requested_by: str
+    # "YYYY-MM": bill the contract's unbilled entries of that period (a billing run's invoice)
+    billing_period: str | None = None
 
 
 class CreateInvoiceInput(BaseModel):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -102,10 +102,34 @@ class Invoice(SQLModel, table=True):
     tax_lines: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     payment_link_id: str | None = None
     payment_url: str | None = None
+    # "YYYY-MM" for an invoice generated from that period's billable entries (billing run)
+    billing_period: str | None = Field(default=None, index=True)
     created_by: str
     created_at: datetime = _utc_column()
     updated_at: datetime = _utc_column()
     closed_at: datetime | None = _utc_column(nullable=True)
+
+
+class BillableEntry(SQLModel, table=True):
+    """Work to bill in a period (hours, usage, a milestone), sent by an upstream app.
+
+    ``invoice_id`` stays null until an invoice for the period takes the entry; it is set in
+    the same transaction that stores that invoice, so an entry is billed exactly once.
+    """
+
+    __tablename__ = "billable_entries"
+    __table_args__ = (Index("ix_billable_entries_contract_period", "contract_id", "period"),)
+
+    id: str = Field(primary_key=True)
+    contract_id: str = Field(foreign_key="contracts.id")
+    period: str  # YYYY-MM
+    kind: str  # time | usage | milestone
+    rate_code: str
+    quantity: str  # Decimal as text, like invoice lines
+    description: str | None = None
+    service_date: date | None = None
+    created_at: datetime = _utc_column()
+    invoice_id: str | None = Field(default=None, foreign_key="invoices.id", index=True)
 
 
 class InvoiceLineRow(SQLModel, table=True):

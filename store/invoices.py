@@ -14,7 +14,8 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from domain.errors import InvoiceRuleError
+from domain.billing import terms_for_period
+from domain.errors import InvoiceRuleError, NothingToBill
 from domain.invoicing import InvoiceLine, TaxLine, generate_invoice
 from schemas.invoice import (
     CreateInvoiceResult,
@@ -24,8 +25,8 @@ from schemas.invoice import (
     RecordPaymentResult,
     StartInvoiceInput,
 )
-from schemas.tables import Customer, Invoice, InvoiceLineRow, Payment
-from store import audit, numbering, parties
+from schemas.tables import BillableEntry, Customer, Invoice, InvoiceLineRow, Payment
+from store import audit, billing, numbering, parties
 from store.db import insert_if_absent
 
 
@@ -46,6 +47,11 @@ async def create_invoice(
         raise NotFound(f"customer {request.customer_id} does not exist")
     if contract is None:
         raise NotFound(f"contract {request.contract_id} does not exist")
+    entries: list[BillableEntry] = []
+    if request.billing_period is not None:
+        # lock the contract so that entries added meanwhile wait for this invoice to commit
+        await billing.lock_contract(session, contract.id)
+        entries = await billing.unbilled_entries(session, contract.id, request.billing_period)
 
     now = datetime.now(UTC)
     invoice = Invoice(
@@ -56,6 +62,7 @@ async def create_invoice(
         currency=request.currency or contract.currency,
         tax_region=contract.tax_region,
         po_number=request.po_number,
+        billing_period=request.billing_period,
         created_by=request.requested_by,
         created_at=now,
         updated_at=now,
@@ -64,9 +71,17 @@ async def create_invoice(
         contract, await parties.already_invoiced_minor(session, contract.id)
     )
     try:
+        items = list(request.items)
+        if request.billing_period is not None:
+            terms = terms_for_period(terms, request.billing_period)
+            if not entries:
+                raise NothingToBill(
+                    f"contract {contract.id!r} has no unbilled entries for {request.billing_period}"
+                )
+            items += billing.as_items(entries)
         generated = generate_invoice(
             terms,
-            items=request.items,
+            items=items,
             explicit_lines=request.lines,
             issue_date=issue_date,
             currency=request.currency,
@@ -99,6 +114,7 @@ async def create_invoice(
     invoice.tax_lines = [line.model_dump(mode="json") for line in generated.tax_lines]
     session.add(invoice)
     await session.flush()
+    await billing.mark_billed(session, entries, invoice.id)
     for line in generated.lines:
         session.add(
             InvoiceLineRow(

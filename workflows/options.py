@@ -38,3 +38,6 @@ ACCOUNTING_RETRY = RetryPolicy(
 # After the due date an unpaid invoice waits in bounded steps; reminders (a later issue)
 # hook into each step. A bounded wait also keeps a forgotten invoice visible as a timer.
 OVERDUE_RECHECK = timedelta(days=7)
+
+# A billing run's page of contracts to bill: one indexed query, retried like the store steps.
+BILLING_LIST_TIMEOUT = timedelta(minutes=2)

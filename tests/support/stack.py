@@ -66,7 +66,10 @@ class Stack:
 
         async def waiting() -> dict[str, Any] | None:
             body = await self.invoice(invoice_id)
-            return body if (body.get("live") or {}).get("waiting_for") == "payment" else None
+            live = body.get("live") or {}
+            stored = body.get("invoice") or {}
+            # the stored record is read a moment before the live state: wait for both
+            return body if live.get("waiting_for") == "payment" and stored.get("payment_url") else None
 
         return await self.wait_for(waiting, timeout)
 

@@ -1,8 +1,9 @@
-"""Record workflow histories for the replay test: ``python -m tests.workflows.record_histories``.
+"""Record workflow histories for the replay test: ``python -m tests.workflows.record_histories``
+(``... record_histories billing`` or ``... invoice`` records only those).
 
-Run it after a deliberate, compatible change to the invoice workflow and commit the
-files; the replay test then proves that the code still replays what it recorded, so a
-change that would break running invoices fails CI.
+Run it after a deliberate, compatible change to a workflow and commit the files; the
+replay test then proves that the code still replays what it recorded, so a change that
+would break running invoices or billing runs fails CI.
 """
 
 from __future__ import annotations
@@ -18,8 +19,11 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from schemas import search_attributes as sa
+from schemas.billing import BillingRunInput
+from schemas.ids import billing_run_workflow_id
 from store.migrations import upgrade
 from tests.e2e.test_lifecycle import customer_and_contract
+from tests.support.billing import contract_with_entries
 from tests.support.stack import Stack, running_stack
 
 HERE = Path(__file__).parent / "histories"
@@ -39,7 +43,40 @@ async def _save(stack: Stack, invoice_id: str, name: str) -> None:
     print(f"recorded {name}: {len(history.events)} events")
 
 
-async def main() -> None:
+async def _billing_runs(stack: Stack) -> None:
+    """Three contracts in pages of two: a run that continues as new, the run that ends, and
+    a scheduled run (no period) that hands last month to its own run."""
+    period = "2026-09"
+    for _ in range(3):
+        await contract_with_entries(stack.sessions, period)
+    handle = await stack.temporal.start_workflow(
+        "BillingRun",
+        BillingRunInput(period=period, page_size=2, max_in_flight=2, requested_by="record"),
+        id=billing_run_workflow_id(period),
+        task_queue=stack.settings.task_queue,
+    )
+    await handle.result()
+    runs = {
+        "billing_run_page_continued_as_new": handle.first_execution_run_id,
+        "billing_run_last_page": None,
+    }
+    for name, run_id in runs.items():
+        history = await stack.temporal.get_workflow_handle(handle.id, run_id=run_id).fetch_history()
+        (HERE / f"{name}.json").write_text(history.to_json())
+        print(f"recorded {name}: {len(history.events)} events")
+    scheduled = await stack.temporal.start_workflow(
+        "BillingRun",
+        BillingRunInput(requested_by="record"),
+        id="billing-run-monthly-record",
+        task_queue=stack.settings.task_queue,
+    )
+    await scheduled.result()
+    history = await scheduled.fetch_history()
+    (HERE / "billing_run_scheduled.json").write_text(history.to_json())
+    print(f"recorded billing_run_scheduled: {len(history.events)} events")
+
+
+async def main(which: set[str]) -> None:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(BIN / "temporal-test-server"), data_converter=pydantic_data_converter
     )
@@ -53,29 +90,36 @@ async def main() -> None:
         url = f"sqlite:///{tmp}/record.db"
         upgrade(url)
         async with running_stack(env.client, url) as stack:
-            today = (await env.get_current_time()).date().isoformat()
-            paid = await _invoice(stack, "paid@acme.test", issue_date=today)
-            issued = await stack.wait_until_awaiting_payment(paid)
-            link = issued["live"]["payment_url"].rsplit("/", 1)[-1]
-            await stack.pay(link, 14400)
-            await stack.wait_for_status(paid, "CLOSED")
-            await _save(stack, paid, "invoice_paid_in_full")
-
-            late = await _invoice(stack, "late@acme.test", issue_date=today)
-            issued = await stack.wait_until_awaiting_payment(late)
-            await env.sleep(timedelta(days=35))
-            await stack.wait_for_status(late, "OVERDUE")
-            link = issued["live"]["payment_url"].rsplit("/", 1)[-1]
-            await stack.pay(link, 4400)
-            await stack.pay(link, 10000)
-            await stack.wait_for_status(late, "CLOSED")
-            await _save(stack, late, "invoice_overdue_paid_in_two_parts")
-
-            waiting = await _invoice(stack, "open@acme.test", issue_date=today)
-            await stack.wait_until_awaiting_payment(waiting)
-            await _save(stack, waiting, "invoice_waiting_for_payment")
+            if "billing" in which:
+                await _billing_runs(stack)
+            if "invoice" in which:
+                await _invoices(env, stack)
     await env.shutdown()
 
 
+async def _invoices(env: WorkflowEnvironment, stack: Stack) -> None:
+    today = (await env.get_current_time()).date().isoformat()
+    paid = await _invoice(stack, "paid@acme.test", issue_date=today)
+    issued = await stack.wait_until_awaiting_payment(paid)
+    link = issued["live"]["payment_url"].rsplit("/", 1)[-1]
+    await stack.pay(link, 14400)
+    await stack.wait_for_status(paid, "CLOSED")
+    await _save(stack, paid, "invoice_paid_in_full")
+
+    late = await _invoice(stack, "late@acme.test", issue_date=today)
+    issued = await stack.wait_until_awaiting_payment(late)
+    await env.sleep(timedelta(days=35))
+    await stack.wait_for_status(late, "OVERDUE")
+    link = issued["live"]["payment_url"].rsplit("/", 1)[-1]
+    await stack.pay(link, 4400)
+    await stack.pay(link, 10000)
+    await stack.wait_for_status(late, "CLOSED")
+    await _save(stack, late, "invoice_overdue_paid_in_two_parts")
+
+    waiting = await _invoice(stack, "open@acme.test", issue_date=today)
+    await stack.wait_until_awaiting_payment(waiting)
+    await _save(stack, waiting, "invoice_waiting_for_payment")
+
+
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main(set(sys.argv[1:]) or {"invoice", "billing"}))

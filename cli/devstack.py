@@ -13,6 +13,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from rich.console import Console
 from rich.table import Table
@@ -73,8 +74,11 @@ def dev_api_key(database_url: str) -> str:
 
 
 def parts() -> list[Part]:
+    """The stack's processes. Every address comes from the INVOICEFLOW_ settings, so the
+    sandbox listens exactly where the worker will look for the providers and SMTP."""
     settings = get_settings()
     temporal_host, _, temporal_port = settings.temporal_address.rpartition(":")
+    sandbox_port = urlsplit(settings.payments_url).port or 80
     python = sys.executable
     api_url = f"http://{settings.api_host}:{settings.api_port}"
     return [
@@ -82,7 +86,8 @@ def parts() -> list[Part]:
             "temporal",
             [
                 str(BIN / "temporal"), "server", "start-dev",
-                "--ip", temporal_host, "--port", temporal_port, "--ui-port", "8233",
+                "--ip", temporal_host, "--port", temporal_port,
+                "--ui-port", str(settings.temporal_ui_port),
                 "--db-filename", str(DATA / "temporal.db"),
                 "--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal",
                 "--log-level", "warn",
@@ -93,8 +98,15 @@ def parts() -> list[Part]:
         Part(
             "sandbox",
             [python, "-m", "sandbox"],
-            8025,
-            {"SANDBOX_DATA_DIR": str(DATA / "sandbox"), "SANDBOX_WEBHOOK_URL": f"{api_url}/webhooks/payments"},
+            sandbox_port,
+            {
+                "SANDBOX_DATA_DIR": str(DATA / "sandbox"),
+                "SANDBOX_WEBHOOK_URL": f"{api_url}/webhooks/payments",
+                "SANDBOX_HTTP_PORT": str(sandbox_port),
+                "SANDBOX_SMTP_PORT": str(settings.smtp_port),
+                "SANDBOX_API_KEY": settings.payments_api_key.get_secret_value(),
+                "SANDBOX_WEBHOOK_SECRET": settings.payments_webhook_secret.get_secret_value(),
+            },
         ),
         Part("worker", [python, "-m", "worker"], 0),
         Part("api", [python, "-m", "api"], settings.api_port),
@@ -171,10 +183,11 @@ def print_table(key: str) -> None:
     table.add_column("part")
     table.add_column("where")
     table.add_row("API (OpenAPI docs)", f"http://{settings.api_host}:{settings.api_port}/docs")
-    table.add_row("Temporal UI", "http://127.0.0.1:8233")
+    sandbox = settings.payments_url.rstrip("/")
+    table.add_row("Temporal UI", f"http://127.0.0.1:{settings.temporal_ui_port}")
     table.add_row("Temporal gRPC", settings.temporal_address)
-    table.add_row("Mailbox (SMTP 127.0.0.1:2525)", "http://127.0.0.1:8025/mailbox")
-    table.add_row("Provider sandbox", "http://127.0.0.1:8025/")
+    table.add_row(f"Mailbox (SMTP {settings.smtp_host}:{settings.smtp_port})", f"{sandbox}/mailbox")
+    table.add_row("Provider sandbox", f"{sandbox}/")
     table.add_row("Database", settings.database_url)
     table.add_row("Logs", f"{DATA}/logs/")
     table.add_row("Dev API key", key)

@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///.data/invoiceflow.db"
 
     temporal_address: str = "127.0.0.1:7233"
+    temporal_ui_port: int = 8233  # the dev stack's Temporal UI
     temporal_namespace: str = "default"
     task_queue: str = "invoiceflow"
 

@@ -92,7 +92,8 @@ def start_stack(workers: list[tuple[str, list[str]]]) -> BenchStack:
     temporal_port, api_port, sandbox_port, smtp_port = (free_port() for _ in range(4))
     api_url = f"http://127.0.0.1:{api_port}"
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"
-    database_url = f"sqlite:///{root}/invoiceflow.db"
+    # BENCH_DATABASE_URL runs the same benchmark on PostgreSQL (an empty database)
+    database_url = os.environ.get("BENCH_DATABASE_URL", f"sqlite:///{root}/invoiceflow.db")
     upgrade(database_url)
     env = {
         **os.environ,

@@ -36,6 +36,7 @@ from schemas.billing import (
     BILLING_RUN_WORKFLOW,
     DEFAULT_MAX_IN_FLIGHT,
     DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
     BillingRunInput,
 )
 from schemas.ids import BILLING_SCHEDULE_ID, billing_run_workflow_id
@@ -76,7 +77,9 @@ def _check_period(period: str) -> str:
 def run(
     period: str = typer.Argument(..., help="the month to bill, YYYY-MM (e.g. 2026-11)"),
     wait: bool = typer.Option(True, "--wait/--no-wait", help="show progress until the run is done"),
-    page_size: int = typer.Option(DEFAULT_PAGE_SIZE, min=1, max=1000, help="contracts per page"),
+    page_size: int = typer.Option(
+        DEFAULT_PAGE_SIZE, min=1, max=MAX_PAGE_SIZE, help="contracts per page"
+    ),
     max_in_flight: int = typer.Option(
         DEFAULT_MAX_IN_FLIGHT, min=1, max=500, help="invoice starts outstanding at once"
     ),

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 BILLING_RUN_WORKFLOW = "BillingRun"  # the workflow type name, for clients that do not import it
 DEFAULT_PAGE_SIZE = 200
 DEFAULT_MAX_IN_FLIGHT = 20
+MAX_PAGE_SIZE = 1000
 
 # --- the workflow -----------------------------------------------------------------------
 

@@ -2,7 +2,9 @@
 
 page of contracts (activity) -> one child invoice workflow per contract, at most
 ``max_in_flight`` starts outstanding -> continue as new with the cursor and the totals ->
-... -> an empty or short page ends the run.
+... -> an empty or short page ends the run. Continuing as new after each page keeps every
+run's history (and its count of pending children, which the server caps) to one page,
+whatever the number of contracts; the query ``progress`` still reports the whole run.
 
 Idempotent per (contract, period): each child gets the id ``invoice-{billing_invoice_id}``,
 the same on every run, started with REJECT_DUPLICATE, so a restarted, reset or doubled run
@@ -24,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from schemas import search_attributes as sa
     from schemas.billing import (
         BILLING_RUN_WORKFLOW,
+        MAX_PAGE_SIZE,
         BillableContract,
         BillingRunInput,
         BillingRunProgress,
@@ -55,7 +58,9 @@ class BillingRunWorkflow:
             parse_period(period)
         except InvalidPeriod as bad:
             raise ApplicationError(str(bad), type=bad.code, non_retryable=True) from bad
-        page_size = max(1, data.page_size)
+        # a run's started children count as its pending children until they close, and the
+        # server caps those (2,000 by default): a page must stay well below that
+        page_size = min(max(1, data.page_size), MAX_PAGE_SIZE)
 
         page = await workflow.execute_activity_method(
             BillingActivities.list_contracts,
@@ -183,7 +188,7 @@ class BillingRunWorkflow:
         if self._done:
             workflow.set_current_details(f"{head}; done after {totals.pages} pages")
             return
-        where = f"page {totals.pages}, cursor {self._cursor or 'start'}"
+        where = f"page {totals.pages}, cursor {self._cursor or '(start)'}"
         workflow.set_current_details(f"{head}, {where}, {self._in_flight} starts in flight")
 
     @workflow.query(name="progress")

@@ -11,14 +11,15 @@ from domain.errors import ContractExpired, ContractNotYetValid, InvalidPeriod
 from domain.invoicing import ContractTerms, Rate
 
 
-def terms(**validity: date) -> ContractTerms:
+def terms(valid_from: date | None = None, valid_to: date | None = None) -> ContractTerms:
     return ContractTerms(
         contract_id="con_1",
         currency="GBP",
         tax_region="GB",
         payment_terms_days=30,
         rates=[Rate(code="senior", description="Senior", unit_price_minor=100)],
-        **validity,
+        valid_from=valid_from,
+        valid_to=valid_to,
     )
 
 

@@ -15,12 +15,13 @@ from temporalio.exceptions import ApplicationError
 
 from integrations.accounting import (
     AccountingClient,
+    AccountingCustomer,
     AccountingInvoice,
     AccountingInvoiceLine,
     AccountingPayment,
 )
 from integrations.errors import ProviderError
-from schemas.invoice import InvoiceSnapshot, PostInvoiceInput, PostingResult, PostPaymentInput
+from schemas.invoice import InvoiceSnapshot, PostingResult, PostInvoiceInput, PostPaymentInput
 from schemas.tables import AccountingPosting
 from store import audit
 from store.db import SessionFactory, insert_if_absent, transaction
@@ -32,7 +33,7 @@ def invoice_payload(invoice: InvoiceSnapshot) -> AccountingInvoice:
     return AccountingInvoice(
         reference=invoice.invoice_id,
         number=invoice.number,
-        customer={"id": invoice.customer_id, "name": invoice.customer_name},
+        customer=AccountingCustomer(id=invoice.customer_id, name=invoice.customer_name),
         currency=invoice.currency,
         issue_date=invoice.issue_date,
         due_date=invoice.due_date,
@@ -101,7 +102,9 @@ class AccountingActivities:
                 log.warning("accounting.retry", key=key, status=err.status, detail=err.detail)
                 raise
             raise ApplicationError(
-                f"accounting refused {key}: {err.detail}", type="AccountingRejected", non_retryable=True
+                f"accounting refused {key}: {err.detail}",
+                type="AccountingRejected",
+                non_retryable=True,
             ) from err
         async with transaction(self._sessions) as session:
             await insert_if_absent(

@@ -28,7 +28,9 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
 def _temporal(request: Request) -> Client:
     client = request.app.state.temporal
     if client is None:
-        raise ServiceUnavailable("Temporal is not reachable; try again shortly", code="temporal_unavailable")
+        raise ServiceUnavailable(
+            "Temporal is not reachable; try again shortly", code="temporal_unavailable"
+        )
     return client
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import statistics
 import sys
 import time
 import uuid
@@ -37,7 +36,9 @@ from store.db import create_engine, session_factory, transaction
 N = int(os.environ.get("BENCH_INVOICES", "200"))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "50"))
 POLL_S = 0.02
-RATES = [{"code": "consulting", "description": "Consulting", "unit": "hour", "unit_price_minor": 15000}]
+RATES = [
+    {"code": "consulting", "description": "Consulting", "unit": "hour", "unit_price_minor": 15000}
+]
 
 
 def pct(values: list[float], p: float) -> float:
@@ -74,7 +75,9 @@ async def run_phase(
     return Phase(name, wall, list(latencies), cpu)
 
 
-async def wait_until(check: Callable[[], Awaitable[bool]], timeout: float = 120, poll: float = POLL_S) -> None:
+async def wait_until(
+    check: Callable[[], Awaitable[bool]], timeout: float = 120, poll: float = POLL_S
+) -> None:
     deadline = time.perf_counter() + timeout
     while not await check():
         if time.perf_counter() > deadline:
@@ -84,7 +87,9 @@ async def wait_until(check: Callable[[], Awaitable[bool]], timeout: float = 120,
 
 async def main() -> None:
     python = sys.executable
-    stack = start_stack([("worker", [python, "-m", "worker"]), ("floor-worker", [python, "-m", "bench.floor"])])
+    stack = start_stack(
+        [("worker", [python, "-m", "worker"]), ("floor-worker", [python, "-m", "bench.floor"])]
+    )
     try:
         await measure(stack)
     finally:
@@ -100,25 +105,50 @@ async def measure(stack: BenchStack) -> None:
     run = uuid.uuid4().hex[:6]
     # expire idle connections before uvicorn (5 s keep-alive) closes them under us
     limits = httpx.Limits(
-        max_connections=CONCURRENCY * 2, max_keepalive_connections=CONCURRENCY * 2, keepalive_expiry=3
+        max_connections=CONCURRENCY * 2,
+        max_keepalive_connections=CONCURRENCY * 2,
+        keepalive_expiry=3,
     )
     async with (
-        httpx.AsyncClient(base_url=stack.api_url, headers={"Authorization": f"Bearer {key}"},
-                          timeout=60, limits=limits) as api,
-        httpx.AsyncClient(base_url=stack.sandbox_url, headers={"Authorization": "Bearer sandbox-key"},
-                          timeout=60, limits=limits) as provider,
+        httpx.AsyncClient(
+            base_url=stack.api_url,
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=60,
+            limits=limits,
+        ) as api,
+        httpx.AsyncClient(
+            base_url=stack.sandbox_url,
+            headers={"Authorization": "Bearer sandbox-key"},
+            timeout=60,
+            limits=limits,
+        ) as provider,
     ):
         contracts = []
         for i in range(10):
-            customer = (await api.post("/customers", json={"name": f"Customer {i}", "email": f"c{i}@bench.test"})).json()
-            contract = (await api.post("/contracts", json={
-                "customer_id": customer["id"], "currency": "GBP", "tax_region": "GB",
-                "payment_terms_days": 30, "rates": RATES})).json()
+            customer = (
+                await api.post(
+                    "/customers", json={"name": f"Customer {i}", "email": f"c{i}@bench.test"}
+                )
+            ).json()
+            contract = (
+                await api.post(
+                    "/contracts",
+                    json={
+                        "customer_id": customer["id"],
+                        "currency": "GBP",
+                        "tax_region": "GB",
+                        "payment_terms_days": 30,
+                        "rates": RATES,
+                    },
+                )
+            ).json()
             contracts.append((customer["id"], contract["id"]))
 
         async def floor_one(i: int) -> float:
             t0 = time.perf_counter()
-            handle = await client.start_workflow("BenchFloor", id=f"floor-{run}-{i}", task_queue=FLOOR_TASK_QUEUE)
+            handle = await client.start_workflow(
+                "BenchFloor", id=f"floor-{run}-{i}", task_queue=FLOOR_TASK_QUEUE
+            )
             await handle.signal("payment_received")  # durable: applied when the workflow waits
             await handle.result()
             return time.perf_counter() - t0
@@ -129,9 +159,14 @@ async def measure(stack: BenchStack) -> None:
         async def start_invoice(i: int) -> tuple[str, float]:
             customer_id, contract_id = contracts[i % len(contracts)]
             t0 = time.perf_counter()
-            response = await api.post("/invoices", json={
-                "customer_id": customer_id, "contract_id": contract_id,
-                "items": [{"rate_code": "consulting", "quantity": "2"}]})
+            response = await api.post(
+                "/invoices",
+                json={
+                    "customer_id": customer_id,
+                    "contract_id": contract_id,
+                    "items": [{"rate_code": "consulting", "quantity": "2"}],
+                },
+            )
             response.raise_for_status()
             return response.json()["workflow_id"], time.perf_counter() - t0
 
@@ -156,13 +191,18 @@ async def measure(stack: BenchStack) -> None:
             await wait_until(link_created, poll=0.05)
             t_waiting = time.perf_counter()
             link = links[0]
-            paid = await provider.post(f"/payments/v1/links/{link['id']}/payments", json={"amount_minor": link["amount_minor"]},
-                                       headers={"Idempotency-Key": uuid.uuid4().hex})
+            paid = await provider.post(
+                f"/payments/v1/links/{link['id']}/payments",
+                json={"amount_minor": link["amount_minor"]},
+                headers={"Idempotency-Key": uuid.uuid4().hex},
+            )
             paid.raise_for_status()
             t_paid = time.perf_counter()
             await handle.result()
             t_done = time.perf_counter()
-            segments.append((t_started - t0, t_waiting - t_started, t_paid - t_waiting, t_done - t_paid))
+            segments.append(
+                (t_started - t0, t_waiting - t_started, t_paid - t_waiting, t_done - t_paid)
+            )
             return t_done - t0
 
         # warm up both paths (imports, connections, caches)
@@ -177,7 +217,9 @@ async def measure(stack: BenchStack) -> None:
 
         async def bare_start(i: int) -> float:
             t0 = time.perf_counter()
-            await client.start_workflow("BenchFloor", id=f"bare-{run}-{i}", task_queue=FLOOR_TASK_QUEUE)
+            await client.start_workflow(
+                "BenchFloor", id=f"bare-{run}-{i}", task_queue=FLOOR_TASK_QUEUE
+            )
             return time.perf_counter() - t0
 
         bare = await run_phase("bare start", stack, bare_start, N)
@@ -185,7 +227,9 @@ async def measure(stack: BenchStack) -> None:
         api_only = await run_phase("API start", stack, lambda i: start_invoice(20_000 + i), N)
         api_start = [latency for _, latency in api_only.latencies]  # type: ignore[misc]
 
-        sample = client.get_workflow_handle(f"invoice-{(await api.get('/invoices', params={'status': 'CLOSED', 'limit': 1})).json()['items'][0]['id']}")
+        sample = client.get_workflow_handle(
+            f"invoice-{(await api.get('/invoices', params={'status': 'CLOSED', 'limit': 1})).json()['items'][0]['id']}"
+        )
         history = await sample.fetch_history()
         events = len(history.events)
         if os.environ.get("BENCH_TIMELINE"):
@@ -193,39 +237,72 @@ async def measure(stack: BenchStack) -> None:
             for event in history.events:
                 offset = (event.event_time.ToDatetime() - first).total_seconds() * 1000
                 print(f"{offset:8.0f} ms  {EventType.Name(event.event_type)}")
-        floor_events = len((await client.get_workflow_handle(f"floor-{run}-100").fetch_history()).events)
+        floor_events = len(
+            (await client.get_workflow_handle(f"floor-{run}-100").fetch_history()).events
+        )
         worker_peak = peak_rss_mb(stack.pid("worker"))
 
     report(floor, real, real_starts, bare, api_start, events, floor_events, worker_peak)
-    names = ("API start", "generate + link + e-mail (as seen)", "pay at provider", "webhook -> paid -> posted -> closed")
+    names = (
+        "API start",
+        "generate + link + e-mail (as seen)",
+        "pay at provider",
+        "webhook -> paid -> posted -> closed",
+    )
     print("\nwhere an invoice's end-to-end time goes (p50 / p99 ms):")
     for index, name in enumerate(names):
         values = [segment[index] for segment in real_segments]
         print(f"  {name:40}{pct(values, 50) * 1000:8.0f}{pct(values, 99) * 1000:8.0f}")
 
 
-def report(floor: Phase, real: Phase, real_starts: list[float], bare: Phase, api_start: list[float],
-           events: int, floor_events: int, worker_peak: float) -> None:
+def report(
+    floor: Phase,
+    real: Phase,
+    real_starts: list[float],
+    bare: Phase,
+    api_start: list[float],
+    events: int,
+    floor_events: int,
+    worker_peak: float,
+) -> None:
     ms = 1000
-    print(f"\nInvoiceFlow lifecycle benchmark: {N} workflows per phase, {CONCURRENCY} concurrent clients, "
-          f"{os.cpu_count()} cores\n")
+    print(
+        f"\nInvoiceFlow lifecycle benchmark: {N} workflows per phase, {CONCURRENCY} concurrent clients, "
+        f"{os.cpu_count()} cores\n"
+    )
     print(f"{'':34}{'floor':>12}{'real':>12}")
     print(f"{'throughput (workflows/s)':34}{floor.throughput:12.1f}{real.throughput:12.1f}")
-    print(f"{'end-to-end p50 (ms)':34}{pct(floor.latencies, 50) * ms:12.0f}{pct(real.latencies, 50) * ms:12.0f}")
-    print(f"{'end-to-end p99 (ms)':34}{pct(floor.latencies, 99) * ms:12.0f}{pct(real.latencies, 99) * ms:12.0f}")
+    print(
+        f"{'end-to-end p50 (ms)':34}{pct(floor.latencies, 50) * ms:12.0f}{pct(real.latencies, 50) * ms:12.0f}"
+    )
+    print(
+        f"{'end-to-end p99 (ms)':34}{pct(floor.latencies, 99) * ms:12.0f}{pct(real.latencies, 99) * ms:12.0f}"
+    )
     print(f"{'history events per workflow':34}{floor_events:12d}{events:12d}")
     print(f"{'worker CPU (cores)':34}{floor.cpu['floor-worker']:12.2f}{real.cpu['worker']:12.2f}")
-    print(f"{'Temporal server CPU (cores)':34}{floor.cpu['temporal']:12.2f}{real.cpu['temporal']:12.2f}")
+    print(
+        f"{'Temporal server CPU (cores)':34}{floor.cpu['temporal']:12.2f}{real.cpu['temporal']:12.2f}"
+    )
     print(f"{'API CPU (cores)':34}{'':>12}{real.cpu['api']:12.2f}")
     print(f"{'sandbox CPU (cores)':34}{'':>12}{real.cpu['sandbox']:12.2f}")
-    print(f"\nratio real/floor throughput: {real.throughput / floor.throughput:.2f} (target >= 0.8)")
+    print(
+        f"\nratio real/floor throughput: {real.throughput / floor.throughput:.2f} (target >= 0.8)"
+    )
     print(f"history events per happy-path invoice: {events} (target <= 40)")
     print(f"worker peak memory (VmHWM): {worker_peak:.0f} MiB")
     print(f"\nstart latency at {CONCURRENCY} concurrent clients (ms):  p50     p99")
-    print(f"  bare client.start_workflow            {pct(bare.latencies, 50) * ms:6.1f}  {pct(bare.latencies, 99) * ms:6.1f}")
-    print(f"  POST /invoices (isolated)             {pct(api_start, 50) * ms:6.1f}  {pct(api_start, 99) * ms:6.1f}")
-    print(f"  POST /invoices (during e2e phase)     {pct(real_starts, 50) * ms:6.1f}  {pct(real_starts, 99) * ms:6.1f}")
-    print(f"API start p99 / bare start p99: {pct(api_start, 99) / pct(bare.latencies, 99):.2f} (target <= 1.25)")
+    print(
+        f"  bare client.start_workflow            {pct(bare.latencies, 50) * ms:6.1f}  {pct(bare.latencies, 99) * ms:6.1f}"
+    )
+    print(
+        f"  POST /invoices (isolated)             {pct(api_start, 50) * ms:6.1f}  {pct(api_start, 99) * ms:6.1f}"
+    )
+    print(
+        f"  POST /invoices (during e2e phase)     {pct(real_starts, 50) * ms:6.1f}  {pct(real_starts, 99) * ms:6.1f}"
+    )
+    print(
+        f"API start p99 / bare start p99: {pct(api_start, 99) / pct(bare.latencies, 99):.2f} (target <= 1.25)"
+    )
 
 
 if __name__ == "__main__":

@@ -68,7 +68,9 @@ class BenchStack:
     def pid(self, name: str) -> int:
         return self.procs[name].pid
 
-    def start(self, name: str, argv: list[str], port: int | None, extra_env: dict[str, str] | None = None) -> None:
+    def start(
+        self, name: str, argv: list[str], port: int | None, extra_env: dict[str, str] | None = None
+    ) -> None:
         log = open(self.root / f"{name}.log", "ab")  # noqa: SIM115 (lives with the child)
         proc = subprocess.Popen(argv, env={**self.env, **(extra_env or {})}, stdout=log, stderr=log)
         self.procs[name] = proc
@@ -116,11 +118,23 @@ def start_stack(workers: list[tuple[str, list[str]]]) -> BenchStack:
     stack.start(
         "temporal",
         [
-            str(BIN / "temporal"), "server", "start-dev", "--headless",
-            "--ip", "127.0.0.1", "--port", str(temporal_port),
-            "--db-filename", str(root / "temporal.db"),
-            "--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal",
-            "--log-level", "error", *cli_flags(),
+            str(BIN / "temporal"),
+            "server",
+            "start-dev",
+            "--headless",
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            str(temporal_port),
+            "--db-filename",
+            str(root / "temporal.db"),
+            "--sqlite-pragma",
+            "journal_mode=wal",
+            "--sqlite-pragma",
+            "synchronous=normal",
+            "--log-level",
+            "error",
+            *cli_flags(),
         ],
         temporal_port,
     )

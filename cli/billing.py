@@ -185,9 +185,7 @@ def monthly_schedule(settings: Settings, day: int, hour: int, minute: int) -> Sc
         ),
         # a run still going a month later is skipped, not doubled; a run missed while
         # Temporal was down is still taken within a week
-        policy=SchedulePolicy(
-            overlap=ScheduleOverlapPolicy.SKIP, catchup_window=timedelta(days=7)
-        ),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=timedelta(days=7)),
         state=ScheduleState(note="created by `invoiceflow billing schedule`"),
     )
 

@@ -24,7 +24,10 @@ SAMPLES: list[dict[str, Any]] = [
     {
         "customer": {"name": "ACME Ltd", "email": "accounts@acme.example", "locale": "en_GB"},
         "contract": {"currency": "GBP", "tax_region": "GB", "payment_terms_days": 30},
-        "items": [{"rate_code": "consulting", "quantity": "12.5"}, {"rate_code": "workshop", "quantity": "1"}],
+        "items": [
+            {"rate_code": "consulting", "quantity": "12.5"},
+            {"rate_code": "workshop", "quantity": "1"},
+        ],
         "payments": ["full"],
     },
     {
@@ -48,7 +51,11 @@ RATES = [
 
 
 async def _wait(
-    api: httpx.AsyncClient, invoice_id: str, *, status: str | None = None, waiting_for: str | None = None,
+    api: httpx.AsyncClient,
+    invoice_id: str,
+    *,
+    status: str | None = None,
+    waiting_for: str | None = None,
     timeout: float = 60,
 ) -> dict[str, Any]:
     """Poll the invoice until the process reports the status (or the wait) asked for."""
@@ -62,14 +69,18 @@ async def _wait(
         ):
             return body
         if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError(f"{invoice_id} did not reach {status or waiting_for} in {timeout:.0f}s")
+            raise TimeoutError(
+                f"{invoice_id} did not reach {status or waiting_for} in {timeout:.0f}s"
+            )
         await asyncio.sleep(0.3)
 
 
 async def run_demo(api_url: str, sandbox_url: str, api_key: str | None) -> int:
     key = api_key or Path(".data/dev-api-key").read_text().strip()
     headers = {"Authorization": f"Bearer {key}"}
-    provider_auth = {"Authorization": f"Bearer {get_settings().payments_api_key.get_secret_value()}"}
+    provider_auth = {
+        "Authorization": f"Bearer {get_settings().payments_api_key.get_secret_value()}"
+    }
     table = Table(title="Demo invoices")
     for column in ("customer", "number", "total", "paid", "status", "e-mail subject"):
         table.add_column(column)
@@ -83,23 +94,44 @@ async def run_demo(api_url: str, sandbox_url: str, api_key: str | None) -> int:
             console.print(f"[red]No API at {api_url}: start the stack with `make run` first.[/red]")
             return 1
         for sample in SAMPLES:
-            customer = (await api.post("/customers", json=sample["customer"])).raise_for_status().json()
+            customer = (
+                (await api.post("/customers", json=sample["customer"])).raise_for_status().json()
+            )
             contract = (
-                await api.post("/contracts", json={**sample["contract"], "customer_id": customer["id"], "rates": RATES})
-            ).raise_for_status().json()
-            accepted = (
-                await api.post(
-                    "/invoices",
-                    json={"customer_id": customer["id"], "contract_id": contract["id"], "items": sample["items"]},
+                (
+                    await api.post(
+                        "/contracts",
+                        json={**sample["contract"], "customer_id": customer["id"], "rates": RATES},
+                    )
                 )
-            ).raise_for_status().json()
+                .raise_for_status()
+                .json()
+            )
+            accepted = (
+                (
+                    await api.post(
+                        "/invoices",
+                        json={
+                            "customer_id": customer["id"],
+                            "contract_id": contract["id"],
+                            "items": sample["items"],
+                        },
+                    )
+                )
+                .raise_for_status()
+                .json()
+            )
             invoice_id = accepted["invoice_id"]
             body = await _wait(api, invoice_id, waiting_for="payment")
-            mail = (await sandbox.get("/mailbox/api/messages", params={"to": customer["email"]})).json()
+            mail = (
+                await sandbox.get("/mailbox/api/messages", params={"to": customer["email"]})
+            ).json()
             link_id = body["invoice"]["payment_url"].rstrip("/").rsplit("/", 1)[-1]
             total = body["invoice"]["total_minor"]
             for part in sample["payments"]:
-                amount = total // 2 if part == "half" else total - (total // 2 if part == "rest" else 0)
+                amount = (
+                    total // 2 if part == "half" else total - (total // 2 if part == "rest" else 0)
+                )
                 # what the customer's "Pay now" page does, through the provider's API
                 paid = await sandbox.post(
                     f"/payments/v1/links/{link_id}/payments",
@@ -110,7 +142,10 @@ async def run_demo(api_url: str, sandbox_url: str, api_key: str | None) -> int:
             if sample["payments"]:
                 body = await _wait(api, invoice_id, status="CLOSED")
             invoice = body["invoice"]
-            console.print(f"{invoice['number']}: {body['live']['status']} · waits on: {body['live']['waiting_for']}")
+            console.print(
+                f"{invoice['number']}: {body['live']['status']}"
+                f" · waits on: {body['live']['waiting_for']}"
+            )
             table.add_row(
                 customer["name"],
                 invoice["number"],
@@ -120,5 +155,7 @@ async def run_demo(api_url: str, sandbox_url: str, api_key: str | None) -> int:
                 mail[-1]["subject"] if mail else "(no e-mail yet)",
             )
     console.print(table)
-    console.print("Open the Temporal UI at http://127.0.0.1:8233 and the mailbox at http://127.0.0.1:8025/mailbox")
+    console.print(
+        "Open the Temporal UI at http://127.0.0.1:8233 and the mailbox at http://127.0.0.1:8025/mailbox"
+    )
     return 0

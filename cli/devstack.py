@@ -45,7 +45,9 @@ def wait_for_port(part: Part, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if part.process and part.process.poll() is not None:
-            raise RuntimeError(f"{part.name} exited with code {part.process.returncode}; see {DATA}/logs")
+            raise RuntimeError(
+                f"{part.name} exited with code {part.process.returncode}; see {DATA}/logs"
+            )
         if not port_free(part.port):
             return
         time.sleep(0.2)
@@ -85,12 +87,23 @@ def parts() -> list[Part]:
         Part(
             "temporal",
             [
-                str(BIN / "temporal"), "server", "start-dev",
-                "--ip", temporal_host, "--port", temporal_port,
-                "--ui-port", str(settings.temporal_ui_port),
-                "--db-filename", str(DATA / "temporal.db"),
-                "--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal",
-                "--log-level", "warn",
+                str(BIN / "temporal"),
+                "server",
+                "start-dev",
+                "--ip",
+                temporal_host,
+                "--port",
+                temporal_port,
+                "--ui-port",
+                str(settings.temporal_ui_port),
+                "--db-filename",
+                str(DATA / "temporal.db"),
+                "--sqlite-pragma",
+                "journal_mode=wal",
+                "--sqlite-pragma",
+                "synchronous=normal",
+                "--log-level",
+                "warn",
                 *cli_flags(),
             ],
             int(temporal_port),
@@ -154,7 +167,11 @@ def run() -> int:
             log = open(DATA / "logs" / f"{part.name}.log", "ab")  # noqa: SIM115 (lives with the child)
             # own process group: Ctrl-C reaches only us, and we stop the parts in order
             part.process = subprocess.Popen(
-                part.argv, env={**os.environ, **part.env}, stdout=log, stderr=log, start_new_session=True
+                part.argv,
+                env={**os.environ, **part.env},
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
             )
             running.append(part)
             if part.port:

@@ -28,7 +28,9 @@ def db_upgrade() -> None:
 
 
 @key_app.command("create")
-def apikey_create(name: str = typer.Argument(..., help="who the key is for, e.g. 'billing-app'")) -> None:
+def apikey_create(
+    name: str = typer.Argument(..., help="who the key is for, e.g. 'billing-app'"),
+) -> None:
     """Create an API key; it is shown once and stored only as a hash."""
     from store import api_keys
     from store.db import create_engine, session_factory, transaction
@@ -62,7 +64,9 @@ def dev() -> None:
 def demo(
     api_url: str = typer.Option("http://127.0.0.1:8000", help="the running API"),
     sandbox_url: str = typer.Option("http://127.0.0.1:8025", help="the running provider sandbox"),
-    api_key: str | None = typer.Option(None, envvar="INVOICEFLOW_API_KEY", help="default: the dev key"),
+    api_key: str | None = typer.Option(
+        None, envvar="INVOICEFLOW_API_KEY", help="default: the dev key"
+    ),
 ) -> None:
     """Drive a few sample invoices through the lifecycle against the running stack."""
     from cli.demo import run_demo

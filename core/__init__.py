@@ -1,1 +1,1 @@
-"""Process-wide plumbing shared by the worker, the API and the CLI: settings, logging, Temporal client."""
+"""Plumbing shared by the worker, the API and the CLI: settings, logging, Temporal client."""

@@ -69,7 +69,9 @@ class ContractCreate(_Strict):
     @classmethod
     def _known_region(cls, value: str) -> str:
         if value not in SUPPORTED_REGIONS:
-            raise ValueError(f"unsupported tax region {value!r}; supported: {sorted(SUPPORTED_REGIONS)}")
+            raise ValueError(
+                f"unsupported tax region {value!r}; supported: {sorted(SUPPORTED_REGIONS)}"
+            )
         return value
 
     @model_validator(mode="after")

@@ -99,7 +99,9 @@ class Invoice(SQLModel, table=True):
     tax_minor: int = 0
     total_minor: int = 0
     paid_minor: int = 0
-    tax_lines: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    tax_lines: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
     payment_link_id: str | None = None
     payment_url: str | None = None
     # "YYYY-MM" for an invoice generated from that period's billable entries (billing run)

@@ -25,7 +25,9 @@ def hash_key(plain: str) -> str:
 
 async def create(session: AsyncSession, name: str) -> tuple[ApiKey, str]:
     plain = KEY_PREFIX + secrets.token_urlsafe(32)
-    row = ApiKey(id=new_id("key"), name=name, key_hash=hash_key(plain), created_at=datetime.now(UTC))
+    row = ApiKey(
+        id=new_id("key"), name=name, key_hash=hash_key(plain), created_at=datetime.now(UTC)
+    )
     session.add(row)
     await session.flush()
     return row, plain
@@ -36,7 +38,9 @@ async def create_with_value(session: AsyncSession, name: str, plain: str) -> Api
     existing = await find(session, plain)
     if existing:
         return existing
-    row = ApiKey(id=new_id("key"), name=name, key_hash=hash_key(plain), created_at=datetime.now(UTC))
+    row = ApiKey(
+        id=new_id("key"), name=name, key_hash=hash_key(plain), created_at=datetime.now(UTC)
+    )
     session.add(row)
     await session.flush()
     return row

@@ -27,18 +27,16 @@ from schemas.tables import BillableEntry, Contract, Customer, Invoice
 async def lock_contract(session: AsyncSession, contract_id: str) -> Contract | None:
     """The contract row, locked until the transaction ends (FOR UPDATE on PostgreSQL;
     SQLite transactions begin IMMEDIATE and so are serialised already)."""
-    rows = await session.exec(
-        select(Contract).where(Contract.id == contract_id).with_for_update()
-    )
+    rows = await session.exec(select(Contract).where(Contract.id == contract_id).with_for_update())
     return rows.first()
 
 
 async def period_invoiced(session: AsyncSession, contract_id: str, period: str) -> bool:
     """Whether an invoice for this contract and period exists (generated or rejected)."""
     rows = await session.exec(
-        select(Invoice.id).where(
-            Invoice.contract_id == contract_id, Invoice.billing_period == period
-        ).limit(1)
+        select(Invoice.id)
+        .where(Invoice.contract_id == contract_id, Invoice.billing_period == period)
+        .limit(1)
     )
     return rows.first() is not None
 
@@ -163,8 +161,13 @@ async def billable_contracts(
 
 async def period_invoice_counts(session: AsyncSession, period: str) -> BillingRunInvoices:
     async def count(*conditions: object) -> int:
-        query = select(func.count()).select_from(Invoice).where(
-            Invoice.billing_period == period, *conditions  # type: ignore[arg-type]
+        query = (
+            select(func.count())
+            .select_from(Invoice)
+            .where(
+                Invoice.billing_period == period,
+                *conditions,  # type: ignore[arg-type]
+            )
         )
         return int((await session.exec(query)).one())
 

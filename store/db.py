@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -102,7 +103,9 @@ def _write_lock(factory: SessionFactory) -> contextlib.AbstractAsyncContextManag
 
 
 @asynccontextmanager
-async def transaction(factory: SessionFactory, *, writes: bool = True) -> AsyncIterator[AsyncSession]:
+async def transaction(
+    factory: SessionFactory, *, writes: bool = True
+) -> AsyncIterator[AsyncSession]:
     """One unit of work: commit on success, roll back on any error."""
     async with (
         _write_lock(factory) if writes else contextlib.nullcontext(),
@@ -119,11 +122,8 @@ async def insert_if_absent(session: AsyncSession, table: Any, **values: Any) -> 
 
     This is how a retried step writes its row once: the second insert finds the key taken.
     """
-    if session.bind.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    statement = insert(table).values(**values).on_conflict_do_nothing()
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table).values(**values).on_conflict_do_nothing()
     connection = await session.connection()
     result = await connection.execute(statement)
     return bool(result.rowcount)

@@ -17,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from domain.billing import terms_for_period
 from domain.errors import InvoiceRuleError, NothingToBill
 from domain.invoicing import InvoiceLine, TaxLine, generate_invoice
+from domain.tax import TaxCategory
 from schemas.invoice import (
     CreateInvoiceResult,
     InvoiceSnapshot,
@@ -188,7 +189,7 @@ def _line(row: InvoiceLineRow) -> InvoiceLine:
         unit=row.unit,
         unit_price_minor=row.unit_price_minor,
         net_minor=row.net_minor,
-        tax_category=row.tax_category,
+        tax_category=TaxCategory(row.tax_category),
         rate_code=row.rate_code,
     )
 

@@ -1,4 +1,4 @@
-"""Run the Alembic migrations programmatically (CLI ``invoiceflow db upgrade``, tests, dev stack)."""
+"""Run the Alembic migrations from code (``invoiceflow db upgrade``, tests, dev stack)."""
 
 from __future__ import annotations
 

@@ -25,9 +25,22 @@ def invoice_out(invoice: Invoice, today: date) -> InvoiceOut:
     return InvoiceOut(
         **invoice.model_dump(
             include={
-                "id", "number", "status", "customer_id", "contract_id", "currency",
-                "issue_date", "due_date", "subtotal_minor", "tax_minor", "total_minor",
-                "paid_minor", "rejection_reason", "po_number", "payment_url", "created_at",
+                "id",
+                "number",
+                "status",
+                "customer_id",
+                "contract_id",
+                "currency",
+                "issue_date",
+                "due_date",
+                "subtotal_minor",
+                "tax_minor",
+                "total_minor",
+                "paid_minor",
+                "rejection_reason",
+                "po_number",
+                "payment_url",
+                "created_at",
                 "closed_at",
             }
         ),
@@ -36,17 +49,23 @@ def invoice_out(invoice: Invoice, today: date) -> InvoiceOut:
     )
 
 
-async def _rows(session: AsyncSession, table: Any, invoice_id: str, order: Any) -> list[dict[str, Any]]:
+async def _rows(
+    session: AsyncSession, table: Any, invoice_id: str, order: Any
+) -> list[dict[str, Any]]:
     rows = await session.exec(select(table).where(table.invoice_id == invoice_id).order_by(order))
     return [row.model_dump(mode="json") for row in rows]
 
 
-async def invoice_records(session: AsyncSession, invoice_id: str) -> dict[str, list[dict[str, Any]]]:
+async def invoice_records(
+    session: AsyncSession, invoice_id: str
+) -> dict[str, list[dict[str, Any]]]:
     return {
         "lines": await _rows(session, InvoiceLineRow, invoice_id, col(InvoiceLineRow.position)),
         "payments": await _rows(session, Payment, invoice_id, col(Payment.paid_at)),
         "deliveries": await _rows(session, Delivery, invoice_id, col(Delivery.sent_at)),
-        "accounting": await _rows(session, AccountingPosting, invoice_id, col(AccountingPosting.posted_at)),
+        "accounting": await _rows(
+            session, AccountingPosting, invoice_id, col(AccountingPosting.posted_at)
+        ),
         "audit": await _rows(session, AuditEvent, invoice_id, col(AuditEvent.id)),
     }
 

@@ -29,7 +29,9 @@ async def main() -> None:
     async with httpx.AsyncClient(timeout=settings.provider_timeout_s) as http:
         worker = build_worker(client, settings, session_factory(engine), http)
         async with worker:
-            log.info("worker.started", task_queue=settings.task_queue, temporal=settings.temporal_address)
+            log.info(
+                "worker.started", task_queue=settings.task_queue, temporal=settings.temporal_address
+            )
             await stop.wait()
             log.info("worker.stopping")
     await engine.dispose()

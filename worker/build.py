@@ -28,7 +28,14 @@ WORKFLOWS = [InvoiceWorkflow, BillingRunWorkflow]
 # domain and schema modules) across workflow runs instead of re-importing and recompiling
 # them for every new invoice: profiled, that re-import cost ~11% of the worker's CPU.
 PASSTHROUGH_MODULES = (
-    "workflows", "domain", "schemas", "activities", "integrations", "store", "rendering", "core",
+    "workflows",
+    "domain",
+    "schemas",
+    "activities",
+    "integrations",
+    "store",
+    "rendering",
+    "core",
 )
 WORKFLOW_RUNNER = SandboxedWorkflowRunner(
     restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
@@ -54,7 +61,9 @@ class ActivitySet:
         ]
 
 
-def build_activities(settings: Settings, sessions: SessionFactory, http: httpx.AsyncClient) -> ActivitySet:
+def build_activities(
+    settings: Settings, sessions: SessionFactory, http: httpx.AsyncClient
+) -> ActivitySet:
     smtp = SmtpSettings(
         host=settings.smtp_host,
         port=settings.smtp_port,
@@ -66,7 +75,9 @@ def build_activities(settings: Settings, sessions: SessionFactory, http: httpx.A
         store=InvoiceStoreActivities(sessions),
         delivery=DeliveryActivities(
             sessions,
-            PaymentsClient(http, settings.payments_url, settings.payments_api_key.get_secret_value()),
+            PaymentsClient(
+                http, settings.payments_url, settings.payments_api_key.get_secret_value()
+            ),
             EmailSender(smtp),
             mail_from=settings.mail_from,
             public_base_url=settings.public_base_url,

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 
 from temporalio import workflow
+from temporalio.common import SearchAttributeUpdate
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
@@ -28,8 +30,8 @@ with workflow.unsafe.imports_passed_through():
         InvoiceStatus,
         PaymentReceived,
         PaymentView,
-        PostInvoiceInput,
         PostingResult,
+        PostInvoiceInput,
         PostPaymentInput,
         RecordPaymentInput,
         SetStatusInput,
@@ -80,7 +82,7 @@ class InvoiceWorkflow:
         await self._deliver(invoice)
 
         # postings[0] is the invoice's own post; payment posts wait for it
-        postings = [asyncio.ensure_future(self._post_invoice(invoice))]
+        postings: list[asyncio.Future[Any]] = [asyncio.ensure_future(self._post_invoice(invoice))]
         while True:
             await self._collect(invoice, postings)
             self._waiting_for = "accounting posts"
@@ -124,7 +126,8 @@ class InvoiceWorkflow:
                 retry_policy=options.ACCOUNTING_RETRY,
             )
         except ActivityError as err:
-            return self._accounting_refused(err)
+            self._accounting_refused(err)
+            return None
         self._accounting_invoice_ref = result.external_id
         return result
 
@@ -135,7 +138,10 @@ class InvoiceWorkflow:
         workflow.upsert_search_attributes([sa.EXCEPTION_REASON.value_set("accounting_refused")])
 
     async def _post_payment(
-        self, invoice: InvoiceSnapshot, payment: PaymentReceived, invoice_posted: asyncio.Future
+        self,
+        invoice: InvoiceSnapshot,
+        payment: PaymentReceived,
+        invoice_posted: asyncio.Future[Any],
     ) -> PostingResult | None:
         if await invoice_posted is None:  # accounting has no invoice to attach the payment to
             return None
@@ -152,11 +158,12 @@ class InvoiceWorkflow:
                 retry_policy=options.ACCOUNTING_RETRY,
             )
         except ActivityError as err:
-            return self._accounting_refused(err)
+            self._accounting_refused(err)
+            return None
         self._payments[payment.payment_id].accounting_ref = result.external_id
         return result
 
-    async def _collect(self, invoice: InvoiceSnapshot, postings: list[asyncio.Future]) -> None:
+    async def _collect(self, invoice: InvoiceSnapshot, postings: list[asyncio.Future[Any]]) -> None:
         """Apply payments until the balance is settled; mark OVERDUE after the due date."""
         while self._paid_minor < invoice.total_minor or self._pending:
             if self._pending:
@@ -188,7 +195,9 @@ class InvoiceWorkflow:
         )
         self._paid_minor = recorded.paid_minor
         self._payments[payment.payment_id] = PaymentView(
-            payment_id=payment.payment_id, amount_minor=payment.amount_minor, paid_at=payment.paid_at
+            payment_id=payment.payment_id,
+            amount_minor=payment.amount_minor,
+            paid_at=payment.paid_at,
         )
         self._set_status(recorded.status)
 
@@ -216,7 +225,7 @@ class InvoiceWorkflow:
 
     def _set_status(self, status: InvoiceStatus, number: str | None = None) -> None:
         self._status = status
-        updates = [sa.INVOICE_STATUS.value_set(status.value)]
+        updates: list[SearchAttributeUpdate[Any]] = [sa.INVOICE_STATUS.value_set(status.value)]
         if self._invoice is not None:
             updates.append(sa.AMOUNT_DUE.value_set(self._balance()))
         if number is not None and self._invoice is not None:
@@ -251,7 +260,10 @@ class InvoiceWorkflow:
             )
             deadline = workflow.now() + options.OVERDUE_RECHECK
             when = deadline if self._status == InvoiceStatus.OVERDUE else overdue_at(invoice)
-            waits = f"Waiting for payment from {invoice.customer_name} ({balance}, {due}), {until}{when:%Y-%m-%d %H:%M} UTC"
+            waits = (
+                f"Waiting for payment from {invoice.customer_name} ({balance}, {due}), "
+                f"{until}{when:%Y-%m-%d %H:%M} UTC"
+            )
         elif self._waiting_for:
             waits = f"Waiting for: {self._waiting_for} ({balance}, {due})"
         else:

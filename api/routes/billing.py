@@ -165,8 +165,10 @@ async def start_run(
     already running or has completed."""
     period = _period(body.period)
     if period_starts_after(period, datetime.now(UTC).date()):
-        raise Unprocessable(f"period {period} has not begun; there is nothing to bill yet",
-                            code="period_not_started")
+        raise Unprocessable(
+            f"period {period} has not begun; there is nothing to bill yet",
+            code="period_not_started",
+        )
 
     async def produce() -> Answer:
         started = await start_billing_run(

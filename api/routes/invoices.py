@@ -44,16 +44,23 @@ async def create_invoice(
     async def produce() -> Answer:
         customer = await parties.get_customer(session, body.customer_id)
         if customer is None:
-            raise Unprocessable(f"customer {body.customer_id} does not exist", code="unknown_customer")
+            raise Unprocessable(
+                f"customer {body.customer_id} does not exist", code="unknown_customer"
+            )
         contract = await parties.get_contract(session, body.contract_id)
         if contract is None:
-            raise Unprocessable(f"contract {body.contract_id} does not exist", code="unknown_contract")
+            raise Unprocessable(
+                f"contract {body.contract_id} does not exist", code="unknown_contract"
+            )
         if contract.customer_id != customer.id:
             raise Unprocessable(
-                f"contract {contract.id} belongs to another customer", code="contract_not_for_customer"
+                f"contract {contract.id} belongs to another customer",
+                code="contract_not_for_customer",
             )
         issue_date = body.issue_date or datetime.now(UTC).date()
-        terms = parties.contract_terms(contract, await parties.already_invoiced_minor(session, contract.id))
+        terms = parties.contract_terms(
+            contract, await parties.already_invoiced_minor(session, contract.id)
+        )
         await session.commit()  # reads done; hold no lock while talking to Temporal
         try:
             preview = generate_invoice(
@@ -127,7 +134,9 @@ async def create_invoice(
 async def live_state(temporal: TemporalClientDep, invoice_id: str) -> InvoiceState | None:
     handle = temporal.get_workflow_handle(invoice_workflow_id(invoice_id))
     try:
-        return await handle.query("state", result_type=InvoiceState, rpc_timeout=timedelta(seconds=5))
+        return await handle.query(
+            "state", result_type=InvoiceState, rpc_timeout=timedelta(seconds=5)
+        )
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:
             return None
@@ -151,7 +160,10 @@ async def get_invoice(
         invoice=queries.invoice_out(invoice, today) if invoice else None,
         tax_lines=invoice.tax_lines if invoice else [],
         live=live.model_dump(mode="json") if live else None,
-        **(records or {"lines": [], "payments": [], "deliveries": [], "accounting": [], "audit": []}),
+        **(
+            records
+            or {"lines": [], "payments": [], "deliveries": [], "accounting": [], "audit": []}
+        ),
     )
 
 
@@ -176,5 +188,8 @@ async def list_invoices(
         offset=offset,
     )
     return InvoicePage(
-        items=[queries.invoice_out(row, today) for row in rows], total=total, limit=limit, offset=offset
+        items=[queries.invoice_out(row, today) for row in rows],
+        total=total,
+        limit=limit,
+        offset=offset,
     )

@@ -43,7 +43,9 @@ async def create_customer(
         out = CustomerOut.model_validate(customer, from_attributes=True)
         return Answer(201, out.model_dump(mode="json"), f"/customers/{customer.id}")
 
-    return await idempotent(session, request, api_key, idempotency_key, body.model_dump(mode="json"), produce)
+    return await idempotent(
+        session, request, api_key, idempotency_key, body.model_dump(mode="json"), produce
+    )
 
 
 @router.get("/customers/{customer_id}", response_model=CustomerOut)
@@ -65,7 +67,9 @@ async def create_contract(
     async def produce() -> Answer:
         await begin_write(session)
         if await session.get(Customer, body.customer_id) is None:
-            raise Unprocessable(f"customer {body.customer_id} does not exist", code="unknown_customer")
+            raise Unprocessable(
+                f"customer {body.customer_id} does not exist", code="unknown_customer"
+            )
         values = body.model_dump(mode="json")
         values["rates"] = [rate.model_dump(mode="json") for rate in body.rates]
         contract = Contract(
@@ -86,7 +90,9 @@ async def create_contract(
         out = ContractOut.model_validate(contract, from_attributes=True)
         return Answer(201, out.model_dump(mode="json"), f"/contracts/{contract.id}")
 
-    return await idempotent(session, request, api_key, idempotency_key, body.model_dump(mode="json"), produce)
+    return await idempotent(
+        session, request, api_key, idempotency_key, body.model_dump(mode="json"), produce
+    )
 
 
 @router.get("/contracts/{contract_id}", response_model=ContractOut)

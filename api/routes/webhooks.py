@@ -49,14 +49,20 @@ async def payments_webhook(
 ) -> dict[str, Any]:
     raw = await request.body()
     try:
-        verify(settings.payments_webhook_secret.get_secret_value(), raw, signature, int(time.time()))
+        verify(
+            settings.payments_webhook_secret.get_secret_value(), raw, signature, int(time.time())
+        )
     except InvalidSignature as bad:
         log.warning("webhook.rejected", reason=bad.reason)
-        raise Unauthorized(f"webhook signature rejected: {bad.reason}", code="invalid_signature") from bad
+        raise Unauthorized(
+            f"webhook signature rejected: {bad.reason}", code="invalid_signature"
+        ) from bad
     try:
         event = PaymentEvent.model_validate_json(raw)
     except ValidationError as err:
-        raise Unprocessable(f"not a payment event: {err.error_count()} problems", code="invalid_event") from err
+        raise Unprocessable(
+            f"not a payment event: {err.error_count()} problems", code="invalid_event"
+        ) from err
     if event.type != "payment.succeeded":
         return {"status": "ignored", "reason": f"event type {event.type} is not handled"}
 
@@ -77,7 +83,9 @@ async def payments_webhook(
             raise
         # No running invoice process: answer 2xx so the provider stops retrying, and say so
         # loudly; operations reconcile such payments from the provider's records.
-        log.error("webhook.payment_unmatched", invoice_id=data.reference, payment_id=data.payment_id)
+        log.error(
+            "webhook.payment_unmatched", invoice_id=data.reference, payment_id=data.payment_id
+        )
         return {"status": "unmatched", "event_id": event.id}
     log.info("webhook.payment_signalled", invoice_id=data.reference, payment_id=data.payment_id)
     return {"status": "accepted", "event_id": event.id}

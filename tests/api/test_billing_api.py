@@ -38,8 +38,10 @@ async def entries_of(stack: Stack, contract_id: str, period: str | None = None) 
         ({"entries": [{"rate_code": "architect", "quantity": "1"}]}, "unknown_rate"),
         ({"entries": [{"rate_code": "senior", "quantity": "0"}]}, "invalid_quantity"),
         ({"entries": [{"rate_code": "senior", "quantity": "-2"}]}, "invalid_quantity"),
-        ({"entries": [{"rate_code": "senior", "quantity": "1", "service_date": "2026-09-30"}]},
-         "service_date_outside_period"),
+        (
+            {"entries": [{"rate_code": "senior", "quantity": "1", "service_date": "2026-09-30"}]},
+            "service_date_outside_period",
+        ),
         ({"entries": []}, "validation_failed"),
         ({"entries": [{"rate_code": "senior", "quantity": "1", "hours": 3}]}, "validation_failed"),
     ],
@@ -58,10 +60,12 @@ async def test_entries_for_a_period_outside_the_contract_or_an_unknown_contract_
 ) -> None:
     _, contract = await customer_and_contract(stack, valid_from="2026-11-01")
     url = f"/contracts/{contract['id']}/billable-entries"
-    assert_problem(await stack.api.post(url, json=entries_body("2026-10")), 422,
-                   "contract_not_yet_valid")
-    missing = await stack.api.post("/contracts/con_nobody/billable-entries",
-                                   json=entries_body("2026-10"))
+    assert_problem(
+        await stack.api.post(url, json=entries_body("2026-10")), 422, "contract_not_yet_valid"
+    )
+    missing = await stack.api.post(
+        "/contracts/con_nobody/billable-entries", json=entries_body("2026-10")
+    )
     assert_problem(missing, 404, "unknown_contract")
     assert_problem(await stack.api.get(f"{url}?period=10-2026"), 422, "invalid_period")
 
@@ -71,17 +75,26 @@ async def test_entries_are_stored_listed_by_period_and_replayed_for_the_same_key
 ) -> None:
     _, contract = await customer_and_contract(stack)
     url = f"/contracts/{contract['id']}/billable-entries"
-    body = {"period": "2026-10", "entries": [
-        {"rate_code": "senior", "quantity": "7.5", "service_date": "2026-10-05"},
-        {"kind": "milestone", "rate_code": "training", "quantity": "1", "description": "Kick-off"},
-    ]}
+    body = {
+        "period": "2026-10",
+        "entries": [
+            {"rate_code": "senior", "quantity": "7.5", "service_date": "2026-10-05"},
+            {
+                "kind": "milestone",
+                "rate_code": "training",
+                "quantity": "1",
+                "description": "Kick-off",
+            },
+        ],
+    }
     headers = {"Idempotency-Key": "timesheet-2026-10"}
     first = await stack.api.post(url, json=body, headers=headers)
     assert first.status_code == 201, first.text
     assert first.headers["Location"] == f"{url}?period=2026-10"
     created = first.json()["entries"]
     assert [(e["rate_code"], e["quantity"], e["invoice_id"]) for e in created] == [
-        ("senior", "7.5", None), ("training", "1", None)
+        ("senior", "7.5", None),
+        ("training", "1", None),
     ]
     again = await stack.api.post(url, json=body, headers=headers)
     assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
@@ -141,8 +154,11 @@ async def test_a_billing_run_over_the_api_invoices_the_period_and_repeating_it_i
 
 
 async def test_billing_run_periods_are_checked(stack: Stack) -> None:
-    for period, code in (("2026-13", "invalid_period"), ("26-11", "invalid_period"),
-                         ("2999-01", "period_not_started")):
+    for period, code in (
+        ("2026-13", "invalid_period"),
+        ("26-11", "invalid_period"),
+        ("2999-01", "period_not_started"),
+    ):
         assert_problem(await stack.api.post("/billing-runs", json={"period": period}), 422, code)
     assert_problem(await stack.api.post("/billing-runs", json={}), 422, "validation_failed")
     assert_problem(await stack.api.get("/billing-runs/november"), 422, "invalid_period")

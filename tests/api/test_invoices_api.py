@@ -89,13 +89,27 @@ async def test_malformed_json_is_a_clear_error(stack: Stack) -> None:
 
 async def test_contract_with_bad_terms_is_refused(stack: Stack) -> None:
     customer, _ = await customer_and_contract(stack)
-    base = {"customer_id": customer["id"], "currency": "GBP", "tax_region": "GB",
-            "payment_terms_days": 30, "rates": [{"code": "a", "description": "A", "unit_price_minor": 1}]}
-    for change in ({"tax_region": "XX"}, {"currency": "ZZZ"}, {"payment_terms_days": -1},
-                   {"valid_from": "2026-12-01", "valid_to": "2026-11-01"}, {"rates": []}):
-        assert_problem(await stack.api.post("/contracts", json={**base, **change}), 422, "validation_failed")
+    base = {
+        "customer_id": customer["id"],
+        "currency": "GBP",
+        "tax_region": "GB",
+        "payment_terms_days": 30,
+        "rates": [{"code": "a", "description": "A", "unit_price_minor": 1}],
+    }
+    for change in (
+        {"tax_region": "XX"},
+        {"currency": "ZZZ"},
+        {"payment_terms_days": -1},
+        {"valid_from": "2026-12-01", "valid_to": "2026-11-01"},
+        {"rates": []},
+    ):
+        assert_problem(
+            await stack.api.post("/contracts", json={**base, **change}), 422, "validation_failed"
+        )
     assert_problem(
-        await stack.api.post("/contracts", json={**base, "customer_id": "cus_nobody"}), 422, "unknown_customer"
+        await stack.api.post("/contracts", json={**base, "customer_id": "cus_nobody"}),
+        422,
+        "unknown_customer",
     )
 
 
@@ -103,10 +117,15 @@ async def test_same_idempotency_key_and_body_returns_the_first_answer_and_starts
     stack: Stack,
 ) -> None:
     customer, contract = await customer_and_contract(stack)
-    body = {"customer_id": customer["id"], "contract_id": contract["id"],
-            "items": [{"rate_code": "senior", "quantity": "3"}]}
+    body = {
+        "customer_id": customer["id"],
+        "contract_id": contract["id"],
+        "items": [{"rate_code": "senior", "quantity": "3"}],
+    }
     headers = {"Idempotency-Key": "order-4711"}
-    answers = await asyncio.gather(*(stack.api.post("/invoices", json=body, headers=headers) for _ in range(5)))
+    answers = await asyncio.gather(
+        *(stack.api.post("/invoices", json=body, headers=headers) for _ in range(5))
+    )
     assert {a.status_code for a in answers} == {202}
     assert len({a.json()["invoice_id"] for a in answers}) == 1
     again = await stack.api.post("/invoices", json=body, headers=headers)
@@ -121,15 +140,24 @@ async def test_same_idempotency_key_and_body_returns_the_first_answer_and_starts
 
 async def test_same_idempotency_key_with_another_body_is_422(stack: Stack) -> None:
     customer, contract = await customer_and_contract(stack)
-    body = {"customer_id": customer["id"], "contract_id": contract["id"],
-            "items": [{"rate_code": "senior", "quantity": "3"}]}
+    body = {
+        "customer_id": customer["id"],
+        "contract_id": contract["id"],
+        "items": [{"rate_code": "senior", "quantity": "3"}],
+    }
     headers = {"Idempotency-Key": "order-4712"}
     first = await stack.api.post("/invoices", json=body, headers=headers)
     assert first.status_code == 202
     changed = {**body, "items": [{"rate_code": "senior", "quantity": "4"}]}
-    assert_problem(await stack.api.post("/invoices", json=changed, headers=headers), 422, "idempotency_key_reused")
+    assert_problem(
+        await stack.api.post("/invoices", json=changed, headers=headers),
+        422,
+        "idempotency_key_reused",
+    )
     # a key names one request of this API key, whatever the endpoint (as Stripe does)
-    elsewhere = await stack.api.post("/customers", json={"name": "X", "email": "x@y.test"}, headers=headers)
+    elsewhere = await stack.api.post(
+        "/customers", json={"name": "X", "email": "x@y.test"}, headers=headers
+    )
     assert_problem(elsewhere, 422, "idempotency_key_reused")
 
 
@@ -149,28 +177,45 @@ async def test_invoices_are_listed_with_filters_and_paging(stack: Stack) -> None
     for quantity in ("1", "2", "3"):
         response = await stack.api.post(
             "/invoices",
-            json={"customer_id": customer["id"], "contract_id": contract["id"],
-                  "items": [{"rate_code": "senior", "quantity": quantity}]},
+            json={
+                "customer_id": customer["id"],
+                "contract_id": contract["id"],
+                "items": [{"rate_code": "senior", "quantity": quantity}],
+            },
         )
         ids.append(response.json()["invoice_id"])
     overdue = await stack.api.post(
         "/invoices",
-        json={"customer_id": customer["id"], "contract_id": contract["id"], "issue_date": "2026-01-05",
-              "items": [{"rate_code": "senior", "quantity": "1"}]},
+        json={
+            "customer_id": customer["id"],
+            "contract_id": contract["id"],
+            "issue_date": "2026-01-05",
+            "items": [{"rate_code": "senior", "quantity": "1"}],
+        },
     )
     for invoice_id in [*ids, overdue.json()["invoice_id"]]:
         await stack.wait_until_awaiting_payment(invoice_id)
     await stack.wait_for_status(overdue.json()["invoice_id"], "OVERDUE")
 
-    page = (await stack.api.get("/invoices", params={"customer_id": customer["id"], "limit": 2})).json()
+    page = (
+        await stack.api.get("/invoices", params={"customer_id": customer["id"], "limit": 2})
+    ).json()
     assert page["total"] == 4 and len(page["items"]) == 2
-    rest = (await stack.api.get("/invoices", params={"customer_id": customer["id"], "limit": 2, "offset": 2})).json()
+    rest = (
+        await stack.api.get(
+            "/invoices", params={"customer_id": customer["id"], "limit": 2, "offset": 2}
+        )
+    ).json()
     assert {i["id"] for i in page["items"] + rest["items"]} == {*ids, overdue.json()["invoice_id"]}
 
-    late = (await stack.api.get("/invoices", params={"overdue": "true", "customer_id": customer["id"]})).json()
+    late = (
+        await stack.api.get("/invoices", params={"overdue": "true", "customer_id": customer["id"]})
+    ).json()
     assert [i["id"] for i in late["items"]] == [overdue.json()["invoice_id"]]
     assert late["items"][0]["overdue"] is True
     issued = (await stack.api.get("/invoices", params={"status": "OVERDUE"})).json()
     assert [i["id"] for i in issued["items"]] == [overdue.json()["invoice_id"]]
-    assert_problem(await stack.api.get("/invoices", params={"status": "NOPE"}), 422, "validation_failed")
+    assert_problem(
+        await stack.api.get("/invoices", params={"status": "NOPE"}), 422, "validation_failed"
+    )
     assert_problem(await stack.api.get("/invoices/inv_nothing"), 404, "not_found")

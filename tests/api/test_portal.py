@@ -26,13 +26,18 @@ async def test_view_link_from_the_email_shows_the_invoice_and_refuses_forgeries(
         customer, contract = await customer_and_contract(stack, email="viewer@acme.test")
         response = await stack.api.post(
             "/invoices",
-            json={"customer_id": customer["id"], "contract_id": contract["id"],
-                  "items": [{"rate_code": "senior", "quantity": "1"}]},
+            json={
+                "customer_id": customer["id"],
+                "contract_id": contract["id"],
+                "items": [{"rate_code": "senior", "quantity": "1"}],
+            },
         )
         invoice_id = response.json()["invoice_id"]
         issued = await stack.wait_until_awaiting_payment(invoice_id)
         html = (await stack.mailbox("viewer@acme.test"))[0]["html"]
-        view_url = re.search(r'href="([^"]*/portal/invoices/[^"]*)"', html).group(1).replace("&amp;", "&")
+        view_url = (
+            re.search(r'href="([^"]*/portal/invoices/[^"]*)"', html).group(1).replace("&amp;", "&")
+        )
 
         async with httpx.AsyncClient() as browser:  # no API key: customers have none
             page = await browser.get(view_url)
@@ -47,5 +52,7 @@ async def test_view_link_from_the_email_shows_the_invoice_and_refuses_forgeries(
             other = view_url.replace(invoice_id, "inv_someoneelse")
             assert (await browser.get(other)).status_code == 403
             secret = stack.settings.link_signing_secret.get_secret_value()
-            stale = URLSafeTimedSerializer(secret, salt=PORTAL_VIEW_SALT, signer=_PastSigner).dumps({"invoice_id": invoice_id})
+            stale = URLSafeTimedSerializer(secret, salt=PORTAL_VIEW_SALT, signer=_PastSigner).dumps(
+                {"invoice_id": invoice_id}
+            )
             assert (await browser.get(f"{base}?token={stale}")).status_code == 410

@@ -52,8 +52,11 @@ def point_cli_at(env: pytest.MonkeyPatch, temporal: Client, stack: Stack) -> Non
 
 @pytest.mark.parametrize(
     ("period", "message"),
-    [("2026-13", "not a calendar month"), ("november", "not a calendar month"),
-     ("2999-01", "has not begun")],
+    [
+        ("2026-13", "not a calendar month"),
+        ("november", "not a calendar month"),
+        ("2999-01", "has not begun"),
+    ],
 )
 def test_billing_run_refuses_a_bad_period_before_calling_temporal(
     env: pytest.MonkeyPatch, period: str, message: str

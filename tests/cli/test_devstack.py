@@ -28,7 +28,11 @@ def free_ports(count: int) -> list[int]:
 def start(workdir: Path, env: dict[str, str]) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "cli.main", "dev"],
-        cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
 
 
@@ -74,8 +78,11 @@ def test_one_command_runs_the_stack_and_ctrl_c_stops_every_part(tmp_path: Path) 
         headers = {"Authorization": f"Bearer {key}"}
         health = httpx.get(f"http://127.0.0.1:{api}/healthz").json()
         assert health == {"status": "ok", "temporal": True}
-        created = httpx.post(f"http://127.0.0.1:{api}/customers", headers=headers,
-                             json={"name": "Kept Ltd", "email": "kept@example.test"})
+        created = httpx.post(
+            f"http://127.0.0.1:{api}/customers",
+            headers=headers,
+            json={"name": "Kept Ltd", "email": "kept@example.test"},
+        )
         assert created.status_code == 201
         assert httpx.get(f"http://127.0.0.1:{sandbox}/mailbox").status_code == 200
         assert httpx.get(f"http://127.0.0.1:{ui}/").status_code == 200
@@ -90,7 +97,9 @@ def test_one_command_runs_the_stack_and_ctrl_c_stops_every_part(tmp_path: Path) 
     again = start(tmp_path, env)
     try:
         wait_ready(again)
-        customer = httpx.get(f"http://127.0.0.1:{api}/customers/{created.json()['id']}", headers=headers)
+        customer = httpx.get(
+            f"http://127.0.0.1:{api}/customers/{created.json()['id']}", headers=headers
+        )
         assert customer.status_code == 200 and customer.json()["name"] == "Kept Ltd"
     finally:
         stop(again)

@@ -19,19 +19,32 @@ async def start_invoice(stack: Stack, email: str, quantity: str = "1") -> tuple[
     customer, contract = await customer_and_contract(stack, email=email)
     response = await stack.api.post(
         "/invoices",
-        json={"customer_id": customer["id"], "contract_id": contract["id"],
-              "items": [{"rate_code": "senior", "quantity": quantity}]},
+        json={
+            "customer_id": customer["id"],
+            "contract_id": contract["id"],
+            "items": [{"rate_code": "senior", "quantity": quantity}],
+        },
     )
     assert response.status_code == 202, response.text
     return customer, response.json()["invoice_id"]
 
 
 def payment_event(invoice_id: str, payment_id: str, amount_minor: int) -> bytes:
-    return json.dumps({
-        "id": f"evt_{payment_id}", "type": "payment.succeeded", "created": int(time.time()),
-        "data": {"payment_id": payment_id, "link_id": "plink_x", "reference": invoice_id,
-                 "amount_minor": amount_minor, "currency": "GBP", "paid_at": "2026-11-24T10:00:00Z"},
-    }).encode()
+    return json.dumps(
+        {
+            "id": f"evt_{payment_id}",
+            "type": "payment.succeeded",
+            "created": int(time.time()),
+            "data": {
+                "payment_id": payment_id,
+                "link_id": "plink_x",
+                "reference": invoice_id,
+                "amount_minor": amount_minor,
+                "currency": "GBP",
+                "paid_at": "2026-11-24T10:00:00Z",
+            },
+        }
+    ).encode()
 
 
 async def test_unsigned_or_wrongly_signed_webhooks_are_401_and_change_nothing(
@@ -47,7 +60,9 @@ async def test_unsigned_or_wrongly_signed_webhooks_are_401_and_change_nothing(
                 "unsigned": {},
                 "wrong secret": {"Sandbox-Signature": sign("not-the-secret", body, now)},
                 "stale": {"Sandbox-Signature": sign(WEBHOOK_SECRET, body, now - 3600)},
-                "tampered": {"Sandbox-Signature": sign(WEBHOOK_SECRET, body.replace(b"14400", b"14401"), now)},
+                "tampered": {
+                    "Sandbox-Signature": sign(WEBHOOK_SECRET, body.replace(b"14400", b"14401"), now)
+                },
             }
             for name, headers in attempts.items():
                 response = await provider.post("/webhooks/payments", content=body, headers=headers)
@@ -73,7 +88,9 @@ async def test_a_retried_call_whose_first_answer_was_lost_has_one_effect_at_the_
     async with running_stack(temporal, sqlite_url) as stack:
         # the provider performs the next call, then answers 500 (the answer is "lost")
         for api in ("payments", "accounting"):
-            response = await stack.sandbox.post("/_sandbox/faults", json={"api": api, "fail_after_commit": 1})
+            response = await stack.sandbox.post(
+                "/_sandbox/faults", json={"api": api, "fail_after_commit": 1}
+            )
             response.raise_for_status()
         _, invoice_id = await start_invoice(stack, "retry@acme.test")
         issued = await stack.wait_until_awaiting_payment(invoice_id)
@@ -83,7 +100,9 @@ async def test_a_retried_call_whose_first_answer_was_lost_has_one_effect_at_the_
 
         links = await stack.provider_records("/payments/v1/links")
         assert [link["reference"] for link in links] == [invoice_id]
-        assert [i["reference"] for i in await stack.provider_records("/accounting/v1/invoices")] == [invoice_id]
+        assert [
+            i["reference"] for i in await stack.provider_records("/accounting/v1/invoices")
+        ] == [invoice_id]
         # the retry really happened, and was answered from the provider's idempotency store
         for api in ("payments", "accounting"):
             replays = await stack.calls(api, replayed="true")
@@ -94,7 +113,9 @@ async def test_an_accounting_outage_delays_the_close_but_loses_nothing(
     temporal: Client, sqlite_url: str
 ) -> None:
     async with running_stack(temporal, sqlite_url) as stack:
-        (await stack.sandbox.post("/_sandbox/faults", json={"api": "accounting", "outage": True})).raise_for_status()
+        (
+            await stack.sandbox.post("/_sandbox/faults", json={"api": "accounting", "outage": True})
+        ).raise_for_status()
         _, invoice_id = await start_invoice(stack, "outage@acme.test")
         issued = await stack.wait_until_awaiting_payment(invoice_id)
         link_id = issued["live"]["payment_url"].rstrip("/").rsplit("/", 1)[-1]
@@ -117,7 +138,9 @@ async def test_an_accounting_outage_delays_the_close_but_loses_nothing(
         assert len(await stack.provider_records("/accounting/v1/payments")) == 1
 
 
-async def test_operations_find_invoices_by_search_attributes(temporal: Client, sqlite_url: str) -> None:
+async def test_operations_find_invoices_by_search_attributes(
+    temporal: Client, sqlite_url: str
+) -> None:
     async with running_stack(temporal, sqlite_url) as stack:
         customer, paid_id = await start_invoice(stack, "ops@acme.test", quantity="2")
         issued = await stack.wait_until_awaiting_payment(paid_id)
@@ -132,20 +155,27 @@ async def test_operations_find_invoices_by_search_attributes(temporal: Client, s
             async def run() -> list[str] | None:
                 ids = [wf.id async for wf in temporal.list_workflows(query)]
                 return ids or None
+
             return await stack.wait_for(run, timeout=15)
 
-        assert await found(f'CustomerId = "{customer["id"]}" AND InvoiceStatus = "CLOSED"') == [f"invoice-{paid_id}"]
+        assert await found(f'CustomerId = "{customer["id"]}" AND InvoiceStatus = "CLOSED"') == [
+            f"invoice-{paid_id}"
+        ]
+        assert await found(f'InvoiceNumber = "{number}" AND CustomerId = "{customer["id"]}"') == [
+            f"invoice-{paid_id}"
+        ]
         assert await found(
-            f'InvoiceNumber = "{number}" AND CustomerId = "{customer["id"]}"'
-        ) == [f"invoice-{paid_id}"]
-        assert await found(
-            f'CustomerId = "{other_customer["id"]}" AND InvoiceStatus = "ISSUED" AND AmountDue = 43200'
+            f'CustomerId = "{other_customer["id"]}" AND InvoiceStatus = "ISSUED"'
+            " AND AmountDue = 43200"
         ) == [f"invoice-{open_id}"]
 
         handle = temporal.get_workflow_handle(f"invoice-{open_id}")
         description = await handle.describe()
         state = await stack.invoice(open_id)
-        assert await description.static_summary() == f"ACME Ltd · GBP 432.00 · due {state['invoice']['due_date']}"
+        assert (
+            await description.static_summary()
+            == f"ACME Ltd · GBP 432.00 · due {state['invoice']['due_date']}"
+        )
         # what the UI shows as "current details": who and what the invoice waits on, until when
         metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
         details = metadata.current_details

@@ -12,7 +12,12 @@ from schemas.tables import AuditEvent
 from tests.support.stack import Stack, running_stack
 
 RATES = [
-    {"code": "senior", "description": "Senior consultant", "unit": "hour", "unit_price_minor": 12000},
+    {
+        "code": "senior",
+        "description": "Senior consultant",
+        "unit": "hour",
+        "unit_price_minor": 12000,
+    },
     {
         "code": "training",
         "description": "Training day",
@@ -33,8 +38,14 @@ async def customer_and_contract(stack: Stack, **contract: Any) -> tuple[dict, di
         },
     )
     assert customer.status_code == 201, customer.text
-    body = {"customer_id": customer.json()["id"], "currency": "GBP", "tax_region": "GB",
-            "payment_terms_days": 30, "rates": RATES, **contract}
+    body = {
+        "customer_id": customer.json()["id"],
+        "currency": "GBP",
+        "tax_region": "GB",
+        "payment_terms_days": 30,
+        "rates": RATES,
+        **contract,
+    }
     created = await stack.api.post("/contracts", json=body)
     assert created.status_code == 201, created.text
     return customer.json(), created.json()
@@ -86,9 +97,20 @@ async def test_invoice_runs_from_api_to_closed_with_one_email_and_one_accounting
         assert len(closed["accounting"]) == 2
 
         async with stack.sessions() as session:
-            actions = [e.action for e in await session.exec(select(AuditEvent).where(AuditEvent.invoice_id == invoice_id))]
-        for expected in ("invoice.generated", "invoice.delivered", "payment.recorded",
-                         "accounting.invoice_posted", "accounting.payment_posted", "invoice.closed"):
+            actions = [
+                e.action
+                for e in await session.exec(
+                    select(AuditEvent).where(AuditEvent.invoice_id == invoice_id)
+                )
+            ]
+        for expected in (
+            "invoice.generated",
+            "invoice.delivered",
+            "payment.recorded",
+            "accounting.invoice_posted",
+            "accounting.payment_posted",
+            "invoice.closed",
+        ):
             assert expected in actions
 
 
@@ -99,8 +121,11 @@ async def test_partial_payments_reduce_the_balance_until_the_invoice_closes(
         customer, contract = await customer_and_contract(stack, email="ap@partial.test")
         response = await stack.api.post(
             "/invoices",
-            json={"customer_id": customer["id"], "contract_id": contract["id"],
-                  "items": [{"rate_code": "senior", "quantity": "1"}]},
+            json={
+                "customer_id": customer["id"],
+                "contract_id": contract["id"],
+                "items": [{"rate_code": "senior", "quantity": "1"}],
+            },
         )
         invoice_id = response.json()["invoice_id"]  # 120.00 + 24.00 VAT = 144.00
         issued = await stack.wait_until_awaiting_payment(invoice_id)

@@ -13,17 +13,46 @@ from schemas.invoice import InvoiceSnapshot
 
 def snapshot(locale: str, currency: str = "CAD") -> InvoiceSnapshot:
     return InvoiceSnapshot(
-        invoice_id="inv_1", number="INV-2026-0042", customer_id="cus_1", customer_name="Érable & Fils",
-        customer_email="compta@erable.test", customer_locale=locale, currency=currency,
-        issue_date=date(2026, 11, 2), due_date=date(2026, 11, 17),
-        lines=[InvoiceLine(position=1, description="Conseil <senior>", quantity=Decimal("8.5"), unit="hour",
-                           unit_price_minor=15000, net_minor=127500, tax_category=TaxCategory.STANDARD,
-                           rate_code="consulting")],
-        tax_lines=[
-            TaxLine(name="GST", rate=Decimal("0.05"), category=TaxCategory.STANDARD, taxable_minor=127500, tax_minor=6375),
-            TaxLine(name="QST", rate=Decimal("0.09975"), category=TaxCategory.STANDARD, taxable_minor=127500, tax_minor=12718),
+        invoice_id="inv_1",
+        number="INV-2026-0042",
+        customer_id="cus_1",
+        customer_name="Érable & Fils",
+        customer_email="compta@erable.test",
+        customer_locale=locale,
+        currency=currency,
+        issue_date=date(2026, 11, 2),
+        due_date=date(2026, 11, 17),
+        lines=[
+            InvoiceLine(
+                position=1,
+                description="Conseil <senior>",
+                quantity=Decimal("8.5"),
+                unit="hour",
+                unit_price_minor=15000,
+                net_minor=127500,
+                tax_category=TaxCategory.STANDARD,
+                rate_code="consulting",
+            )
         ],
-        subtotal_minor=127500, tax_minor=19093, total_minor=146593,
+        tax_lines=[
+            TaxLine(
+                name="GST",
+                rate=Decimal("0.05"),
+                category=TaxCategory.STANDARD,
+                taxable_minor=127500,
+                tax_minor=6375,
+            ),
+            TaxLine(
+                name="QST",
+                rate=Decimal("0.09975"),
+                category=TaxCategory.STANDARD,
+                taxable_minor=127500,
+                tax_minor=12718,
+            ),
+        ],
+        subtotal_minor=127500,
+        tax_minor=19093,
+        total_minor=146593,
     )
 
 
@@ -38,7 +67,9 @@ def test_fr_ca_email_uses_french_words_and_canadian_french_amounts() -> None:
 
 
 def test_en_gb_email_and_html_escaping() -> None:
-    email = render_invoice_email(snapshot("en_GB", "GBP"), payment_url="https://pay.test/p/1?a=1&b=2")
+    email = render_invoice_email(
+        snapshot("en_GB", "GBP"), payment_url="https://pay.test/p/1?a=1&b=2"
+    )
     assert email.subject == "Invoice INV-2026-0042 for £1,465.93"
     assert "17 November 2026" in email.html
     assert "Conseil &lt;senior&gt;" in email.html  # customer data is escaped

@@ -25,7 +25,9 @@ async def test_invoice_numbers_are_gapless_and_each_invoice_gets_exactly_one(db_
             return await invoices.create_invoice(session, request, request.issue_date)
 
     # every request twice, all at once: retries racing first attempts
-    results = await asyncio.gather(*(create(r) for r in requests + requests), return_exceptions=True)
+    results = await asyncio.gather(
+        *(create(r) for r in requests + requests), return_exceptions=True
+    )
     # a losing racer may fail on the primary key; its retry must then see the winner's number
     retried = [await create(r) for r in requests]
     numbers = [result.invoice.number for result in retried]
@@ -37,7 +39,9 @@ async def test_invoice_numbers_are_gapless_and_each_invoice_gets_exactly_one(db_
         stored = (await session.exec(select(func.count()).select_from(Invoice))).one()
         generated_events = (
             await session.exec(
-                select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "invoice.generated")
+                select(func.count())
+                .select_from(AuditEvent)
+                .where(AuditEvent.action == "invoice.generated")
             )
         ).one()
     assert stored == 12
@@ -104,7 +108,11 @@ async def test_status_change_writes_one_audit_event_however_often_it_runs(db_url
     for _ in range(3):
         async with transaction(sessions) as session:
             await invoices.set_status(
-                session, request.invoice_id, InvoiceStatus.OVERDUE, step_key="overdue", actor="workflow"
+                session,
+                request.invoice_id,
+                InvoiceStatus.OVERDUE,
+                step_key="overdue",
+                actor="workflow",
             )
     async with transaction(sessions) as session:
         row = await session.get(Invoice, request.invoice_id)

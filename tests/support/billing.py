@@ -49,9 +49,13 @@ async def period_invoices(sessions: SessionFactory, period: str) -> list[Invoice
 
 async def unbilled_count(sessions: SessionFactory, contract_ids: list[str], period: str) -> int:
     async with sessions() as session:
-        query = select(func.count()).select_from(BillableEntry).where(
-            col(BillableEntry.contract_id).in_(contract_ids),
-            BillableEntry.period == period,
-            col(BillableEntry.invoice_id).is_(None),
+        query = (
+            select(func.count())
+            .select_from(BillableEntry)
+            .where(
+                col(BillableEntry.contract_id).in_(contract_ids),
+                BillableEntry.period == period,
+                col(BillableEntry.invoice_id).is_(None),
+            )
         )
         return int((await session.exec(query)).one())

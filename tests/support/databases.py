@@ -12,7 +12,9 @@ import psycopg
 
 from store.migrations import upgrade
 
-PG_ADMIN_URL = os.environ.get("INVOICEFLOW_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get(
+    "INVOICEFLOW_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 
 
 def _pg_url(database: str) -> str:

@@ -11,8 +11,18 @@ from schemas.tables import Contract, Customer
 from store.db import SessionFactory, transaction
 
 CONSULTING_RATES: list[dict[str, Any]] = [
-    {"code": "senior", "description": "Senior consultant", "unit": "hour", "unit_price_minor": 12000},
-    {"code": "junior", "description": "Junior consultant", "unit": "hour", "unit_price_minor": 6550},
+    {
+        "code": "senior",
+        "description": "Senior consultant",
+        "unit": "hour",
+        "unit_price_minor": 12000,
+    },
+    {
+        "code": "junior",
+        "description": "Junior consultant",
+        "unit": "hour",
+        "unit_price_minor": 6550,
+    },
     {
         "code": "training",
         "description": "Training day",

@@ -52,7 +52,9 @@ class Stack:
         response.raise_for_status()
         return response.json()
 
-    async def wait_for_status(self, invoice_id: str, status: str, timeout: float = 30.0) -> dict[str, Any]:
+    async def wait_for_status(
+        self, invoice_id: str, status: str, timeout: float = 30.0
+    ) -> dict[str, Any]:
         async def reached() -> dict[str, Any] | None:
             body = await self.invoice(invoice_id)
             live = body.get("live") or {}
@@ -61,7 +63,9 @@ class Stack:
 
         return await self.wait_for(reached, timeout)
 
-    async def wait_until_awaiting_payment(self, invoice_id: str, timeout: float = 30.0) -> dict[str, Any]:
+    async def wait_until_awaiting_payment(
+        self, invoice_id: str, timeout: float = 30.0
+    ) -> dict[str, Any]:
         """Issued, e-mailed, payment link created: the invoice now waits for the customer."""
 
         async def waiting() -> dict[str, Any] | None:
@@ -69,7 +73,9 @@ class Stack:
             live = body.get("live") or {}
             stored = body.get("invoice") or {}
             # the stored record is read a moment before the live state: wait for both
-            return body if live.get("waiting_for") == "payment" and stored.get("payment_url") else None
+            return (
+                body if live.get("waiting_for") == "payment" and stored.get("payment_url") else None
+            )
 
         return await self.wait_for(waiting, timeout)
 

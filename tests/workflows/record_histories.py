@@ -32,8 +32,12 @@ BIN = Path(sys.executable).parent
 
 async def _invoice(stack: Stack, email: str, **extra: object) -> str:
     customer, contract = await customer_and_contract(stack, email=email)
-    body = {"customer_id": customer["id"], "contract_id": contract["id"],
-            "items": [{"rate_code": "senior", "quantity": "1"}], **extra}
+    body = {
+        "customer_id": customer["id"],
+        "contract_id": contract["id"],
+        "items": [{"rate_code": "senior", "quantity": "1"}],
+        **extra,
+    }
     return (await stack.api.post("/invoices", json=body)).json()["invoice_id"]
 
 
@@ -78,7 +82,8 @@ async def _billing_runs(stack: Stack) -> None:
 
 async def main(which: set[str]) -> None:
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(BIN / "temporal-test-server"), data_converter=pydantic_data_converter
+        test_server_existing_path=str(BIN / "temporal-test-server"),
+        data_converter=pydantic_data_converter,
     )
     await env.client.operator_service.add_search_attributes(
         AddSearchAttributesRequest(

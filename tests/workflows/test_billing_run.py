@@ -186,4 +186,3 @@ async def test_a_doubled_or_repeated_run_never_bills_a_contract_twice(
         await stack.wait_for(all_visible)
         await asyncio.sleep(0.5)  # visibility is eventually consistent: look once more
         assert await invoice_workflow_count(temporal, customer_ids) == N + 1
-

@@ -15,12 +15,18 @@ async def test_unpaid_invoice_becomes_overdue_after_its_due_date_and_closes_when
     time_skipping: WorkflowEnvironment, sqlite_url: str
 ) -> None:
     async with running_stack(time_skipping.client, sqlite_url) as stack:
-        customer, contract = await customer_and_contract(stack, email="late@acme.test", payment_terms_days=14)
+        customer, contract = await customer_and_contract(
+            stack, email="late@acme.test", payment_terms_days=14
+        )
         today = (await time_skipping.get_current_time()).date()  # the server's clock, skipped ahead
         response = await stack.api.post(
             "/invoices",
-            json={"customer_id": customer["id"], "contract_id": contract["id"], "issue_date": today.isoformat(),
-                  "items": [{"rate_code": "senior", "quantity": "1"}]},
+            json={
+                "customer_id": customer["id"],
+                "contract_id": contract["id"],
+                "issue_date": today.isoformat(),
+                "items": [{"rate_code": "senior", "quantity": "1"}],
+            },
         )
         invoice_id = response.json()["invoice_id"]
         issued = await stack.wait_until_awaiting_payment(invoice_id)
@@ -37,9 +43,7 @@ async def test_unpaid_invoice_becomes_overdue_after_its_due_date_and_closes_when
 
         link_id = overdue["live"]["payment_url"].rstrip("/").rsplit("/", 1)[-1]
         await stack.pay(link_id, 4400)
-        partly = await stack.wait_for(
-            lambda: _status_with_paid(stack, invoice_id, 4400)
-        )
+        partly = await stack.wait_for(lambda: _status_with_paid(stack, invoice_id, 4400))
         assert partly["live"]["status"] == "OVERDUE"  # partly paid is still overdue
 
         await time_skipping.sleep(timedelta(days=30))  # bounded re-checks while overdue
@@ -57,12 +61,18 @@ async def test_invoice_paid_before_its_due_date_is_never_overdue(
     time_skipping: WorkflowEnvironment, sqlite_url: str
 ) -> None:
     async with running_stack(time_skipping.client, sqlite_url) as stack:
-        customer, contract = await customer_and_contract(stack, email="prompt@acme.test", payment_terms_days=30)
+        customer, contract = await customer_and_contract(
+            stack, email="prompt@acme.test", payment_terms_days=30
+        )
         today = (await time_skipping.get_current_time()).date()
         response = await stack.api.post(
             "/invoices",
-            json={"customer_id": customer["id"], "contract_id": contract["id"], "issue_date": today.isoformat(),
-                  "items": [{"rate_code": "senior", "quantity": "1"}]},
+            json={
+                "customer_id": customer["id"],
+                "contract_id": contract["id"],
+                "issue_date": today.isoformat(),
+                "items": [{"rate_code": "senior", "quantity": "1"}],
+            },
         )
         invoice_id = response.json()["invoice_id"]
         issued = await stack.wait_until_awaiting_payment(invoice_id)
@@ -72,4 +82,8 @@ async def test_invoice_paid_before_its_due_date_is_never_overdue(
         closed = await stack.wait_for_status(invoice_id, "CLOSED")
         actions = [event["action"] for event in closed["audit"]]
         assert "invoice.overdue" not in actions
-        assert actions.index("invoice.generated") < actions.index("payment.recorded") < actions.index("invoice.closed")
+        assert (
+            actions.index("invoice.generated")
+            < actions.index("payment.recorded")
+            < actions.index("invoice.closed")
+        )

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from temporalio.client import Client
 
 from api.errors import install_error_handlers
-from api.routes import billing, invoices, parties, portal, webhooks
+from api.routes import approval_config, approvals, billing, invoices, parties, portal, webhooks
 from core.logging import configure_logging
 from core.settings import Settings, get_settings
 from core.temporal import connect
@@ -49,6 +49,8 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     app.include_router(billing.router)
     app.include_router(webhooks.router)
     app.include_router(portal.router)
+    app.include_router(approval_config.router)
+    app.include_router(approvals.router)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, object]:

@@ -40,6 +40,10 @@ class NotFoundError(ApiError):
     status, title, code = 404, "Not found", "not_found"
 
 
+class Conflict(ApiError):
+    status, title, code = 409, "Conflict", "conflict"
+
+
 class Unprocessable(ApiError):
     status, title, code = 422, "Unprocessable request", "unprocessable"
 

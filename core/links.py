@@ -7,6 +7,7 @@ harm; it is signed (itsdangerous, HMAC-SHA256) and bound to one invoice, and exp
 from __future__ import annotations
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from pydantic import BaseModel
 
 PORTAL_VIEW_SALT = "invoiceflow.portal.view"
 PORTAL_VIEW_MAX_AGE_S = 400 * 24 * 3600  # outlives the invoice's collection window
@@ -40,3 +41,38 @@ def verify_portal_view_token(secret: str, token: str, invoice_id: str) -> None:
         raise InvalidLink("invalid") from bad
     if payload.get("invoice_id") != invoice_id:
         raise InvalidLink("not for this invoice")
+
+
+# --- approval links -------------------------------------------------------------------
+
+APPROVAL_SALT = "invoiceflow.approval.decide"
+
+
+class ApprovalLink(BaseModel, frozen=True):
+    """What an approval link is bound to: one request, one person, one level, one version."""
+
+    invoice_id: str
+    request_id: str
+    approver_id: str
+    round: int
+    level: int
+    version: int
+
+
+def approval_token(secret: str, link: ApprovalLink) -> str:
+    return URLSafeTimedSerializer(secret, salt=APPROVAL_SALT).dumps(link.model_dump())
+
+
+def approval_url(base_url: str, secret: str, link: ApprovalLink) -> str:
+    return f"{base_url.rstrip('/')}/approvals/{approval_token(secret, link)}"
+
+
+def read_approval_token(secret: str, token: str, max_age_s: int) -> ApprovalLink:
+    """The link's claims, or InvalidLink("expired" | "invalid")."""
+    try:
+        claims = URLSafeTimedSerializer(secret, salt=APPROVAL_SALT).loads(token, max_age=max_age_s)
+        return ApprovalLink.model_validate(claims)
+    except SignatureExpired as expired:
+        raise InvalidLink("expired") from expired
+    except (BadSignature, ValueError) as bad:
+        raise InvalidLink("invalid") from bad

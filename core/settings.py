@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     provider_timeout_s: float = 10.0
 
     link_signing_secret: SecretStr = SecretStr(DEV_SECRETS["link_signing_secret"])
+    approval_link_max_age_s: int = 7 * 24 * 3600
+    approval_remind_after_h: float = 24
+    approval_escalate_after_h: float = 48
+    approval_expire_after_h: float = 120
 
     @property
     def effective_log_format(self) -> str:

@@ -108,6 +108,11 @@ class InvoiceCreate(_Strict):
     po_number: str | None = Field(default=None, max_length=100)
     items: list[BillableItem] = Field(default_factory=list)
     lines: list[ExplicitLine] = Field(default_factory=list)
+    created_by: str | None = Field(
+        default=None,
+        max_length=200,
+        description="the person who created the invoice (kept from approving it)",
+    )
 
 
 class InvoicePreview(BaseModel):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -16,6 +17,9 @@ from domain.invoicing import BillableItem, ExplicitLine, InvoiceLine, TaxLine
 class InvoiceStatus(StrEnum):
     PENDING = "PENDING"  # workflow started, invoice not generated yet
     REJECTED = "REJECTED"  # generation refused by a contract rule; nothing was numbered
+    AWAITING_APPROVAL = "AWAITING_APPROVAL"  # numbered; approvers decide by link
+    CHANGES_REQUESTED = "CHANGES_REQUESTED"  # rejected by an approver: waits for a correction
+    APPROVAL_EXPIRED = "APPROVAL_EXPIRED"  # nobody decided in time: operations decide
     ISSUED = "ISSUED"  # numbered, delivered, awaiting payment
     PARTIALLY_PAID = "PARTIALLY_PAID"
     OVERDUE = "OVERDUE"
@@ -39,6 +43,9 @@ class StartInvoiceInput(BaseModel):
     items: list[BillableItem] = Field(default_factory=list)
     lines: list[ExplicitLine] = Field(default_factory=list)
     requested_by: str
+    # The person in the upstream app who created the invoice (an approver id, if they are
+    # one): separation of duties keeps them from approving it. Default: requested_by.
+    created_by: str | None = None
     # "YYYY-MM": bill the contract's unbilled entries of that period (a billing run's invoice)
     billing_period: str | None = None
 
@@ -58,6 +65,7 @@ class InvoiceSnapshot(BaseModel):
     customer_email: str
     customer_phone: str | None = None
     customer_locale: str
+    tax_region: str = ""
     currency: str
     issue_date: date
     due_date: date
@@ -157,6 +165,8 @@ class InvoiceState(BaseModel):
     payment_url: str | None = None
     accounting_invoice_ref: str | None = None
     payments: list[PaymentView] = Field(default_factory=list)
+    version: int = 1
+    approval: dict[str, Any] | None = None
 
 
 class InvoiceResult(BaseModel):

@@ -202,3 +202,97 @@ class AuditEvent(SQLModel, table=True):
     actor: str
     at: datetime = _utc_column()
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+# --- approval: configuration (written by the API) and records (written by activities) ---
+
+
+class ApproverRow(SQLModel, table=True):
+    """A person who approves by link. ``id`` is the user id that documents name as their
+    creator or last editor, so separation of duties can compare the two."""
+
+    __tablename__ = "approvers"
+
+    id: str = Field(primary_key=True)
+    name: str
+    email: str
+    time_zone: str = "UTC"
+    active: bool = True
+    created_at: datetime = _utc_column()
+
+
+class ApproverGroupRow(SQLModel, table=True):
+    __tablename__ = "approver_groups"
+
+    id: str = Field(primary_key=True)
+    name: str
+    backup_approver_id: str | None = Field(default=None, foreign_key="approvers.id")
+    members: list[str] = Field(sa_column=Column(JSON, nullable=False))  # approver ids, in order
+    created_at: datetime = _utc_column()
+
+
+class ApprovalRuleRow(SQLModel, table=True):
+    """One rule of the policy; ``definition`` holds the ``domain.approval.ApprovalRule``
+    fields other than ``id`` and ``description``. ``position`` keeps the order rules were
+    added in, which breaks ties between equally specific rules."""
+
+    __tablename__ = "approval_rules"
+
+    id: str = Field(primary_key=True)
+    description: str
+    position: int = Field(index=True)
+    definition: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    active: bool = True
+    created_at: datetime = _utc_column()
+
+
+class DelegationRow(SQLModel, table=True):
+    """``approver_id`` is away from ``starts`` to ``ends`` (inclusive); ``delegate_id``
+    stands in. Revoked delegations stay, with ``revoked_at`` set, for the audit."""
+
+    __tablename__ = "delegations"
+
+    id: str = Field(primary_key=True)
+    approver_id: str = Field(foreign_key="approvers.id", index=True)
+    delegate_id: str = Field(foreign_key="approvers.id")
+    starts: date
+    ends: date
+    created_at: datetime = _utc_column()
+    revoked_at: datetime | None = _utc_column(nullable=True)
+
+
+class ApprovalRequestRow(SQLModel, table=True):
+    """One approval link sent to one person for one level of one approval round.
+
+    The id is deterministic (``{invoice_id}:r{round}:l{level}:{approver_id}``), so a
+    retried "send the link" step finds its row already there.
+    """
+
+    __tablename__ = "approval_requests"
+
+    id: str = Field(primary_key=True)
+    invoice_id: str = Field(foreign_key="invoices.id", index=True)
+    round: int
+    level: int
+    approver_id: str
+    delegated_from: str | None = None
+    version: int  # the invoice version the link was sent for
+    status: str  # sent | decided | superseded | expired
+    sent_at: datetime = _utc_column()
+    decided_at: datetime | None = _utc_column(nullable=True)
+    decision: str | None = None  # approve | reject | request_changes
+    reason: str | None = None
+
+
+class ApprovalLinkEvent(SQLModel, table=True):
+    """Append-only: every link sent, opened, decided or refused. Never holds the token."""
+
+    __tablename__ = "approval_link_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: str = Field(index=True)
+    event: str  # sent | opened | decided | refused
+    at: datetime = _utc_column()
+    ip: str | None = None
+    user_agent: str | None = None
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

@@ -124,6 +124,9 @@ async def insert_if_absent(session: AsyncSession, table: Any, **values: Any) -> 
     """
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     statement = dialect.insert(table).values(**values).on_conflict_do_nothing()
+    # SQLAlchemy 2.1 reports rowcount -1 for an INSERT on psycopg unless asked to keep it,
+    # which made every insert look new on PostgreSQL
+    statement = statement.execution_options(preserve_rowcount=True)
     connection = await session.connection()
     result = await connection.execute(statement)
     return bool(result.rowcount)

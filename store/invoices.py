@@ -16,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.billing import terms_for_period
 from domain.errors import InvoiceRuleError, NothingToBill
-from domain.invoicing import InvoiceLine, TaxLine, generate_invoice
+from domain.invoicing import BillableItem, ExplicitLine, InvoiceLine, TaxLine, generate_invoice
 from domain.tax import TaxCategory
 from schemas.invoice import (
     CreateInvoiceResult,
@@ -26,7 +26,7 @@ from schemas.invoice import (
     RecordPaymentResult,
     StartInvoiceInput,
 )
-from schemas.tables import BillableEntry, Customer, Invoice, InvoiceLineRow, Payment
+from schemas.tables import AuditEvent, BillableEntry, Customer, Invoice, InvoiceLineRow, Payment
 from store import audit, billing, numbering, parties
 from store.db import insert_if_absent
 
@@ -116,20 +116,7 @@ async def create_invoice(
     session.add(invoice)
     await session.flush()
     await billing.mark_billed(session, entries, invoice.id)
-    for line in generated.lines:
-        session.add(
-            InvoiceLineRow(
-                invoice_id=invoice.id,
-                position=line.position,
-                description=line.description,
-                quantity=str(line.quantity),
-                unit=line.unit,
-                unit_price_minor=line.unit_price_minor,
-                net_minor=line.net_minor,
-                tax_category=line.tax_category.value,
-                rate_code=line.rate_code,
-            )
-        )
+    _add_lines(session, invoice.id, generated.lines)
     await audit.record(
         session,
         step_key=f"{invoice.id}:generated",
@@ -141,6 +128,23 @@ async def create_invoice(
     )
     await session.flush()
     return await _result_for(session, invoice)
+
+
+def _add_lines(session: AsyncSession, invoice_id: str, generated: list[InvoiceLine]) -> None:
+    for line in generated:
+        session.add(
+            InvoiceLineRow(
+                invoice_id=invoice_id,
+                position=line.position,
+                description=line.description,
+                quantity=str(line.quantity),
+                unit=line.unit,
+                unit_price_minor=line.unit_price_minor,
+                net_minor=line.net_minor,
+                tax_category=line.tax_category.value,
+                rate_code=line.rate_code,
+            )
+        )
 
 
 async def _result_for(session: AsyncSession, invoice: Invoice) -> CreateInvoiceResult:
@@ -161,6 +165,7 @@ async def snapshot(session: AsyncSession, invoice: Invoice) -> InvoiceSnapshot:
         customer_email=customer.email,
         customer_phone=customer.phone,
         customer_locale=customer.locale,
+        tax_region=invoice.tax_region,
         currency=invoice.currency,
         issue_date=invoice.issue_date,
         due_date=invoice.due_date,
@@ -286,3 +291,64 @@ async def set_payment_link(session: AsyncSession, invoice_id: str, link_id: str,
         invoice.payment_link_id = link_id
         invoice.payment_url = url
         session.add(invoice)
+
+
+async def revise_invoice(
+    session: AsyncSession,
+    invoice_id: str,
+    items: list[BillableItem],
+    explicit_lines: list[ExplicitLine],
+    *,
+    version: int,
+    changed_by: str,
+) -> tuple[InvoiceSnapshot | None, InvoiceRuleError | None]:
+    """Replace a numbered invoice's lines after a rejection (it keeps its number).
+
+    Runs once per version: a retried step finds its audit event and returns the stored
+    invoice. A correction that breaks a contract rule changes nothing.
+    """
+    invoice = await _get(session, invoice_id)
+    step_key = f"{invoice_id}:revised:v{version}"
+    if await _audit_exists(session, step_key):
+        return await snapshot(session, invoice), None
+    contract = await parties.get_contract(session, invoice.contract_id)
+    assert contract is not None and invoice.issue_date is not None
+    terms = parties.contract_terms(
+        contract, await parties.already_invoiced_minor(session, contract.id, invoice_id)
+    )
+    try:
+        generated = generate_invoice(
+            terms,
+            items=items,
+            explicit_lines=explicit_lines,
+            issue_date=invoice.issue_date,
+            currency=invoice.currency,
+        )
+    except InvoiceRuleError as rule:
+        return None, rule
+    for row in await lines(session, invoice_id):
+        await session.delete(row)
+    await session.flush()
+    _add_lines(session, invoice_id, generated.lines)
+    invoice.subtotal_minor = generated.subtotal_minor
+    invoice.tax_minor = generated.tax_minor
+    invoice.total_minor = generated.total_minor
+    invoice.tax_lines = [line.model_dump(mode="json") for line in generated.tax_lines]
+    invoice.updated_at = datetime.now(UTC)
+    session.add(invoice)
+    await audit.record(
+        session,
+        step_key=step_key,
+        invoice_id=invoice_id,
+        entity="invoice",
+        action="invoice.revised",
+        actor=changed_by,
+        data={"version": version, "total_minor": generated.total_minor},
+    )
+    await session.flush()
+    return await snapshot(session, invoice), None
+
+
+async def _audit_exists(session: AsyncSession, step_key: str) -> bool:
+    found = await session.exec(select(AuditEvent.id).where(AuditEvent.step_key == step_key))
+    return found.first() is not None

@@ -11,6 +11,7 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.accounting import AccountingActivities
+from activities.approval import ApprovalActivities
 from activities.billing import BillingActivities
 from activities.delivery import DeliveryActivities
 from activities.store import InvoiceStoreActivities
@@ -48,6 +49,7 @@ class ActivitySet:
     delivery: DeliveryActivities
     accounting: AccountingActivities
     billing: BillingActivities
+    approval: ApprovalActivities
 
     def all(self) -> list:  # type: ignore[type-arg]
         return [
@@ -58,6 +60,10 @@ class ActivitySet:
             self.accounting.post_invoice,
             self.accounting.post_payment,
             self.billing.list_contracts,
+            self.approval.load_context,
+            self.approval.send_links,
+            self.approval.record_decision,
+            self.approval.revise,
         ]
 
 
@@ -72,6 +78,7 @@ def build_activities(
         start_tls=settings.smtp_start_tls,
     )
     return ActivitySet(
+        approval=ApprovalActivities(sessions, EmailSender(smtp), settings),
         store=InvoiceStoreActivities(sessions),
         delivery=DeliveryActivities(
             sessions,

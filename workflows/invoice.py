@@ -13,14 +13,30 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import SearchAttributeUpdate
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.accounting import AccountingActivities
+    from activities.approval import ApprovalActivities
     from activities.delivery import DeliveryActivities
     from activities.store import InvoiceStoreActivities
+    from domain.approval import (
+        ApprovalPolicyError,
+        ApprovalSubject,
+        approval_chain,
+        check_decision,
+        waiting_on,
+    )
     from domain.money import format_amount
     from schemas import search_attributes as sa
+    from schemas.approval import (
+        CorrectInput,
+        DecideInput,
+        DecideResult,
+        LoadApprovalContextInput,
+        RecordDecisionInput,
+        ReviseInvoiceInput,
+    )
     from schemas.invoice import (
         CreateInvoiceInput,
         DeliverInvoiceInput,
@@ -38,6 +54,7 @@ with workflow.unsafe.imports_passed_through():
         StartInvoiceInput,
     )
     from workflows import options
+    from workflows.approval import ApprovalRound
 
 
 def overdue_at(invoice: InvoiceSnapshot) -> datetime:
@@ -60,6 +77,13 @@ class InvoiceWorkflow:
         self._rejection: str | None = None
         self._payment_url: str | None = None
         self._accounting_invoice_ref: str | None = None
+        self._version = 1
+        self._approval: ApprovalRound | None = None
+        self._correction: CorrectInput | None = None
+        self._correction_refused: str | None = None
+        self._last_correction_by: str | None = None
+        self._operator_override: DecideInput | None = None
+        self._policy_blocked: str | None = None
 
     # --- the process -------------------------------------------------------------
 
@@ -76,6 +100,8 @@ class InvoiceWorkflow:
             return self._rejected(created.rejection_code or "rejected", created.rejection_reason)
 
         invoice = self._invoice = created.invoice
+        if workflow.patched("approval-v1"):  # histories recorded before approvals replay as before
+            invoice = self._invoice = await self._approve(invoice)
         self._set_status(InvoiceStatus.ISSUED, number=invoice.number)
         self._waiting_for = "delivery to the customer"
         self._update_details()
@@ -100,6 +126,235 @@ class InvoiceWorkflow:
             number=invoice.number,
             paid_minor=self._paid_minor,
         )
+
+    # --- approval ----------------------------------------------------------------------
+
+    async def _approve(self, invoice: InvoiceSnapshot) -> InvoiceSnapshot:
+        """Rounds of approval until one approves; a rejection waits for a correction and
+        starts a new round (new version, new links; every old link is dead)."""
+        context = await workflow.execute_local_activity_method(
+            ApprovalActivities.load_context,
+            LoadApprovalContextInput(invoice_id=invoice.invoice_id),
+            start_to_close_timeout=options.STORE_TIMEOUT,
+            retry_policy=options.STORE_RETRY,
+        )
+        created_by = self._request.created_by or self._request.requested_by
+        last_changed_by = created_by
+        round_no = 0
+        while True:
+            subject = ApprovalSubject(
+                document_type="invoice",
+                amount_minor=invoice.total_minor,
+                currency=invoice.currency,
+                customer_id=invoice.customer_id,
+                region=invoice.tax_region,
+                created_by=created_by,
+                last_changed_by=last_changed_by,
+                version=self._version,
+            )
+            try:
+                chain = approval_chain(context.policy, subject, today=workflow.now().date())
+            except ApprovalPolicyError as err:
+                chain = None
+                await self._blocked_by_policy(err)
+            if chain is None:
+                return invoice
+            round_no += 1
+            approval = self._approval = ApprovalRound(chain, context, round_no, invoice)
+            if round_no == 1:
+                self._set_status(InvoiceStatus.AWAITING_APPROVAL, number=invoice.number)
+            await self._set_stored_status(InvoiceStatus.AWAITING_APPROVAL, f"approval:r{round_no}")
+            self._set_status(InvoiceStatus.AWAITING_APPROVAL)
+            await approval.send("request", list(waiting_on(chain, approval.state)))
+            await self._run_round(approval)
+            if approval.state.status == "approved":
+                return invoice
+            revised = await self._await_correction(approval)
+            invoice = self._invoice = revised
+            last_changed_by = self._last_correction_by or last_changed_by
+
+    async def _run_round(self, approval: ApprovalRound) -> None:
+        level = 0
+        while approval.state.status in ("pending", "expired"):
+            if approval.state.status == "expired":
+                if self._status != InvoiceStatus.APPROVAL_EXPIRED:
+                    await self._set_stored_status(
+                        InvoiceStatus.APPROVAL_EXPIRED, f"approval_expired:r{approval.round}"
+                    )
+                    self._set_status(InvoiceStatus.APPROVAL_EXPIRED)
+                    workflow.upsert_search_attributes(
+                        [sa.EXCEPTION_REASON.value_set("approval_expired")]
+                    )
+                self._waiting_for = (
+                    "operations: nobody approved in time (update `decide` as operator)"
+                )
+                self._update_details()
+                expired = approval.state
+                try:
+                    await workflow.wait_condition(
+                        lambda expired=expired: (
+                            approval.state is not expired or self._correction is not None
+                        ),
+                        timeout=options.OVERDUE_RECHECK,
+                    )
+                except TimeoutError:
+                    pass
+                if self._correction is not None:
+                    return
+                continue
+            kind, at = approval.next_deadline()
+            self._waiting_for = approval.waiting_text()
+            self._update_details()
+            before = approval.state
+            try:
+                await workflow.wait_condition(
+                    lambda: approval.state is not before,  # noqa: B023 (awaited in this iteration)
+                    timeout=max(at - workflow.now(), timedelta(seconds=1)),
+                )
+            except TimeoutError:
+                await approval.on_deadline(kind)
+                continue
+            if approval.state.status == "pending" and approval.state.active_level != level:
+                level = approval.state.active_level
+                await approval.send("request", list(waiting_on(approval.chain, approval.state)))
+
+    async def _await_correction(self, approval: ApprovalRound) -> InvoiceSnapshot:
+        """Rejected or changes requested: wait for the corrected lines, then revise."""
+        step = f"changes_requested:r{approval.round}"
+        await self._set_stored_status(InvoiceStatus.CHANGES_REQUESTED, step)
+        self._set_status(InvoiceStatus.CHANGES_REQUESTED)
+        while True:
+            note = approval.state.decisions[-1].reason if approval.state.decisions else None
+            self._waiting_for = (
+                f"a corrected invoice from {self._request.requested_by} (update `correct`)"
+                + (f"; approver's note: {note}" if note else "")
+            )
+            self._update_details()
+            try:
+                await workflow.wait_condition(
+                    lambda: self._correction is not None, timeout=options.OVERDUE_RECHECK
+                )
+            except TimeoutError:
+                continue
+            correction, self._correction = self._correction, None
+            assert correction is not None
+            revised = await workflow.execute_local_activity_method(
+                ApprovalActivities.revise,
+                ReviseInvoiceInput(
+                    invoice_id=self._request.invoice_id,
+                    correction=correction,
+                    version=self._version + 1,
+                    round=approval.round,
+                ),
+                start_to_close_timeout=options.STORE_TIMEOUT,
+                retry_policy=options.STORE_RETRY,
+            )
+            if revised.invoice is None:
+                self._correction_refused = revised.rejection_reason
+                continue
+            self._version += 1
+            self._last_correction_by = correction.changed_by
+            self._correction_refused = None
+            return revised.invoice
+
+    async def _blocked_by_policy(self, err: ApprovalPolicyError) -> None:
+        """The policy cannot be met (e.g. separation of duties leaves too few approvers):
+        flag it and wait for an operator's decision; never issue unapproved."""
+        workflow.upsert_search_attributes([sa.EXCEPTION_REASON.value_set(err.code)])
+        self._set_status(InvoiceStatus.APPROVAL_EXPIRED)
+        self._policy_blocked = err.detail
+        self._waiting_for = f"operations: approval policy cannot be met ({err.detail})"
+        self._update_details()
+        while self._operator_override is None:
+            try:
+                await workflow.wait_condition(
+                    lambda: self._operator_override is not None, timeout=options.OVERDUE_RECHECK
+                )
+            except TimeoutError:
+                continue
+        if self._operator_override.decision != "approve":
+            self._operator_override = None
+            await self._blocked_by_policy(err)
+
+    @workflow.update(name="decide")
+    async def decide(self, data: DecideInput) -> DecideResult:
+        """A decision from an approval link (or from operations, with `operator` set)."""
+        approval = self._approval
+        if approval is None:  # only an operator reaches here: the policy could not be met
+            self._operator_override = data
+            return DecideResult(outcome="chain_complete", status=self._status.value)
+        outcome = approval.decide(data)
+        if outcome.recorded is None:  # refused after validation (a click in the same task)
+            return DecideResult(
+                outcome=outcome.code, status=self._status.value, earlier=outcome.earlier
+            )
+        approval.state = outcome.state
+        recorded = outcome.recorded
+        actor = f"operator:{data.operator}" if data.operator else recorded.approver_id
+        await workflow.execute_local_activity_method(
+            ApprovalActivities.record_decision,
+            RecordDecisionInput(
+                invoice_id=self._request.invoice_id,
+                request_id=data.request_id
+                or approval.request_id_for(recorded.approver_id, recorded.level_index),
+                decision=recorded.decision,
+                reason=recorded.reason,
+                actor=actor,
+                ip=data.ip,
+                user_agent=data.user_agent,
+                at=recorded.at,
+            ),
+            start_to_close_timeout=options.STORE_TIMEOUT,
+            retry_policy=options.STORE_RETRY,
+        )
+        return DecideResult(outcome=outcome.code, status=self._status.value)
+
+    @decide.validator
+    def _validate_decide(self, data: DecideInput) -> None:
+        """Refuse here, and the click writes nothing to history."""
+        approval = self._approval
+        if data.operator is not None:
+            if not data.operator.strip():
+                raise ApplicationError("operator name is empty", type="not_your_approval")
+            if approval is None and self._policy_blocked is None:
+                raise ApplicationError("no approval is pending", type="level_not_active")
+            if approval is not None and approval.state.status not in ("pending", "expired"):
+                raise ApplicationError("the approval is already settled", type="chain_closed")
+            return
+        if approval is None:
+            raise ApplicationError("no approval is pending", type="level_not_active")
+        if data.round != approval.round:
+            raise ApplicationError(
+                "the invoice changed since this link was sent", type="version_changed"
+            )
+        refusal = check_decision(
+            approval.chain,
+            approval.state,
+            approver_id=data.approver_id or "",
+            level_index=data.level_index if data.level_index is not None else -1,
+            decision=data.decision,
+            version=data.version or 0,
+        )
+        if refusal is not None:
+            earlier = refusal.earlier.model_dump(mode="json") if refusal.earlier else None
+            raise ApplicationError(refusal.code, earlier, type=refusal.code)
+
+    @workflow.update(name="correct")
+    async def correct(self, data: CorrectInput) -> str:
+        """New lines for an invoice an approver sent back."""
+        self._correction = data
+        return "accepted"
+
+    @correct.validator
+    def _validate_correct(self, data: CorrectInput) -> None:
+        if self._status not in (InvoiceStatus.CHANGES_REQUESTED, InvoiceStatus.APPROVAL_EXPIRED):
+            raise ApplicationError(
+                "only an invoice sent back by its approvers can be corrected"
+                f" (it is {self._status.value})",
+                type="not_correctable",
+            )
+        if not data.items and not data.lines:
+            raise ApplicationError("a correction needs items or lines", type="empty_invoice")
 
     async def _deliver(self, invoice: InvoiceSnapshot) -> None:
         try:
@@ -285,6 +540,21 @@ class InvoiceWorkflow:
         self._seen_payment_ids.add(payment.payment_id)
         self._pending.append(payment)
 
+    def _approval_view(self) -> dict[str, Any] | None:
+        approval = self._approval
+        if approval is None:
+            return {"blocked": self._policy_blocked} if self._policy_blocked else None
+        return {
+            "round": approval.round,
+            "status": approval.state.status,
+            "level": approval.state.active_level + 1,
+            "levels": len(approval.chain.levels),
+            "rule": approval.chain.rule_description,
+            "waiting_on": [p.name for p in waiting_on(approval.chain, approval.state)],
+            "decisions": [d.model_dump(mode="json") for d in approval.state.decisions],
+            "correction_refused": self._correction_refused,
+        }
+
     @workflow.query(name="state")
     def state(self) -> InvoiceState:
         invoice = self._invoice
@@ -299,6 +569,8 @@ class InvoiceWorkflow:
             balance_minor=self._balance() if invoice else None,
             due_date=invoice.due_date if invoice else None,
             waiting_for=self._waiting_for,
+            version=self._version,
+            approval=self._approval_view(),
             rejection_reason=self._rejection,
             payment_url=self._payment_url,
             accounting_invoice_ref=self._accounting_invoice_ref,

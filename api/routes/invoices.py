@@ -7,19 +7,21 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
-from temporalio.client import WorkflowQueryRejectedError
+from pydantic import BaseModel, Field
+from temporalio.client import WorkflowQueryRejectedError, WorkflowUpdateFailedError
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import ApiKeyDep, IdempotencyKeyDep, SessionDep, SettingsDep, TemporalClientDep
-from api.errors import NotFoundError, Unprocessable
+from api.errors import Conflict, NotFoundError, Unprocessable
 from api.idempotency import Answer, idempotent
 from domain.errors import InvoiceRuleError
-from domain.invoicing import generate_invoice
+from domain.invoicing import BillableItem, ExplicitLine, generate_invoice
 from domain.money import format_amount
 from schemas import search_attributes as sa
 from schemas.api import InvoiceAccepted, InvoiceCreate, InvoiceDetail, InvoicePage, InvoicePreview
+from schemas.approval import CorrectInput
 from schemas.ids import idempotent_id, invoice_workflow_id, new_id
 from schemas.invoice import InvoiceState, InvoiceStatus, StartInvoiceInput
 from schemas.tables import Invoice
@@ -91,6 +93,7 @@ async def create_invoice(
                     items=body.items,
                     lines=body.lines,
                     requested_by=api_key.name,
+                    created_by=body.created_by,
                 ),
                 id=workflow_id,
                 task_queue=settings.task_queue,
@@ -129,6 +132,34 @@ async def create_invoice(
     return await idempotent(
         session, request, api_key, idempotency_key, body.model_dump(mode="json"), produce
     )
+
+
+class CorrectionBody(BaseModel):
+    items: list[BillableItem] = Field(default_factory=list)
+    lines: list[ExplicitLine] = Field(default_factory=list)
+    changed_by: str = Field(min_length=1, max_length=200, description="the person correcting")
+    note: str | None = Field(default=None, max_length=2000)
+
+
+@router.put("/{invoice_id}/lines", status_code=202)
+async def correct_invoice(
+    invoice_id: str, body: CorrectionBody, temporal: TemporalClientDep, api_key: ApiKeyDep
+) -> dict[str, str]:
+    """Correct an invoice its approvers sent back; a new approval round starts with new links."""
+    handle = temporal.get_workflow_handle(invoice_workflow_id(invoice_id))
+    try:
+        await handle.execute_update("correct", CorrectInput(**body.model_dump()), result_type=str)
+    except WorkflowUpdateFailedError as failed:
+        cause = failed.cause
+        code = cause.type if isinstance(cause, ApplicationError) and cause.type else "refused"
+        raise Conflict(
+            str(cause.message if isinstance(cause, ApplicationError) else cause), code=code
+        ) from failed
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            raise NotFoundError(f"invoice {invoice_id} does not exist") from err
+        raise
+    return {"status": "accepted", "invoice_id": invoice_id}
 
 
 async def live_state(temporal: TemporalClientDep, invoice_id: str) -> InvoiceState | None:

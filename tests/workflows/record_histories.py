@@ -14,6 +14,7 @@ import tempfile
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
@@ -99,6 +100,8 @@ async def main(which: set[str]) -> None:
                 await _billing_runs(stack)
             if "invoice" in which:
                 await _invoices(env, stack)
+            if "approval" in which:
+                await _approvals(env, stack)
     await env.shutdown()
 
 
@@ -126,5 +129,31 @@ async def _invoices(env: WorkflowEnvironment, stack: Stack) -> None:
     await _save(stack, waiting, "invoice_waiting_for_payment")
 
 
+async def _approvals(env: WorkflowEnvironment, stack: Stack) -> None:
+    """Rejected by link with a note, corrected, approved by the new link after a reminder."""
+    from tests.e2e.test_approval_links import big_invoice, finance_policy
+    from tests.support.approvals import wait_for_links
+
+    await finance_policy(stack)
+    today = (await env.get_current_time()).date().isoformat()
+    invoice_id = await big_invoice(stack, "approved@acme.test", issue_date=today)
+    first = (await wait_for_links(stack, "alice"))[0]
+    async with httpx.AsyncClient() as browser:
+        await browser.post(first, data={"decision": "reject", "reason": "wrong hours"})
+        await stack.wait_for_status(invoice_id, "CHANGES_REQUESTED")
+        await stack.api.put(
+            f"/invoices/{invoice_id}/lines",
+            json={"items": [{"rate_code": "senior", "quantity": "9"}], "changed_by": "erin"},
+        )
+        await wait_for_links(stack, "alice", count=2)
+        await env.sleep(timedelta(hours=25))
+        latest = (await wait_for_links(stack, "alice", count=3))[-1]
+        await browser.post(latest, data={"decision": "approve"})
+    await stack.wait_until_awaiting_payment(invoice_id)
+    await _save(stack, invoice_id, "invoice_rejected_corrected_approved")
+
+
 if __name__ == "__main__":
-    asyncio.run(main(set(sys.argv[1:]) or {"invoice", "billing"}))
+    # before_approvals_*.json were recorded before the "approval-v1" patch: keep them, they
+    # prove that invoices started before approvals existed still replay
+    asyncio.run(main(set(sys.argv[1:]) or {"invoice", "billing", "approval"}))

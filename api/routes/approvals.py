@@ -1,0 +1,218 @@
+"""Approval links: GET shows a confirmation page (it changes nothing, so mail scanners
+that prefetch links do no harm); POST applies the decision through the invoice
+workflow's `decide` update, whose validator refuses a wrong click before it reaches
+history. Plain HTML that works without JavaScript; JSON for `Accept: application/json`."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import structlog
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from jinja2 import Environment, PackageLoader, select_autoescape
+from pydantic import BaseModel, Field
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.deps import SessionDep, SettingsDep, TemporalClientDep
+from core.links import ApprovalLink, InvalidLink, read_approval_token
+from rendering.invoice_email import babel_locale, money
+from schemas.approval import DecideInput, DecideResult
+from schemas.ids import invoice_workflow_id
+from schemas.tables import Invoice
+from store import approvals, queries
+from store.db import begin_write
+
+router = APIRouter(prefix="/approvals", tags=["approval links"])
+log = structlog.get_logger()
+_env = Environment(loader=PackageLoader("api", "templates"), autoescape=select_autoescape(["html"]))
+
+# What each refusal tells the person who clicked, and its HTTP status.
+REFUSALS: dict[str, tuple[int, str]] = {
+    "already_decided": (409, "This approval has already been decided."),
+    "not_your_approval": (403, "This approval is not yours to decide."),
+    "version_changed": (
+        409,
+        "The invoice changed since this link was sent. A new link is on its way to you.",
+    ),
+    "level_not_active": (409, "This approval level is no longer active."),
+    "chain_closed": (409, "This invoice's approval is already settled."),
+    "duplicate_level_approver": (409, "You already approved another level of this invoice."),
+    "expired": (410, "This link has expired. Ask for a new one."),
+    "invalid": (400, "This link is not valid."),
+    "not_found": (404, "We could not find this invoice."),
+}
+OUTCOMES = {
+    "applied": "Your approval is recorded; the level still waits for other approvers.",
+    "level_complete": "Approved. The next approval level has been asked.",
+    "chain_complete": "Approved. The invoice will now be sent to the customer.",
+    "rejected": "Rejected. The invoice goes back for correction.",
+    "changes_requested": "Changes requested. The invoice's owner has your note.",
+}
+
+
+class DecisionBody(BaseModel):
+    decision: Literal["approve", "reject", "request_changes"]
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+def _wants_json(request: Request) -> bool:
+    return "application/json" in request.headers.get("accept", "")
+
+
+def _answer(request: Request, status: int, code: str, message: str, **extra: Any) -> Response:
+    if _wants_json(request):
+        return JSONResponse({"code": code, "message": message, **extra}, status_code=status)
+    html = _env.get_template("approval_result.html").render(message=message, code=code, **extra)
+    return HTMLResponse(html, status_code=status)
+
+
+def _refusal(request: Request, code: str, **extra: Any) -> Response:
+    status, message = REFUSALS.get(code, (409, "This decision cannot be applied."))
+    return _answer(request, status, code, message, **extra)
+
+
+def _client(request: Request) -> tuple[str | None, str | None]:
+    return (request.client.host if request.client else None), request.headers.get("user-agent")
+
+
+def _read(settings: SettingsDep, token: str) -> ApprovalLink:
+    return read_approval_token(
+        settings.link_signing_secret.get_secret_value(), token, settings.approval_link_max_age_s
+    )
+
+
+async def _log_event(
+    session: SessionDep, link: ApprovalLink, event: str, request: Request, **detail: Any
+) -> None:
+    ip, agent = _client(request)
+    await begin_write(session)
+    await approvals.record_link_event(
+        session,
+        request_id=link.request_id,
+        event=event,
+        ip=ip,
+        user_agent=agent,
+        detail=detail,  # type: ignore[arg-type]
+    )
+    await session.commit()
+
+
+@router.get("/{token}", response_class=HTMLResponse)
+async def confirm(
+    token: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    temporal: TemporalClientDep,
+) -> Response:
+    try:
+        link = _read(settings, token)
+    except InvalidLink as bad:
+        return _refusal(request, bad.reason)
+    invoice = await session.get(Invoice, link.invoice_id)
+    if invoice is None:
+        return _refusal(request, "not_found")
+    records = await queries.invoice_records(session, invoice.id)
+    await session.commit()
+    await _log_event(session, link, "opened", request)
+    try:
+        state = await temporal.get_workflow_handle(invoice_workflow_id(link.invoice_id)).query(
+            "state"
+        )
+    except RPCError:
+        state = {}
+    approval = (state or {}).get("approval") or {}
+    summary = {
+        "number": invoice.number,
+        "customer_id": invoice.customer_id,
+        "total": money(invoice.total_minor, invoice.currency, babel_locale("en_GB")),
+        "total_minor": invoice.total_minor,
+        "currency": invoice.currency,
+        "status": (state or {}).get("status", invoice.status),
+        "level": link.level + 1,
+        "levels": approval.get("levels"),
+        "why": approval.get("rule"),
+        "version": link.version,
+        "current_version": (state or {}).get("version"),
+    }
+    if _wants_json(request):
+        return JSONResponse({"invoice": summary, "lines": records["lines"], "approval": approval})
+    html = _env.get_template("approval_confirm.html").render(
+        summary=summary,
+        lines=records["lines"],
+        money=lambda minor: money(minor, invoice.currency, babel_locale("en_GB")),
+        action=str(request.url.path),
+    )
+    return HTMLResponse(html)
+
+
+async def _decision_body(request: Request) -> DecisionBody | None:
+    try:
+        if request.headers.get("content-type", "").startswith("application/json"):
+            return DecisionBody.model_validate_json(await request.body())
+        form = await request.form()
+        return DecisionBody(decision=form.get("decision"), reason=form.get("reason") or None)  # type: ignore[arg-type]
+    except ValueError:
+        return None
+
+
+@router.post("/{token}")
+async def decide(
+    token: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    temporal: TemporalClientDep,
+) -> Response:
+    try:
+        link = _read(settings, token)
+    except InvalidLink as bad:
+        return _refusal(request, bad.reason)
+    body = await _decision_body(request)
+    if body is None:
+        return _answer(
+            request, 422, "invalid_decision", "Choose approve, reject or request changes."
+        )
+    if body.decision != "approve" and not (body.reason or "").strip():
+        return _answer(request, 422, "reason_required", "Please give a reason.")
+    ip, agent = _client(request)
+    handle = temporal.get_workflow_handle(invoice_workflow_id(link.invoice_id))
+    try:
+        result = await handle.execute_update(
+            "decide",
+            DecideInput(
+                decision=body.decision,
+                reason=body.reason,
+                approver_id=link.approver_id,
+                level_index=link.level,
+                round=link.round,
+                version=link.version,
+                request_id=link.request_id,
+                ip=ip,
+                user_agent=agent,
+            ),
+            result_type=DecideResult,
+        )
+    except WorkflowUpdateFailedError as failed:
+        cause = failed.cause
+        code = cause.type if isinstance(cause, ApplicationError) and cause.type else "refused"
+        earlier = (
+            cause.details[0] if isinstance(cause, ApplicationError) and cause.details else None
+        )
+        await _log_event(session, link, "refused", request, code=code)
+        return _refusal(request, code, earlier=earlier)
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return _refusal(request, "not_found")
+        raise
+    if result.outcome not in OUTCOMES:  # refused inside the handler (two clicks in one task)
+        await _log_event(session, link, "refused", request, code=result.outcome)
+        earlier = result.earlier.model_dump(mode="json") if result.earlier else None
+        return _refusal(request, result.outcome, earlier=earlier)
+    log.info("approval.decided", invoice_id=link.invoice_id, outcome=result.outcome)
+    return _answer(
+        request, 200, result.outcome, OUTCOMES[result.outcome], invoice_status=result.status
+    )

@@ -1,0 +1,242 @@
+"""Approval by link, end to end on a real Temporal server: GET shows, POST decides once,
+and every wrong click is refused before it reaches the workflow's history."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import httpx
+from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+from sqlmodel import select
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client
+
+from core.links import APPROVAL_SALT, ApprovalLink, approval_url, read_approval_token
+from schemas.tables import ApprovalLinkEvent
+from tests.e2e.test_lifecycle import customer_and_contract
+from tests.support.approvals import approver, group, links, rule, wait_for_links, wait_for_live
+from tests.support.stack import Stack, running_stack
+
+
+async def finance_policy(stack: Stack) -> None:
+    for person in ("alice", "bob", "carol"):
+        await approver(stack, person)
+    finance = await group(stack, "Finance", ["alice", "bob"], backup="carol")
+    await rule(stack, [{"group_id": finance, "quorum": {"kind": "any"}}])
+
+
+async def big_invoice(stack: Stack, email: str, **extra: Any) -> str:
+    customer, contract = await customer_and_contract(stack, email=email)
+    response = await stack.api.post(
+        "/invoices",
+        json={
+            "customer_id": customer["id"],
+            "contract_id": contract["id"],
+            "items": [{"rate_code": "senior", "quantity": "10"}],
+            **extra,
+        },
+    )  # 1,200.00 + VAT 240.00 = 1,440.00: over the 1,000.00 threshold
+    assert response.status_code == 202, response.text
+    return response.json()["invoice_id"]
+
+
+async def update_events(stack: Stack, invoice_id: str) -> int:
+    history = await stack.temporal.get_workflow_handle(f"invoice-{invoice_id}").fetch_history()
+    return sum(
+        e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
+        for e in history.events
+    )
+
+
+async def test_invoice_over_threshold_is_issued_only_after_an_approver_clicks_approve(
+    temporal: Client, sqlite_url: str
+) -> None:
+    async with running_stack(temporal, sqlite_url) as stack:
+        await finance_policy(stack)
+        invoice_id = await big_invoice(stack, "big@acme.test")
+        await wait_for_live(stack, invoice_id, status="AWAITING_APPROVAL")
+        alice_link = (await wait_for_links(stack, "alice"))[0]
+        assert await wait_for_links(stack, "bob")
+        assert await links(stack, "carol") == []  # the backup only on escalation
+        assert await stack.mailbox("big@acme.test") == []  # not sent to the customer yet
+
+        async with httpx.AsyncClient(headers={"User-Agent": "pytest-browser"}) as browser:
+            for _ in range(3):  # a mail scanner prefetching the link changes nothing
+                page = await browser.get(alice_link)
+                assert page.status_code == 200 and "Approve" in page.text
+            live = (await stack.invoice(invoice_id))["live"]
+            assert live["status"] == "AWAITING_APPROVAL" and live["approval"]["decisions"] == []
+
+            decided = await browser.post(alice_link, data={"decision": "approve"})
+            assert decided.status_code == 200, decided.text
+            assert "Approved" in decided.text
+            issued = await stack.wait_until_awaiting_payment(invoice_id)
+            assert issued["live"]["status"] == "ISSUED"
+            assert len(await stack.mailbox("big@acme.test")) == 1
+
+            again = await browser.post(alice_link, data={"decision": "approve"})
+            assert again.status_code == 409 and "already been decided" in again.text
+            bob_link = (await links(stack, "bob"))[0]
+            late = await browser.post(bob_link, data={"decision": "reject", "reason": "too late"})
+            assert late.status_code == 409
+        assert await update_events(stack, invoice_id) == 1  # refused clicks left no trace
+
+        async with stack.sessions() as session:
+            events = (await session.exec(select(ApprovalLinkEvent))).all()
+        opened = [e for e in events if e.event == "opened"]
+        assert len(opened) == 3 and opened[0].user_agent == "pytest-browser" and opened[0].ip
+        assert {e.event for e in events} >= {"sent", "opened", "decided", "refused"}
+        trail = [e["action"] for e in (await stack.invoice(invoice_id))["audit"]]
+        assert trail.index("approval.approved") < trail.index("invoice.delivered")
+
+
+async def test_tampered_and_expired_links_are_refused_without_an_update(
+    temporal: Client, sqlite_url: str
+) -> None:
+    async with running_stack(temporal, sqlite_url) as stack:
+        await finance_policy(stack)
+        invoice_id = await big_invoice(stack, "tamper@acme.test")
+        link = (await wait_for_links(stack, "alice"))[0]
+        base, token = link.rsplit("/", 1)
+        secret = stack.settings.link_signing_secret.get_secret_value()
+        claims = read_approval_token(secret, token, 3600)
+
+        class Past(TimestampSigner):
+            def get_timestamp(self) -> int:
+                return int(time.time()) - stack.settings.approval_link_max_age_s - 60
+
+        stale = URLSafeTimedSerializer(secret, salt=APPROVAL_SALT, signer=Past).dumps(
+            claims.model_dump()
+        )
+        async with httpx.AsyncClient() as browser:
+            tampered = await browser.post(f"{base}/{token[:-3]}abc", data={"decision": "approve"})
+            assert tampered.status_code == 400
+            expired = await browser.post(f"{base}/{stale}", data={"decision": "approve"})
+            assert expired.status_code == 410
+            assert (await browser.get(f"{base}/{stale}")).status_code == 410
+            forged = approval_url(stack.api_url, "not-our-secret", claims)
+            assert (await browser.post(forged, data={"decision": "approve"})).status_code == 400
+        assert await update_events(stack, invoice_id) == 0
+        assert (await stack.invoice(invoice_id))["live"]["status"] == "AWAITING_APPROVAL"
+
+
+async def test_fifty_concurrent_clicks_on_one_link_make_exactly_one_decision(
+    temporal: Client, sqlite_url: str
+) -> None:
+    async with running_stack(temporal, sqlite_url) as stack:
+        await finance_policy(stack)
+        invoice_id = await big_invoice(stack, "race@acme.test")
+        link = (await wait_for_links(stack, "alice"))[0]
+        async with httpx.AsyncClient(timeout=30) as browser:
+            answers = await asyncio.gather(
+                *(browser.post(link, data={"decision": "approve"}) for _ in range(50))
+            )
+        codes = sorted(a.status_code for a in answers)
+        assert codes.count(200) == 1 and codes.count(409) == 49
+        issued = await stack.wait_until_awaiting_payment(invoice_id)
+        assert len(issued["live"]["approval"]["decisions"]) == 1
+
+
+async def test_a_valid_link_of_one_approver_cannot_decide_another_level(
+    temporal: Client, sqlite_url: str
+) -> None:
+    async with running_stack(temporal, sqlite_url) as stack:
+        for person in ("alice", "dave"):
+            await approver(stack, person)
+        finance = await group(stack, "Finance", ["alice"])
+        directors = await group(stack, "Directors", ["dave"])
+        await rule(stack, [{"group_id": finance}, {"group_id": directors}])
+        invoice_id = await big_invoice(stack, "levels@acme.test")
+        alice_link = (await wait_for_links(stack, "alice"))[0]
+        secret = stack.settings.link_signing_secret.get_secret_value()
+        claims = read_approval_token(secret, alice_link.rsplit("/", 1)[1], 3600)
+        # alice's own, validly signed link, pointed at the directors' level
+        for_level_two = approval_url(stack.api_url, secret, claims.model_copy(update={"level": 1}))
+        async with httpx.AsyncClient() as browser:
+            wrong = await browser.post(for_level_two, data={"decision": "approve"})
+            assert wrong.status_code == 403 and "not yours" in wrong.text
+            assert (await browser.post(alice_link, data={"decision": "approve"})).status_code == 200
+            live = await wait_for_live(stack, invoice_id, status="AWAITING_APPROVAL")
+            assert live["live"]["approval"]["level"] == 2
+            dave_link = (await wait_for_links(stack, "dave"))[0]
+            assert (await browser.post(dave_link, data={"decision": "approve"})).status_code == 200
+        await stack.wait_until_awaiting_payment(invoice_id)
+
+
+async def test_creator_of_an_invoice_is_not_asked_and_cannot_approve_it(
+    temporal: Client, sqlite_url: str
+) -> None:
+    async with running_stack(temporal, sqlite_url) as stack:
+        await finance_policy(stack)
+        invoice_id = await big_invoice(stack, "sod@acme.test", created_by="alice")
+        bob_link = (await wait_for_links(stack, "bob"))[0]
+        assert await links(stack, "alice") == []
+        secret = stack.settings.link_signing_secret.get_secret_value()
+        bob_claims = read_approval_token(secret, bob_link.rsplit("/", 1)[1], 3600)
+        as_alice = ApprovalLink(**{**bob_claims.model_dump(), "approver_id": "alice"})
+        async with httpx.AsyncClient() as browser:
+            refused = await browser.post(
+                approval_url(stack.api_url, secret, as_alice), data={"decision": "approve"}
+            )
+            assert refused.status_code == 403
+            assert (await browser.post(bob_link, data={"decision": "approve"})).status_code == 200
+        await stack.wait_until_awaiting_payment(invoice_id)
+
+
+async def test_rejected_invoice_is_corrected_and_old_links_are_dead(
+    temporal: Client, sqlite_url: str
+) -> None:
+    async with running_stack(temporal, sqlite_url) as stack:
+        await finance_policy(stack)
+        invoice_id = await big_invoice(stack, "fixme@acme.test")
+        first = (await wait_for_links(stack, "alice"))[0]
+        async with httpx.AsyncClient() as browser:
+            no_reason = await browser.post(first, data={"decision": "reject"})
+            assert no_reason.status_code == 422
+            rejected = await browser.post(
+                first, data={"decision": "reject", "reason": "8 hours, not 10"}
+            )
+            assert rejected.status_code == 200
+            sent_back = await wait_for_live(stack, invoice_id, status="CHANGES_REQUESTED")
+            assert "8 hours, not 10" in sent_back["live"]["waiting_for"]
+
+            corrected = await stack.api.put(
+                f"/invoices/{invoice_id}/lines",
+                json={"items": [{"rate_code": "senior", "quantity": "8"}], "changed_by": "erin"},
+            )
+            assert corrected.status_code == 202, corrected.text
+            await wait_for_live(stack, invoice_id, status="AWAITING_APPROVAL", version=2)
+            second = (await wait_for_links(stack, "alice", count=2))[1]
+            stale = await browser.post(first, data={"decision": "approve"})
+            assert stale.status_code == 409 and "changed since this link was sent" in stale.text
+            assert (await browser.post(second, data={"decision": "approve"})).status_code == 200
+        issued = await stack.wait_until_awaiting_payment(invoice_id)
+        assert issued["invoice"]["total_minor"] == 115200  # 8 x 120.00 + 20% VAT
+        mail = await stack.mailbox("fixme@acme.test")
+        assert len(mail) == 1 and "£1,152.00" in mail[0]["html"]
+        again = await stack.api.put(
+            f"/invoices/{invoice_id}/lines",
+            json={"items": [{"rate_code": "senior", "quantity": "1"}], "changed_by": "erin"},
+        )
+        assert again.status_code == 409 and again.json()["code"] == "not_correctable"
+
+
+async def test_invoice_below_every_threshold_needs_no_approval(
+    temporal: Client, sqlite_url: str
+) -> None:
+    async with running_stack(temporal, sqlite_url) as stack:
+        await finance_policy(stack)
+        customer, contract = await customer_and_contract(stack, email="small@acme.test")
+        response = await stack.api.post(
+            "/invoices",
+            json={
+                "customer_id": customer["id"],
+                "contract_id": contract["id"],
+                "items": [{"rate_code": "senior", "quantity": "1"}],
+            },
+        )
+        issued = await stack.wait_until_awaiting_payment(response.json()["invoice_id"])
+        assert issued["live"]["approval"] is None
+        assert await links(stack, "alice") == []

@@ -1,0 +1,147 @@
+"""The approval part of the invoice workflow: one round of links per version of the
+invoice, level by level, with reminders, escalation to a backup and expiry.
+
+Decisions arrive through the invoice workflow's `decide` update; this module holds the
+round's state and the timers. Deterministic: times come from workflow.now(), the policy
+from an activity, every rule from domain.approval.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.approval import ApprovalActivities, request_id
+    from domain.approval import (
+        ApprovalChain,
+        ApprovalState,
+        Decision,
+        DecisionOutcome,
+        escalate,
+        expire,
+        next_deadline,
+        record_decision,
+        record_reminder,
+        waiting_on,
+    )
+    from schemas.approval import ApprovalContext, DecideInput, SendApprovalLinksInput
+    from schemas.invoice import InvoiceSnapshot
+    from workflows import options
+
+
+def operator_decision(
+    chain: ApprovalChain, state: ApprovalState, data: DecideInput, at: datetime
+) -> DecisionOutcome:
+    """An operator decides the active level (or revives an expired chain) for everyone.
+
+    Approve settles the whole chain: operations act when the approvers cannot.
+    """
+    level = min(state.active_level, len(chain.levels) - 1)
+    decision = Decision(
+        level_index=level,
+        approver_id=f"operator:{data.operator}",
+        decision=data.decision,
+        version=chain.version,
+        at=at,
+        reason=data.reason,
+    )
+    status = {"approve": "approved", "reject": "rejected", "request_changes": "changes_requested"}[
+        data.decision
+    ]
+    new_state = state.model_copy(
+        update={
+            "status": status,
+            "active_level": len(chain.levels) if status == "approved" else level,
+            "decisions": (*state.decisions, decision),
+            "closed_at": at,
+        }
+    )
+    code = {"approved": "chain_complete", "rejected": "rejected"}.get(status, "changes_requested")
+    return DecisionOutcome(code=code, state=new_state, recorded=decision)  # type: ignore[arg-type]
+
+
+class ApprovalRound:
+    """One round: the chain for one version of the invoice and where it stands."""
+
+    def __init__(
+        self, chain: ApprovalChain, context: ApprovalContext, round_: int, invoice: InvoiceSnapshot
+    ) -> None:
+        self.chain = chain
+        self.context = context
+        self.round = round_
+        self.invoice = invoice
+        self.state = ApprovalState(level_activated_at=workflow.now())
+
+    def decide(self, data: DecideInput) -> DecisionOutcome:
+        if data.operator:
+            return operator_decision(self.chain, self.state, data, workflow.now())
+        return record_decision(
+            self.chain,
+            self.state,
+            approver_id=data.approver_id or "",
+            level_index=data.level_index if data.level_index is not None else -1,
+            decision=data.decision,
+            version=data.version or 0,
+            at=workflow.now(),
+            reason=data.reason,
+        )
+
+    def request_id_for(self, approver_id: str, level: int) -> str:
+        return request_id(self.invoice.invoice_id, self.round, level, approver_id)
+
+    async def send(self, kind: str, recipients: list, sequence: int = 0) -> None:  # type: ignore[type-arg]
+        if not recipients:
+            return
+        await workflow.execute_activity_method(
+            ApprovalActivities.send_links,
+            SendApprovalLinksInput(
+                invoice=self.invoice,
+                round=self.round,
+                level_index=self.state.active_level,
+                levels=len(self.chain.levels),
+                version=self.chain.version,
+                why=self.chain.rule_description,
+                kind=kind,  # type: ignore[arg-type]
+                sequence=sequence,
+                recipients=recipients,
+            ),
+            start_to_close_timeout=options.DELIVERY_TIMEOUT,
+            retry_policy=options.DELIVERY_RETRY,
+        )
+
+    def next_deadline(self) -> tuple[str, datetime]:
+        return next_deadline(
+            self.state.level_activated_at,
+            self.context.timers,
+            self.state.reminders_sent,
+            self.state.escalated,
+        )
+
+    async def on_deadline(self, kind: str) -> None:
+        """A timer fired with the level still open: remind, escalate, or expire."""
+        if kind == "remind":
+            self.state = record_reminder(self.state)
+            await self.send(
+                "reminder", list(waiting_on(self.chain, self.state)), self.state.reminders_sent
+            )
+        elif kind == "escalate":
+            self.state = escalate(self.state)
+            backup = self.chain.levels[self.state.active_level].backup
+            await self.send("escalation", [backup] if backup else [])
+        else:
+            self.state = expire(self.state, at=workflow.now())
+
+    def waiting_text(self) -> str:
+        if self.state.status != "pending":
+            return f"approval {self.state.status}"
+        people = ", ".join(p.name for p in waiting_on(self.chain, self.state)) or "nobody"
+        kind, at = self.next_deadline()
+        level = self.chain.levels[self.state.active_level]
+        decided = len([d for d in self.state.decisions if d.level_index == self.state.active_level])
+        return (
+            f"approval level {self.state.active_level + 1} of {len(self.chain.levels)} "
+            f"({level.group_name}, {decided} of {level.required} needed) from {people}; "
+            f"{kind} at {at:%Y-%m-%d %H:%M} UTC"
+        )

@@ -38,8 +38,10 @@ async def temporal(dev_server: WorkflowEnvironment) -> Client:
     return dev_server.client
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 async def time_skipping() -> AsyncIterator[WorkflowEnvironment]:
+    """A fresh time-skipping server per test: workflows a finished test leaves behind
+    (waiting on a task queue nobody polls any more) would otherwise stop time skipping."""
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(TEMPORAL_TEST_SERVER),
         data_converter=pydantic_data_converter,

@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.store import InvoiceStoreActivities
     from domain.approval import (
         ApprovalPolicyError,
+        ApprovalState,
         ApprovalSubject,
         approval_chain,
         check_decision,
@@ -190,11 +191,13 @@ class InvoiceWorkflow:
                 )
                 self._update_details()
                 expired = approval.state
+
+                def moved_on(expired: ApprovalState = expired) -> bool:
+                    return approval.state is not expired or self._correction is not None
+
                 try:
                     await workflow.wait_condition(
-                        lambda expired=expired: (
-                            approval.state is not expired or self._correction is not None
-                        ),
+                        moved_on,
                         timeout=options.OVERDUE_RECHECK,
                     )
                 except TimeoutError:

@@ -48,6 +48,8 @@ class ApprovalActivities:
         async with transaction(self._sessions, writes=False) as session:
             policy = await approvals.load_policy(session)
         s = self._settings
+        if s.approval_rates is not None:
+            policy = policy.model_copy(update={"rates": s.approval_rates})
         return ApprovalContext(
             policy=policy,
             timers=ApprovalTimers(

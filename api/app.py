@@ -11,7 +11,7 @@ from temporalio.client import Client
 
 from api.errors import install_error_handlers
 from api.routes import approval_config, approvals, billing, invoices, parties, portal, webhooks
-from core.logging import configure_logging
+from core.logging import configure_logging, install_token_redaction
 from core.settings import Settings, get_settings
 from core.temporal import connect
 from store.db import create_engine, session_factory
@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         lifespan=lifespan,
     )
     app.state.settings = settings
+    install_token_redaction()  # uvicorn's access log sees link tokens in paths
     install_error_handlers(app)
     app.include_router(parties.router)
     app.include_router(invoices.router)

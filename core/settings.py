@@ -14,6 +14,8 @@ from typing import Literal
 from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from domain.approval import RateTable
+
 DEV_SECRETS = {
     "payments_api_key": "sandbox-key",
     "sms_api_key": "sandbox-key",
@@ -62,6 +64,9 @@ class Settings(BaseSettings):
     approval_remind_after_h: float = 24
     approval_escalate_after_h: float = 48
     approval_expire_after_h: float = 120
+    # Thresholds in one currency apply to invoices in others through this table, e.g.
+    # INVOICEFLOW_APPROVAL_RATES='{"base": "GBP", "rates": {"EUR": "0.86", "USD": "0.79"}}'
+    approval_rates: RateTable | None = None
 
     @property
     def effective_log_format(self) -> str:

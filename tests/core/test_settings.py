@@ -39,3 +39,13 @@ def test_production_with_real_secrets_starts_and_logs_json(monkeypatch: pytest.M
     settings = Settings(_env_file=None)
     assert settings.effective_log_format == "json"
     assert "pk_live_x" not in repr(settings)  # secrets never print
+
+
+def test_approval_rate_table_comes_from_one_json_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "INVOICEFLOW_APPROVAL_RATES", '{"base": "GBP", "rates": {"EUR": "0.86", "USD": "0.79"}}'
+    )
+    settings = Settings(_env_file=None)
+    assert settings.approval_rates is not None
+    assert settings.approval_rates.base == "GBP"
+    assert str(settings.approval_rates.rates["EUR"]) == "0.86"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -240,3 +241,54 @@ async def test_invoice_below_every_threshold_needs_no_approval(
         issued = await stack.wait_until_awaiting_payment(response.json()["invoice_id"])
         assert issued["live"]["approval"] is None
         assert await links(stack, "alice") == []
+
+
+async def test_link_pages_answer_json_for_upstream_apps(temporal: Client, sqlite_url: str) -> None:
+    async with running_stack(temporal, sqlite_url) as stack:
+        await finance_policy(stack)
+        invoice_id = await big_invoice(stack, "json@acme.test")
+        link = (await wait_for_links(stack, "bob"))[0]
+        headers = {"Accept": "application/json"}
+        async with httpx.AsyncClient(headers=headers) as app:
+            shown = await app.get(link)
+            assert shown.status_code == 200
+            assert shown.json()["invoice"]["total_minor"] == 144000
+            assert shown.json()["approval"]["waiting_on"] == ["Alice", "Bob"]
+            decided = await app.post(link, json={"decision": "request_changes", "reason": "add PO"})
+            assert decided.status_code == 200 and decided.json()["code"] == "changes_requested"
+            again = await app.post(link, json={"decision": "approve"})
+            assert again.status_code == 409 and again.json()["code"] == "already_decided"
+            assert again.json()["earlier"]["approver_id"] == "bob"
+            bad = await app.post(link, json={"decision": "maybe"})
+            assert bad.status_code == 422
+        await wait_for_live(stack, invoice_id, status="CHANGES_REQUESTED")
+
+
+async def test_delegated_approval_goes_to_the_delegate_and_the_trail_says_so(
+    temporal: Client, sqlite_url: str
+) -> None:
+    async with running_stack(temporal, sqlite_url) as stack:
+        for person in ("alice", "erin"):
+            await approver(stack, person)
+        finance = await group(stack, "Finance", ["alice"])
+        await rule(stack, [{"group_id": finance}])
+        today = datetime.now(UTC).date()
+        delegated = await stack.api.post(
+            "/approvers/alice/delegations",
+            json={
+                "delegate_id": "erin",
+                "starts": today.isoformat(),
+                "ends": (today + timedelta(days=7)).isoformat(),
+            },
+        )
+        assert delegated.status_code == 201, delegated.text
+        invoice_id = await big_invoice(stack, "holiday@acme.test")
+        erin_link = (await wait_for_links(stack, "erin"))[0]
+        assert await links(stack, "alice") == []
+        mail = (await stack.mailbox("erin@corp.test"))[0]
+        assert "delegate of alice" in mail["html"]
+        async with httpx.AsyncClient() as browser:
+            assert (await browser.post(erin_link, data={"decision": "approve"})).status_code == 200
+        issued = await stack.wait_until_awaiting_payment(invoice_id)
+        sent = [e for e in issued["audit"] if e["action"] == "approval.link_sent"]
+        assert sent and sent[0]["data"]["delegated_from"] == "alice"

@@ -35,10 +35,19 @@ from store.db import create_engine, session_factory, transaction
 
 N = int(os.environ.get("BENCH_INVOICES", "200"))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "50"))
+WORKERS = int(os.environ.get("BENCH_WORKERS", "1"))
 POLL_S = 0.02
 RATES = [
     {"code": "consulting", "description": "Consulting", "unit": "hour", "unit_price_minor": 15000}
 ]
+
+
+def machine_jiffies() -> tuple[int, int]:
+    """(busy, total) CPU time of the whole machine so far, from /proc/stat."""
+    with open("/proc/stat") as stat:
+        fields = [int(v) for v in stat.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
 
 
 def pct(values: list[float], p: float) -> float:
@@ -52,6 +61,7 @@ class Phase:
     wall_s: float
     latencies: list[float]
     cpu: dict[str, float]
+    machine_busy: float = 0.0  # share of all cores busy during the phase (/proc/stat)
 
     @property
     def throughput(self) -> float:
@@ -63,6 +73,8 @@ async def run_phase(
 ) -> Phase:
     gate = asyncio.Semaphore(CONCURRENCY)
     before = {p: cpu_seconds(stack.pid(p)) for p in stack.procs}
+    before["bench client"] = sum(os.times()[:2])
+    machine_before = machine_jiffies()
 
     async def guarded(i: int) -> float:
         async with gate:
@@ -72,7 +84,9 @@ async def run_phase(
     latencies = await asyncio.gather(*(guarded(i) for i in range(count)))
     wall = time.perf_counter() - started
     cpu = {p: (cpu_seconds(stack.pid(p)) - before[p]) / wall for p in stack.procs}
-    return Phase(name, wall, list(latencies), cpu)
+    cpu["bench client"] = (sum(os.times()[:2]) - before["bench client"]) / wall
+    busy, total = (a - b for a, b in zip(machine_jiffies(), machine_before, strict=True))
+    return Phase(name, wall, list(latencies), cpu, busy / total)
 
 
 async def wait_until(
@@ -87,9 +101,10 @@ async def wait_until(
 
 async def main() -> None:
     python = sys.executable
-    stack = start_stack(
-        [("worker", [python, "-m", "worker"]), ("floor-worker", [python, "-m", "bench.floor"])]
-    )
+    workers = [("worker", [python, "-m", "worker"])]
+    # BENCH_WORKERS=2 adds invoice workers on the same task queue (scale-out on one box)
+    workers += [(f"worker-{n}", [python, "-m", "worker"]) for n in range(2, WORKERS + 1)]
+    stack = start_stack([*workers, ("floor-worker", [python, "-m", "bench.floor"])])
     try:
         await measure(stack)
     finally:
@@ -268,7 +283,7 @@ def report(
     ms = 1000
     print(
         f"\nInvoiceFlow lifecycle benchmark: {N} workflows per phase, {CONCURRENCY} concurrent clients, "
-        f"{os.cpu_count()} cores\n"
+        f"{WORKERS} invoice worker(s), {os.cpu_count()} cores\n"
     )
     print(f"{'':34}{'floor':>12}{'real':>12}")
     print(f"{'throughput (workflows/s)':34}{floor.throughput:12.1f}{real.throughput:12.1f}")
@@ -279,12 +294,21 @@ def report(
         f"{'end-to-end p99 (ms)':34}{pct(floor.latencies, 99) * ms:12.0f}{pct(real.latencies, 99) * ms:12.0f}"
     )
     print(f"{'history events per workflow':34}{floor_events:12d}{events:12d}")
-    print(f"{'worker CPU (cores)':34}{floor.cpu['floor-worker']:12.2f}{real.cpu['worker']:12.2f}")
+    worker_cpu = sum(v for k, v in real.cpu.items() if k.startswith("worker"))
+    print(f"{'worker CPU (cores)':34}{floor.cpu['floor-worker']:12.2f}{worker_cpu:12.2f}")
     print(
         f"{'Temporal server CPU (cores)':34}{floor.cpu['temporal']:12.2f}{real.cpu['temporal']:12.2f}"
     )
     print(f"{'API CPU (cores)':34}{'':>12}{real.cpu['api']:12.2f}")
     print(f"{'sandbox CPU (cores)':34}{'':>12}{real.cpu['sandbox']:12.2f}")
+    print(
+        f"{'bench client CPU (cores)':34}{floor.cpu['bench client']:12.2f}{real.cpu['bench client']:12.2f}"
+    )
+    print(f"{'machine busy (all cores)':34}{floor.machine_busy:12.0%}{real.machine_busy:12.0%}")
+    cores = os.cpu_count() or 1
+    per_floor = floor.machine_busy * cores / floor.throughput * 1000
+    per_real = real.machine_busy * cores / real.throughput * 1000
+    print(f"{'machine CPU per workflow (core-ms)':34}{per_floor:12.0f}{per_real:12.0f}")
     print(
         f"\nratio real/floor throughput: {real.throughput / floor.throughput:.2f} (target >= 0.8)"
     )

@@ -36,8 +36,12 @@ def operator_decision(
 ) -> DecisionOutcome:
     """An operator decides the active level (or revives an expired chain) for everyone.
 
-    Approve settles the whole chain: operations act when the approvers cannot.
+    Approve settles the whole chain: operations act when the approvers cannot. A chain
+    already settled (two decisions validated in one workflow task) is left as it is.
     """
+    if state.status not in ("pending", "expired"):
+        closing = state.decisions[-1] if state.decisions else None
+        return DecisionOutcome(code="chain_closed", state=state, earlier=closing)
     level = min(state.active_level, len(chain.levels) - 1)
     decision = Decision(
         level_index=level,

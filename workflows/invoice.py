@@ -85,6 +85,7 @@ class InvoiceWorkflow:
         self._last_correction_by: str | None = None
         self._operator_override: DecideInput | None = None
         self._policy_blocked: str | None = None
+        self._revising = False
 
     # --- the process -------------------------------------------------------------
 
@@ -119,6 +120,10 @@ class InvoiceWorkflow:
                 break
         await self._set_stored_status(InvoiceStatus.CLOSED, "close")
         self._set_status(InvoiceStatus.CLOSED)
+        while self._pending:  # paid again while closing: recorded and posted, never lost
+            payment = self._pending.pop(0)
+            await self._apply_payment(invoice, payment)
+            await self._post_payment(invoice, payment, postings[0])
         self._waiting_for = None
         self._update_details()
         return InvoiceResult(
@@ -153,30 +158,49 @@ class InvoiceWorkflow:
                 last_changed_by=last_changed_by,
                 version=self._version,
             )
+            round_no += 1
+            self._approval = None
             try:
                 chain = approval_chain(context.policy, subject, today=workflow.now().date())
             except ApprovalPolicyError as err:
-                chain = None
-                await self._blocked_by_policy(err)
-            if chain is None:
-                return invoice
-            round_no += 1
-            approval = self._approval = ApprovalRound(chain, context, round_no, invoice)
-            if round_no == 1:
-                self._set_status(InvoiceStatus.AWAITING_APPROVAL, number=invoice.number)
-            await self._set_stored_status(InvoiceStatus.AWAITING_APPROVAL, f"approval:r{round_no}")
-            self._set_status(InvoiceStatus.AWAITING_APPROVAL)
-            await approval.send("request", list(waiting_on(chain, approval.state)))
-            await self._run_round(approval)
-            if approval.state.status == "approved":
-                return invoice
-            revised = await self._await_correction(approval)
-            invoice = self._invoice = revised
+                decision = await self._blocked_by_policy(err, round_no)
+                if decision.decision == "approve":
+                    return await self._approved(invoice)
+                note = decision.reason
+            else:
+                if chain is None:
+                    return await self._approved(invoice) if round_no > 1 else invoice
+                approval = self._approval = ApprovalRound(chain, context, round_no, invoice)
+                if round_no == 1:
+                    self._set_status(InvoiceStatus.AWAITING_APPROVAL, number=invoice.number)
+                await self._set_stored_status(
+                    InvoiceStatus.AWAITING_APPROVAL, f"approval:r{round_no}"
+                )
+                self._set_status(InvoiceStatus.AWAITING_APPROVAL)
+                await approval.send("request", list(waiting_on(chain, approval.state)))
+                await self._run_round(approval)
+                if approval.state.status == "approved":
+                    return await self._approved(invoice)
+                decisions = approval.state.decisions
+                note = decisions[-1].reason if decisions else None
+            invoice = self._invoice = await self._await_correction(round_no, note)
             last_changed_by = self._last_correction_by or last_changed_by
+
+    async def _approved(self, invoice: InvoiceSnapshot) -> InvoiceSnapshot:
+        """Store the move to ISSUED and clear any flag operations had on the approval."""
+        await self._set_stored_status(InvoiceStatus.ISSUED, f"approved:v{self._version}")
+        workflow.upsert_search_attributes([sa.EXCEPTION_REASON.value_unset()])
+        self._policy_blocked = None
+        return invoice
 
     async def _run_round(self, approval: ApprovalRound) -> None:
         level = 0
         while approval.state.status in ("pending", "expired"):
+            if approval.state.status == "pending" and approval.state.active_level != level:
+                # checked first: a level may complete while a send or a reminder is running
+                level = approval.state.active_level
+                await approval.send("request", list(waiting_on(approval.chain, approval.state)))
+                continue
             if approval.state.status == "expired":
                 if self._status != InvoiceStatus.APPROVAL_EXPIRED:
                     await self._set_stored_status(
@@ -196,10 +220,7 @@ class InvoiceWorkflow:
                     return approval.state is not expired or self._correction is not None
 
                 try:
-                    await workflow.wait_condition(
-                        moved_on,
-                        timeout=options.OVERDUE_RECHECK,
-                    )
+                    await workflow.wait_condition(moved_on, timeout=options.OVERDUE_RECHECK)
                 except TimeoutError:
                     pass
                 if self._correction is not None:
@@ -216,18 +237,14 @@ class InvoiceWorkflow:
                 )
             except TimeoutError:
                 await approval.on_deadline(kind)
-                continue
-            if approval.state.status == "pending" and approval.state.active_level != level:
-                level = approval.state.active_level
-                await approval.send("request", list(waiting_on(approval.chain, approval.state)))
 
-    async def _await_correction(self, approval: ApprovalRound) -> InvoiceSnapshot:
+    async def _await_correction(self, round_no: int, note: str | None) -> InvoiceSnapshot:
         """Rejected or changes requested: wait for the corrected lines, then revise."""
-        step = f"changes_requested:r{approval.round}"
-        await self._set_stored_status(InvoiceStatus.CHANGES_REQUESTED, step)
+        await self._set_stored_status(
+            InvoiceStatus.CHANGES_REQUESTED, f"changes_requested:r{round_no}"
+        )
         self._set_status(InvoiceStatus.CHANGES_REQUESTED)
         while True:
-            note = approval.state.decisions[-1].reason if approval.state.decisions else None
             self._waiting_for = (
                 f"a corrected invoice from {self._request.requested_by} (update `correct`)"
                 + (f"; approver's note: {note}" if note else "")
@@ -239,19 +256,24 @@ class InvoiceWorkflow:
                 )
             except TimeoutError:
                 continue
-            correction, self._correction = self._correction, None
+            correction = self._correction
             assert correction is not None
-            revised = await workflow.execute_local_activity_method(
-                ApprovalActivities.revise,
-                ReviseInvoiceInput(
-                    invoice_id=self._request.invoice_id,
-                    correction=correction,
-                    version=self._version + 1,
-                    round=approval.round,
-                ),
-                start_to_close_timeout=options.STORE_TIMEOUT,
-                retry_policy=options.STORE_RETRY,
-            )
+            self._revising = True  # the `correct` validator refuses a second one meanwhile
+            try:
+                revised = await workflow.execute_local_activity_method(
+                    ApprovalActivities.revise,
+                    ReviseInvoiceInput(
+                        invoice_id=self._request.invoice_id,
+                        correction=correction,
+                        version=self._version + 1,
+                        round=round_no,
+                    ),
+                    start_to_close_timeout=options.STORE_TIMEOUT,
+                    retry_policy=options.STORE_RETRY,
+                )
+            finally:
+                self._revising = False
+                self._correction = None
             if revised.invoice is None:
                 self._correction_refused = revised.rejection_reason
                 continue
@@ -260,12 +282,14 @@ class InvoiceWorkflow:
             self._correction_refused = None
             return revised.invoice
 
-    async def _blocked_by_policy(self, err: ApprovalPolicyError) -> None:
+    async def _blocked_by_policy(self, err: ApprovalPolicyError, round_no: int) -> DecideInput:
         """The policy cannot be met (e.g. separation of duties leaves too few approvers):
         flag it and wait for an operator's decision; never issue unapproved."""
         workflow.upsert_search_attributes([sa.EXCEPTION_REASON.value_set(err.code)])
+        await self._set_stored_status(InvoiceStatus.APPROVAL_EXPIRED, f"policy_blocked:r{round_no}")
         self._set_status(InvoiceStatus.APPROVAL_EXPIRED)
         self._policy_blocked = err.detail
+        self._operator_override = None
         self._waiting_for = f"operations: approval policy cannot be met ({err.detail})"
         self._update_details()
         while self._operator_override is None:
@@ -275,17 +299,60 @@ class InvoiceWorkflow:
                 )
             except TimeoutError:
                 continue
-        if self._operator_override.decision != "approve":
-            self._operator_override = None
-            await self._blocked_by_policy(err)
+        decision, self._operator_override = self._operator_override, None
+        self._policy_blocked = None
+        await self._record_decision(
+            decision,
+            decision.decision,
+            f"operator:{decision.operator}",
+            f"{self._request.invoice_id}:policy:r{round_no}",
+            workflow.now(),
+            decision.reason,
+        )
+        return decision
+
+    async def _record_decision(
+        self,
+        data: DecideInput,
+        decision: str,
+        actor: str,
+        request_id: str,
+        at: datetime,
+        reason: str | None,
+    ) -> None:
+        """Audit a decision. Bounded retries: the decision stands (it is in history) even
+        if the audit write fails, and a click must never hang on it."""
+        try:
+            await workflow.execute_local_activity_method(
+                ApprovalActivities.record_decision,
+                RecordDecisionInput(
+                    invoice_id=self._request.invoice_id,
+                    request_id=request_id,
+                    decision=decision,
+                    reason=reason,
+                    actor=actor,
+                    ip=data.ip,
+                    user_agent=data.user_agent,
+                    at=at,
+                ),
+                start_to_close_timeout=options.STORE_TIMEOUT,
+                retry_policy=options.AUDIT_RETRY,
+            )
+        except ActivityError as err:
+            workflow.logger.error("approval.audit_failed", extra={"error": str(err.cause)})
 
     @workflow.update(name="decide")
     async def decide(self, data: DecideInput) -> DecideResult:
         """A decision from an approval link (or from operations, with `operator` set)."""
         approval = self._approval
         if approval is None:  # only an operator reaches here: the policy could not be met
+            if self._policy_blocked is None or self._operator_override is not None:
+                return DecideResult(outcome="chain_closed", status=self._status.value)
             self._operator_override = data
-            return DecideResult(outcome="chain_complete", status=self._status.value)
+            answers = {"approve": "chain_complete", "reject": "rejected"}
+            return DecideResult(
+                outcome=answers.get(data.decision, "changes_requested"), status=self._status.value
+            )
         outcome = approval.decide(data)
         if outcome.recorded is None:  # refused after validation (a click in the same task)
             return DecideResult(
@@ -294,21 +361,11 @@ class InvoiceWorkflow:
         approval.state = outcome.state
         recorded = outcome.recorded
         actor = f"operator:{data.operator}" if data.operator else recorded.approver_id
-        await workflow.execute_local_activity_method(
-            ApprovalActivities.record_decision,
-            RecordDecisionInput(
-                invoice_id=self._request.invoice_id,
-                request_id=data.request_id
-                or approval.request_id_for(recorded.approver_id, recorded.level_index),
-                decision=recorded.decision,
-                reason=recorded.reason,
-                actor=actor,
-                ip=data.ip,
-                user_agent=data.user_agent,
-                at=recorded.at,
-            ),
-            start_to_close_timeout=options.STORE_TIMEOUT,
-            retry_policy=options.STORE_RETRY,
+        request_id = data.request_id or approval.request_id_for(
+            recorded.approver_id, recorded.level_index
+        )
+        await self._record_decision(
+            data, recorded.decision, actor, request_id, recorded.at, recorded.reason
         )
         return DecideResult(outcome=outcome.code, status=self._status.value)
 
@@ -358,6 +415,8 @@ class InvoiceWorkflow:
             )
         if not data.items and not data.lines:
             raise ApplicationError("a correction needs items or lines", type="empty_invoice")
+        if self._revising or self._correction is not None:
+            raise ApplicationError("a correction is already being applied", type="not_correctable")
 
     async def _deliver(self, invoice: InvoiceSnapshot) -> None:
         try:

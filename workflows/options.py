@@ -19,6 +19,15 @@ STORE_RETRY = RetryPolicy(
     non_retryable_error_types=["NotFound"],
 )
 
+# An audit write for a decision already made (and kept in history): a few tries, then the
+# workflow logs the failure instead of holding the approver's click forever.
+AUDIT_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=200),
+    maximum_interval=timedelta(seconds=5),
+    maximum_attempts=5,
+    non_retryable_error_types=["UnknownApprovalRequest"],
+)
+
 DELIVERY_TIMEOUT = timedelta(seconds=60)
 DELIVERY_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2),

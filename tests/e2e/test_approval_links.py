@@ -9,12 +9,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlmodel import select
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowUpdateFailedError
 
 from core.links import APPROVAL_SALT, ApprovalLink, approval_url, read_approval_token
+from schemas.approval import DecideInput, DecideResult
 from schemas.tables import ApprovalLinkEvent
 from tests.e2e.test_lifecycle import customer_and_contract
 from tests.support.approvals import approver, group, links, rule, wait_for_links, wait_for_live
@@ -73,8 +75,9 @@ async def test_invoice_over_threshold_is_issued_only_after_an_approver_clicks_ap
             decided = await browser.post(alice_link, data={"decision": "approve"})
             assert decided.status_code == 200, decided.text
             assert "Approved" in decided.text
-            issued = await stack.wait_until_awaiting_payment(invoice_id)
+            issued = await stack.wait_for_status(invoice_id, "ISSUED")  # stored and live
             assert issued["live"]["status"] == "ISSUED"
+            await stack.wait_until_awaiting_payment(invoice_id)
             assert len(await stack.mailbox("big@acme.test")) == 1
 
             again = await browser.post(alice_link, data={"decision": "approve"})
@@ -292,3 +295,38 @@ async def test_delegated_approval_goes_to_the_delegate_and_the_trail_says_so(
         issued = await stack.wait_until_awaiting_payment(invoice_id)
         sent = [e for e in issued["audit"] if e["action"] == "approval.link_sent"]
         assert sent and sent[0]["data"]["delegated_from"] == "alice"
+
+
+async def test_policy_that_cannot_be_met_waits_for_an_operator_and_never_issues_alone(
+    temporal: Client, sqlite_url: str
+) -> None:
+    async with running_stack(temporal, sqlite_url) as stack:
+        await approver(stack, "alice")
+        finance = await group(stack, "Finance", ["alice"])
+        await rule(stack, [{"group_id": finance}])
+        # alice created it, and she is the only approver: separation of duties leaves nobody
+        invoice_id = await big_invoice(stack, "blocked@acme.test", created_by="alice")
+        blocked = await stack.wait_for_status(invoice_id, "APPROVAL_EXPIRED")
+        assert "approval policy cannot be met" in blocked["live"]["waiting_for"]
+        assert await links(stack, "alice") == []
+        assert await stack.mailbox("blocked@acme.test") == []
+
+        handle = stack.temporal.get_workflow_handle(f"invoice-{invoice_id}")
+        answer = await handle.execute_update(
+            "decide",
+            DecideInput(operator="ops-olga", decision="approve", reason="CFO approved by phone"),
+            result_type=DecideResult,
+        )
+        assert answer.outcome == "chain_complete"
+        issued = await stack.wait_for_status(invoice_id, "ISSUED")
+        await stack.wait_until_awaiting_payment(invoice_id)
+        actions = [(e["action"], e["actor"]) for e in issued["audit"]]
+        assert ("approval.approved", "operator:ops-olga") in actions
+        # once issued, a further operator decision is refused before it reaches history
+        with pytest.raises(WorkflowUpdateFailedError):
+            await handle.execute_update(
+                "decide",
+                DecideInput(operator="ops-olga", decision="reject", reason="too late"),
+                result_type=DecideResult,
+            )
+        assert await update_events(stack, invoice_id) == 1

@@ -56,6 +56,7 @@ class ApprovalActivities:
                 remind_after=timedelta(hours=s.approval_remind_after_h),
                 escalate_after=timedelta(hours=s.approval_escalate_after_h),
                 expire_after=timedelta(hours=s.approval_expire_after_h),
+                business_hours=s.approval_business_hours,
             ),
         )
 

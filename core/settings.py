@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     approval_remind_after_h: float = 24
     approval_escalate_after_h: float = 48
     approval_expire_after_h: float = 120
+    # Count approval timers in business hours (Mon-Fri 09:00-17:00) of the approver's zone
+    approval_business_hours: bool = False
     # Thresholds in one currency apply to invoices in others through this table, e.g.
     # INVOICEFLOW_APPROVAL_RATES='{"base": "GBP", "rates": {"EUR": "0.86", "USD": "0.79"}}'
     approval_rates: RateTable | None = None

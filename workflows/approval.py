@@ -116,11 +116,14 @@ class ApprovalRound:
         )
 
     def next_deadline(self) -> tuple[str, datetime]:
+        """With business-hours timers, the clock is the first waiting approver's."""
+        waiting = waiting_on(self.chain, self.state)
         return next_deadline(
             self.state.level_activated_at,
             self.context.timers,
             self.state.reminders_sent,
             self.state.escalated,
+            time_zone=waiting[0].time_zone if waiting else "UTC",
         )
 
     async def on_deadline(self, kind: str) -> None:

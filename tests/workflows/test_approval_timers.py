@@ -4,11 +4,12 @@ operator deciding from the Temporal UI through the same `decide` update."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 from temporalio.testing import WorkflowEnvironment
 
+from domain.approval import add_business_hours
 from schemas.approval import DecideInput, DecideResult
 from tests.e2e.test_approval_links import finance_policy
 from tests.e2e.test_lifecycle import customer_and_contract
@@ -87,3 +88,28 @@ async def test_unanswered_approval_expires_and_an_operator_decides_from_the_temp
         trail = issued["audit"]
         operator = [e for e in trail if e["actor"] == "operator:ops-olga"]
         assert operator and operator[0]["data"]["reason"] == "customer confirmed"
+
+
+async def test_business_hour_timers_remind_on_the_next_working_day_in_the_approvers_zone(
+    time_skipping: WorkflowEnvironment, sqlite_url: str
+) -> None:
+    async with running_stack(time_skipping.client, sqlite_url) as stack:
+        stack.settings.approval_business_hours = True  # the worker reads it per round
+        stack.settings.approval_remind_after_h = 8  # one working day
+        await finance_policy(stack)
+        invoice_id = await start_big_invoice(stack, time_skipping, "office@acme.test")
+
+        async def reminder_planned() -> str | None:
+            waiting = (await stack.invoice(invoice_id))["live"]["waiting_for"] or ""
+            return waiting.split("remind at ")[1] if "remind at " in waiting else None
+
+        remind_at = await stack.wait_for(reminder_planned)
+        now = await time_skipping.get_current_time()
+        # eight business hours never end in a weekend or outside 09:00-17:00 UTC
+        due = datetime.strptime(remind_at, "%Y-%m-%d %H:%M UTC")
+        assert due.weekday() < 5 and 9 <= due.hour <= 17
+        assert due - now.replace(tzinfo=None) >= timedelta(hours=8)
+        expected = add_business_hours(now, 8, "UTC")  # level activated within the same minute
+        assert abs(due - expected.replace(tzinfo=None, second=0, microsecond=0)) <= timedelta(
+            minutes=1
+        )

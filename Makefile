@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test demo bench lint clean
+.PHONY: install run test demo bench bench-billing lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,9 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench.lifecycle
+
+bench-billing: $(STAMP)
+	$(PY) -m bench.billing_run
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -137,7 +137,7 @@ class ApprovalActivities:
                     step_key=f"{data.invoice_id}:approval:{data.actor}:{data.at.isoformat()}",
                     invoice_id=data.invoice_id,
                     entity="approval",
-                    action=approvals._DECISION_ACTIONS[data.decision],
+                    action=approvals.DECISION_ACTIONS[data.decision],
                     actor=data.actor,
                     data={"reason": data.reason, "via": "temporal-ui"},
                     at=data.at,

@@ -39,7 +39,7 @@ from store.db import insert_if_absent
 LinkEventKind = Literal["sent", "opened", "decided", "refused"]
 RequestStatus = Literal["sent", "decided", "superseded", "expired"]
 
-_DECISION_ACTIONS: dict[str, str] = {
+DECISION_ACTIONS: dict[str, str] = {
     "approve": "approval.approved",
     "reject": "approval.rejected",
     "request_changes": "approval.changes_requested",
@@ -312,7 +312,7 @@ async def record_decision(
     ``actor`` is who decided when it was not the link's holder (an operator deciding from
     the Temporal UI: ``operator:alice``); it defaults to the request's approver.
     """
-    if decision not in _DECISION_ACTIONS:
+    if decision not in DECISION_ACTIONS:
         raise ValueError(f"unknown decision {decision!r}")
     request = await session.get(ApprovalRequestRow, request_id)
     if request is None:
@@ -350,7 +350,7 @@ async def record_decision(
         step_key=f"{request.invoice_id}:approval:{request_id}:decided",
         invoice_id=request.invoice_id,
         entity="approval",
-        action=_DECISION_ACTIONS[decision],
+        action=DECISION_ACTIONS[decision],
         actor=actor or request.approver_id,
         data={**facts, "ip": ip, "user_agent": user_agent},
         at=at,

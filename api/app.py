@@ -15,6 +15,7 @@ from core.logging import configure_logging, install_token_redaction
 from core.settings import Settings, get_settings
 from core.temporal import connect
 from store.db import create_engine, session_factory
+from store.parties import PartiesCache
 
 log = structlog.get_logger()
 
@@ -26,6 +27,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings.database_url)
         app.state.sessions = session_factory(engine)
+        app.state.parties = PartiesCache()
         app.state.temporal = temporal
         if app.state.temporal is None:
             try:

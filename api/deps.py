@@ -14,9 +14,11 @@ from temporalio.client import Client
 from api.errors import ServiceUnavailable, Unauthorized
 from core.settings import Settings
 from store import api_keys
+from store.parties import PartiesCache
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
+    # async: FastAPI runs a plain `def` dependency in a thread, a hop per request for nothing
     return request.app.state.settings
 
 
@@ -25,13 +27,17 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-def _temporal(request: Request) -> Client:
+async def _temporal(request: Request) -> Client:
     client = request.app.state.temporal
     if client is None:
         raise ServiceUnavailable(
             "Temporal is not reachable; try again shortly", code="temporal_unavailable"
         )
     return client
+
+
+async def _parties(request: Request) -> PartiesCache:
+    return request.app.state.parties
 
 
 @dataclass(frozen=True)
@@ -76,5 +82,6 @@ async def _api_key(
 SettingsDep = Annotated[Settings, Depends(_settings)]
 SessionDep = Annotated[AsyncSession, Depends(_session)]
 TemporalClientDep = Annotated[Client, Depends(_temporal)]
+PartiesDep = Annotated[PartiesCache, Depends(_parties)]
 ApiKeyDep = Annotated[Caller, Depends(_api_key)]
 IdempotencyKeyDep = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]

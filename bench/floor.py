@@ -11,6 +11,8 @@ from datetime import timedelta
 from temporalio import activity, workflow
 from temporalio.worker import Worker
 
+from core import eventloop
+
 FLOOR_TASK_QUEUE = "bench-floor"
 
 
@@ -72,4 +74,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    eventloop.run(main())

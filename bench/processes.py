@@ -4,11 +4,14 @@ each process's CPU time and peak memory from /proc."""
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -76,6 +79,17 @@ class BenchStack:
         self.procs[name] = proc
         if port:
             wait_port(port, proc, name)
+
+    @contextmanager
+    def paused(self, names: list[str]) -> Iterator[None]:
+        """SIGSTOP these processes for the block (they hold their connections), then SIGCONT."""
+        for name in names:
+            self.procs[name].send_signal(signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            for name in names:
+                self.procs[name].send_signal(signal.SIGCONT)
 
     def stop(self) -> None:
         for proc in reversed(list(self.procs.values())):

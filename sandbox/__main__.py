@@ -9,6 +9,7 @@ import asyncio
 import signal
 import sys
 
+from core import eventloop
 from sandbox.runner import running_sandbox
 from sandbox.settings import SandboxSettings
 
@@ -37,6 +38,6 @@ async def main() -> None:
 
 if __name__ == "__main__":
     try:
-        asyncio.run(main())
+        eventloop.run(main())
     except OSError as exc:  # most often: the port is taken by another sandbox
         sys.exit(f"sandbox: cannot start: {exc}")

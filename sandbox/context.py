@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -11,6 +11,7 @@ from sandbox.faults import FaultBook
 from sandbox.gate import Gate
 from sandbox.settings import SandboxSettings
 from sandbox.state import SandboxStore
+from sandbox.waiters import RecordWaiters
 from sandbox.webhooks import WebhookDispatcher
 
 
@@ -21,6 +22,7 @@ class SandboxContext:
     faults: FaultBook
     gate: Gate
     webhooks: WebhookDispatcher
+    waiters: RecordWaiters = field(default_factory=RecordWaiters)
 
 
 def get_context(request: Request) -> SandboxContext:

@@ -9,11 +9,12 @@ from __future__ import annotations
 import ipaddress
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from sandbox.context import SandboxContext, SandboxDep, get_context
 from sandbox.faults import FaultProfile, FaultState
+from sandbox.providers.payments import LINK
 from sandbox.state import CallRecord
 from sandbox.webhooks import EVENT_KIND
 
@@ -45,6 +46,19 @@ async def list_calls(
 ) -> list[CallRecord]:
     """Recorded calls, oldest first; api is sms, payments, accounting or webhooks."""
     return sandbox.store.calls(api, replayed, idempotency_key, limit)
+
+
+@router.get("/payment-links/wait")
+async def wait_for_payment_links(
+    sandbox: SandboxDep,
+    reference: Annotated[str, Query(min_length=1)],
+    timeout_s: Annotated[float, Query(gt=0, le=120)] = 30,
+) -> list[dict]:
+    """The payment links for `reference` as soon as one exists (a long-poll): what a
+    customer waiting for the invoice e-mail sees, without polling. Empty after `timeout_s`."""
+    return await sandbox.waiters.wait_for(
+        LINK, reference, lambda: sandbox.store.records(LINK, reference), timeout_s
+    )
 
 
 @router.post("/faults")

@@ -42,8 +42,9 @@ async def create_invoice(
     if existing is not None:
         return await _result_for(session, existing)
 
-    customer = await parties.get_customer(session, request.customer_id)
-    contract = await parties.get_contract(session, request.contract_id)
+    customer, contract = await parties.customer_and_contract(
+        session, request.customer_id, request.contract_id
+    )
     if customer is None:
         raise NotFound(f"customer {request.customer_id} does not exist")
     if contract is None:
@@ -68,9 +69,7 @@ async def create_invoice(
         created_at=now,
         updated_at=now,
     )
-    terms = parties.contract_terms(
-        contract, await parties.already_invoiced_minor(session, contract.id)
-    )
+    terms = await parties.terms_of(session, contract)
     try:
         items = list(request.items)
         if request.billing_period is not None:
@@ -313,9 +312,7 @@ async def revise_invoice(
         return await snapshot(session, invoice), None
     contract = await parties.get_contract(session, invoice.contract_id)
     assert contract is not None and invoice.issue_date is not None
-    terms = parties.contract_terms(
-        contract, await parties.already_invoiced_minor(session, contract.id, invoice_id)
-    )
+    terms = await parties.terms_of(session, contract, excluding_invoice_id=invoice_id)
     try:
         generated = generate_invoice(
             terms,

@@ -8,6 +8,7 @@ import signal
 import httpx
 import structlog
 
+from core import eventloop
 from core.logging import configure_logging
 from core.settings import get_settings
 from core.temporal import connect
@@ -39,4 +40,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    eventloop.run(main())

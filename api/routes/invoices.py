@@ -13,7 +13,14 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.deps import ApiKeyDep, IdempotencyKeyDep, SessionDep, SettingsDep, TemporalClientDep
+from api.deps import (
+    ApiKeyDep,
+    IdempotencyKeyDep,
+    PartiesDep,
+    SessionDep,
+    SettingsDep,
+    TemporalClientDep,
+)
 from api.errors import Conflict, NotFoundError, Unprocessable
 from api.idempotency import Answer, idempotent
 from domain.errors import InvoiceRuleError
@@ -38,18 +45,20 @@ async def create_invoice(
     settings: SettingsDep,
     temporal: TemporalClientDep,
     api_key: ApiKeyDep,
+    known_parties: PartiesDep,
     idempotency_key: IdempotencyKeyDep = None,
 ) -> JSONResponse:
     """Check the request against the contract now (a clear 422 if it breaks a rule), then
     start the invoice workflow, which generates, numbers and stores the invoice."""
 
     async def produce() -> Answer:
-        customer = await parties.get_customer(session, body.customer_id)
+        customer, contract = await known_parties.customer_and_contract(
+            session, body.customer_id, body.contract_id
+        )
         if customer is None:
             raise Unprocessable(
                 f"customer {body.customer_id} does not exist", code="unknown_customer"
             )
-        contract = await parties.get_contract(session, body.contract_id)
         if contract is None:
             raise Unprocessable(
                 f"contract {body.contract_id} does not exist", code="unknown_contract"
@@ -60,9 +69,7 @@ async def create_invoice(
                 code="contract_not_for_customer",
             )
         issue_date = body.issue_date or datetime.now(UTC).date()
-        terms = parties.contract_terms(
-            contract, await parties.already_invoiced_minor(session, contract.id)
-        )
+        terms = await parties.terms_of(session, contract)
         await session.commit()  # reads done; hold no lock while talking to Temporal
         try:
             preview = generate_invoice(

@@ -44,7 +44,9 @@ class PaymentCreate(BaseModel):
     amount_minor: int = Field(gt=0)
 
 
-def create_link(public_url: str) -> Callable[[Tx, LinkCreate], Effect]:
+def create_link(sandbox: SandboxContext) -> Callable[[Tx, LinkCreate], Effect]:
+    public_url = sandbox.settings.public_base_url
+
     def effect(tx: Tx, req: LinkCreate) -> Effect:
         link_id = new_id("plink")
         link = {
@@ -58,7 +60,7 @@ def create_link(public_url: str) -> Callable[[Tx, LinkCreate], Effect]:
             "paid_minor": 0,
         }
         tx.insert(LINK, link_id, req.reference, link)
-        return Effect(201, link)
+        return Effect(201, link, after_commit=lambda: sandbox.waiters.notify(LINK, req.reference))
 
     return effect
 
@@ -103,7 +105,7 @@ def _link_or_404(sandbox: SandboxContext, link_id: str) -> dict[str, Any]:
 @router.post("/payments/v1/links", status_code=201)
 async def post_link(request: Request, sandbox: SandboxDep) -> JSONResponse:
     """Body: {"reference", "amount_minor", "currency", "description"}."""
-    effect = create_link(sandbox.settings.public_base_url)
+    effect = create_link(sandbox)
     return await sandbox.gate.post(request, API, LinkCreate, effect)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import httpx
@@ -102,3 +103,35 @@ async def test_pay_page_for_an_unknown_link_is_404(http: httpx.AsyncClient) -> N
     response = await http.get("/pay/plink_missing")
 
     assert response.status_code == 404
+
+
+async def test_waiting_for_a_link_returns_as_soon_as_it_is_created(
+    http: httpx.AsyncClient,
+) -> None:
+    waiting = asyncio.create_task(
+        http.get("/_sandbox/payment-links/wait", params={"reference": "INV-7", "timeout_s": 10})
+    )
+    await asyncio.sleep(0.2)
+    assert not waiting.done()  # nothing yet: the request is held open
+
+    link = await create_link(http)
+    answer = await asyncio.wait_for(waiting, 5)
+
+    assert answer.status_code == 200
+    assert answer.json() == [link]
+
+
+async def test_waiting_for_an_existing_link_answers_at_once_and_a_missing_one_times_out(
+    http: httpx.AsyncClient,
+) -> None:
+    link = await create_link(http)
+
+    found = await http.get("/_sandbox/payment-links/wait", params={"reference": "INV-7"})
+    missing = await http.get(
+        "/_sandbox/payment-links/wait", params={"reference": "INV-none", "timeout_s": 0.2}
+    )
+    invalid = await http.get("/_sandbox/payment-links/wait", params={"reference": ""})
+
+    assert found.json() == [link]
+    assert (missing.status_code, missing.json()) == (200, [])
+    assert invalid.status_code == 422

@@ -26,10 +26,13 @@ from dataclasses import dataclass
 import httpx
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from bench.floor import FLOOR_TASK_QUEUE
 from bench.processes import BenchStack, cpu_seconds, peak_rss_mb, start_stack
+from core.settings import get_settings
+from schemas import search_attributes as sa
 from store import api_keys
 from store.db import create_engine, session_factory, transaction
 
@@ -148,10 +151,31 @@ async def measure(stack: BenchStack) -> None:
             ).json()
             contracts.append((customer["id"], contract["id"]))
 
-        async def floor_one(i: int) -> float:
+        async def floor_one(i: int, searchable: bool = False) -> float:
             t0 = time.perf_counter()
+            # searchable: started as the API starts an invoice (search attributes, summary)
+            extra: dict = (
+                {
+                    "static_summary": f"Customer {i} · £360.00 · due 2026-12-24",
+                    "search_attributes": TypedSearchAttributes(
+                        [
+                            SearchAttributePair(sa.INVOICE_ID, f"inv_floor_{i}"),
+                            SearchAttributePair(sa.CUSTOMER_ID, "cus_floor"),
+                            SearchAttributePair(sa.INVOICE_STATUS, "PENDING"),
+                            SearchAttributePair(sa.AMOUNT_DUE, 36000),
+                            SearchAttributePair(sa.CURRENCY, "GBP"),
+                        ]
+                    ),
+                }
+                if searchable
+                else {}
+            )
             handle = await client.start_workflow(
-                "BenchFloor", id=f"floor-{run}-{i}", task_queue=FLOOR_TASK_QUEUE
+                "BenchFloor",
+                searchable,
+                id=f"floor-{run}-{'s' if searchable else ''}{i}",
+                task_queue=FLOOR_TASK_QUEUE,
+                **extra,
             )
             await handle.signal("payment_received")  # durable: applied when the workflow waits
             await handle.result()
@@ -213,6 +237,10 @@ async def measure(stack: BenchStack) -> None:
         await run_phase("warm-up real", stack, lambda i: invoice_one(10_000 + i), 5)
         floor = await run_phase("floor", stack, lambda i: floor_one(100 + i), N)
         await asyncio.sleep(2)
+        searchable = await run_phase(
+            "floor with search attributes", stack, lambda i: floor_one(100 + i, True), N
+        )
+        await asyncio.sleep(2)
         real = await run_phase("real", stack, invoice_one, N)
         real_starts = list(api_latencies)
         real_segments = segments[5:]
@@ -246,18 +274,23 @@ async def measure(stack: BenchStack) -> None:
             f"invoice-{(await api.get('/invoices', params={'status': 'CLOSED', 'limit': 1})).json()['items'][0]['id']}"
         )
         history = await sample.fetch_history()
-        events = len(history.events)
         if os.environ.get("BENCH_TIMELINE"):
             first = history.events[0].event_time.ToDatetime()
             for event in history.events:
                 offset = (event.event_time.ToDatetime() - first).total_seconds() * 1000
                 print(f"{offset:8.0f} ms  {EventType.Name(event.event_type)}")
-        floor_events = len(
-            (await client.get_workflow_handle(f"floor-{run}-100").fetch_history()).events
-        )
+        events = {
+            real.name: len(history.events),
+            floor.name: len(
+                (await client.get_workflow_handle(f"floor-{run}-100").fetch_history()).events
+            ),
+            searchable.name: len(
+                (await client.get_workflow_handle(f"floor-{run}-s100").fetch_history()).events
+            ),
+        }
         worker_peak = peak_rss_mb(stack.pid("worker"))
 
-    report(floor, real, real_starts, bare, api_start, events, floor_events, worker_peak)
+    report(floor, searchable, real, real_starts, bare, api_start, events, worker_peak)
     print_starts("start latency with the workers running", bare_busy.latencies, api_start_busy)
     names = (
         "API start",
@@ -273,52 +306,57 @@ async def measure(stack: BenchStack) -> None:
 
 def report(
     floor: Phase,
+    searchable: Phase,
     real: Phase,
     real_starts: list[float],
     bare: Phase,
     api_start: list[float],
-    events: int,
-    floor_events: int,
+    events: dict[str, int],
     worker_peak: float,
 ) -> None:
     ms = 1000
+    cores = os.cpu_count() or 1
     print(
         f"\nInvoiceFlow lifecycle benchmark: {N} workflows per phase, {CONCURRENCY} concurrent clients, "
-        f"{WORKERS} invoice worker(s), {os.cpu_count()} cores\n"
+        f"{WORKERS} invoice worker(s), {cores} cores, "
+        f"workflow sandbox {'on' if get_settings().workflow_sandbox else 'off'}\n"
     )
-    print(f"{'':34}{'floor':>12}{'real':>12}")
-    print(f"{'throughput (workflows/s)':34}{floor.throughput:12.1f}{real.throughput:12.1f}")
+    phases = (floor, searchable, real)
+
+    def worker_cpu(phase: Phase) -> float:
+        return sum(v for k, v in phase.cpu.items() if k.startswith(("worker", "floor-worker")))
+
+    def row(label: str, values: list[str]) -> None:
+        print(f"{label:36}" + "".join(f"{v:>12}" for v in values))
+
+    row("", ["floor", "floor + SA", "real"])
+    row("throughput (workflows/s)", [f"{p.throughput:.1f}" for p in phases])
+    row("end-to-end p50 (ms)", [f"{pct(p.latencies, 50) * ms:.0f}" for p in phases])
+    row("end-to-end p99 (ms)", [f"{pct(p.latencies, 99) * ms:.0f}" for p in phases])
+    row("history events per workflow", [str(events[p.name]) for p in phases])
+    row("worker CPU (cores)", [f"{worker_cpu(p):.2f}" for p in phases])
+    row("Temporal server CPU (cores)", [f"{p.cpu['temporal']:.2f}" for p in phases])
+    row("API CPU (cores)", ["", "", f"{real.cpu['api']:.2f}"])
+    row("sandbox CPU (cores)", ["", "", f"{real.cpu['sandbox']:.2f}"])
+    row("bench client CPU (cores)", [f"{p.cpu['bench client']:.2f}" for p in phases])
+    row("machine busy (all cores)", [f"{p.machine_busy:.0%}" for p in phases])
+    row(
+        "machine CPU per workflow (core-ms)",
+        [f"{p.machine_busy * cores / p.throughput * ms:.0f}" for p in phases],
+    )
+    row(
+        "worker CPU per workflow (core-ms)",
+        [f"{worker_cpu(p) / p.throughput * ms:.0f}" for p in phases],
+    )
+    row(
+        "server CPU per workflow (core-ms)",
+        [f"{p.cpu['temporal'] / p.throughput * ms:.0f}" for p in phases],
+    )
     print(
-        f"{'end-to-end p50 (ms)':34}{pct(floor.latencies, 50) * ms:12.0f}{pct(real.latencies, 50) * ms:12.0f}"
+        f"\nratio real/floor throughput: {real.throughput / floor.throughput:.2f} (target >= 0.8); "
+        f"real/(floor + SA): {real.throughput / searchable.throughput:.2f}"
     )
-    print(
-        f"{'end-to-end p99 (ms)':34}{pct(floor.latencies, 99) * ms:12.0f}{pct(real.latencies, 99) * ms:12.0f}"
-    )
-    print(f"{'history events per workflow':34}{floor_events:12d}{events:12d}")
-    worker_cpu = sum(v for k, v in real.cpu.items() if k.startswith("worker"))
-    print(f"{'worker CPU (cores)':34}{floor.cpu['floor-worker']:12.2f}{worker_cpu:12.2f}")
-    print(
-        f"{'Temporal server CPU (cores)':34}{floor.cpu['temporal']:12.2f}{real.cpu['temporal']:12.2f}"
-    )
-    print(f"{'API CPU (cores)':34}{'':>12}{real.cpu['api']:12.2f}")
-    print(f"{'sandbox CPU (cores)':34}{'':>12}{real.cpu['sandbox']:12.2f}")
-    print(
-        f"{'bench client CPU (cores)':34}{floor.cpu['bench client']:12.2f}{real.cpu['bench client']:12.2f}"
-    )
-    print(f"{'machine busy (all cores)':34}{floor.machine_busy:12.0%}{real.machine_busy:12.0%}")
-    cores = os.cpu_count() or 1
-    per_floor = floor.machine_busy * cores / floor.throughput * 1000
-    per_real = real.machine_busy * cores / real.throughput * 1000
-    print(f"{'machine CPU per workflow (core-ms)':34}{per_floor:12.0f}{per_real:12.0f}")
-    print(
-        f"{'worker CPU per workflow (core-ms)':34}"
-        f"{floor.cpu['floor-worker'] / floor.throughput * 1000:12.0f}"
-        f"{worker_cpu / real.throughput * 1000:12.0f}"
-    )
-    print(
-        f"\nratio real/floor throughput: {real.throughput / floor.throughput:.2f} (target >= 0.8)"
-    )
-    print(f"history events per happy-path invoice: {events} (target <= 40)")
+    print(f"history events per happy-path invoice: {events[real.name]} (target <= 40)")
     print(f"worker peak memory (VmHWM): {worker_peak:.0f} MiB")
     print_starts("start latency, start path only (workers paused)", bare.latencies, api_start)
     print(

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import httpx
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.accounting import AccountingActivities
@@ -38,9 +38,26 @@ PASSTHROUGH_MODULES = (
     "rendering",
     "core",
 )
-WORKFLOW_RUNNER = SandboxedWorkflowRunner(
+SANDBOXED_RUNNER = SandboxedWorkflowRunner(
     restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
 )
+
+
+def workflow_runner(sandboxed: bool, *also_passthrough: str) -> WorkflowRunner:
+    """The sandbox (the default, and always in tests) or none: see `Settings.workflow_sandbox`.
+
+    Without it the same workflow code runs, with the same determinism rules; only the
+    run-time check is gone, which the test suite (sandboxed) and the replay tests keep.
+    `also_passthrough` names more stateless modules to share (the benchmark's floor)."""
+    if not sandboxed:
+        return UnsandboxedWorkflowRunner()
+    if not also_passthrough:
+        return SANDBOXED_RUNNER
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(
+            *PASSTHROUGH_MODULES, *also_passthrough
+        )
+    )
 
 
 @dataclass
@@ -113,7 +130,7 @@ def build_worker(
         client,
         task_queue=task_queue or settings.task_queue,
         workflows=WORKFLOWS,
-        workflow_runner=WORKFLOW_RUNNER,
+        workflow_runner=workflow_runner(settings.workflow_sandbox),
         activities=activities.all(),
         max_concurrent_activities=100,
         max_concurrent_workflow_tasks=100,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlmodel import select
 from temporalio.client import Client
 
@@ -51,10 +52,11 @@ async def customer_and_contract(stack: Stack, **contract: Any) -> tuple[dict, di
     return customer.json(), created.json()
 
 
+@pytest.mark.parametrize("workflow_sandbox", [True, False], ids=["sandboxed", "unsandboxed"])
 async def test_invoice_runs_from_api_to_closed_with_one_email_and_one_accounting_post_each(
-    temporal: Client, sqlite_url: str
+    temporal: Client, sqlite_url: str, workflow_sandbox: bool
 ) -> None:
-    async with running_stack(temporal, sqlite_url) as stack:
+    async with running_stack(temporal, sqlite_url, workflow_sandbox=workflow_sandbox) as stack:
         customer, contract = await customer_and_contract(stack)
         response = await stack.api.post(
             "/invoices",

@@ -108,7 +108,7 @@ class Stack:
 
 @contextlib.asynccontextmanager
 async def running_stack(
-    temporal: Client, database_url: str, *, run_worker: bool = True
+    temporal: Client, database_url: str, *, run_worker: bool = True, workflow_sandbox: bool = True
 ) -> AsyncIterator[Stack]:
     api_socket = bound_socket()
     host, port = api_socket.getsockname()[:2]
@@ -135,6 +135,7 @@ async def running_stack(
             sms_api_key=sandbox.settings.api_key,
             accounting_api_key=sandbox.settings.api_key,
             payments_webhook_secret=WEBHOOK_SECRET,
+            workflow_sandbox=workflow_sandbox,
         )
         engine = create_engine(database_url)
         sessions = session_factory(engine)

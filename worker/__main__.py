@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 
 import httpx
@@ -30,6 +31,7 @@ async def main() -> None:
     async with httpx.AsyncClient(timeout=settings.provider_timeout_s) as http:
         worker = build_worker(client, settings, session_factory(engine), http)
         async with worker:
+            gc.freeze()  # startup's objects live as long as the process: skip them in full GCs
             log.info(
                 "worker.started", task_queue=settings.task_queue, temporal=settings.temporal_address
             )

@@ -70,7 +70,8 @@ async def create_invoice(
             )
         issue_date = body.issue_date or datetime.now(UTC).date()
         terms = await parties.terms_of(session, contract)
-        await session.commit()  # reads done; hold no lock while talking to Temporal
+        if session.in_transaction():  # reads done (if any): hold no lock while talking to Temporal
+            await session.commit()
         try:
             preview = generate_invoice(
                 terms,

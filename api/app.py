@@ -21,7 +21,11 @@ from store.parties import PartiesCache
 log = structlog.get_logger()
 
 
-def create_app(settings: Settings | None = None, temporal: Client | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, temporal: Client | None = None, *, freeze_gc: bool = False
+) -> FastAPI:
+    """`freeze_gc`: for a process that serves only this app (``python -m api``), never for
+    one that builds apps again and again (tests): frozen objects are never collected."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -36,9 +40,11 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
             except RuntimeError as err:  # the API still serves reads and says 503 for the rest
                 log.error("api.temporal_unreachable", error=str(err))
         log.info("api.started", database=engine.dialect.name)
-        # what startup made lives as long as the process: keep it out of the collector's
-        # full passes, which otherwise stall every request in flight (p99 of starts)
-        gc.freeze()
+        if freeze_gc:
+            # what startup made lives as long as the process: keep it out of the collector's
+            # full passes, which otherwise stall every request in flight (p99 of starts)
+            gc.collect()
+            gc.freeze()
         yield
         await engine.dispose()
 
@@ -70,4 +76,4 @@ def app() -> FastAPI:
     """uvicorn factory: ``uvicorn --factory api.app:app``."""
     settings = get_settings()
     configure_logging(settings.effective_log_format, settings.log_level)
-    return create_app(settings)
+    return create_app(settings, freeze_gc=True)

@@ -39,8 +39,9 @@ class Settings(BaseSettings):
     temporal_namespace: str = "default"
     task_queue: str = "invoiceflow"
     # The Temporal workflow sandbox checks workflow code for non-determinism at run time.
-    # It costs about 30 core-ms per invoice (make bench). Tests always run with it on;
-    # a production worker running code that passed them may turn it off for throughput.
+    # It costs the worker CPU per invoice (make bench). The tests run with it on (the
+    # lifecycle e2e test also off); a production worker running code that passed them
+    # may turn it off for throughput.
     workflow_sandbox: bool = True
 
     api_host: str = "127.0.0.1"

@@ -54,8 +54,8 @@ async def wait_for_payment_links(
     reference: Annotated[str, Query(min_length=1)],
     timeout_s: Annotated[float, Query(gt=0, le=120)] = 30,
 ) -> list[dict]:
-    """The payment links for `reference` as soon as one exists (a long-poll): what a
-    customer waiting for the invoice e-mail sees, without polling. Empty after `timeout_s`."""
+    """The payment links for `reference` as soon as one exists (a long-poll), for tests and
+    the benchmark to act as a paying customer without polling. Empty after `timeout_s`."""
     return await sandbox.waiters.wait_for(
         LINK, reference, lambda: sandbox.store.records(LINK, reference), timeout_s
     )

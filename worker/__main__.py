@@ -31,7 +31,8 @@ async def main() -> None:
     async with httpx.AsyncClient(timeout=settings.provider_timeout_s) as http:
         worker = build_worker(client, settings, session_factory(engine), http)
         async with worker:
-            gc.freeze()  # startup's objects live as long as the process: skip them in full GCs
+            gc.collect()  # startup's objects live as long as the process: skip them in full GCs
+            gc.freeze()
             log.info(
                 "worker.started", task_queue=settings.task_queue, temporal=settings.temporal_address
             )

@@ -44,7 +44,7 @@ SANDBOXED_RUNNER = SandboxedWorkflowRunner(
 
 
 def workflow_runner(sandboxed: bool, *also_passthrough: str) -> WorkflowRunner:
-    """The sandbox (the default, and always in tests) or none: see `Settings.workflow_sandbox`.
+    """The sandbox (the default, and in tests) or none: see `Settings.workflow_sandbox`.
 
     Without it the same workflow code runs, with the same determinism rules; only the
     run-time check is gone, which the test suite (sandboxed) and the replay tests keep.

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
+from schemas.tables import Contract
 from store.db import create_engine, session_factory, transaction
 from store.parties import PartiesCache
 from tests.support.factories import customer_and_contract
@@ -39,15 +41,26 @@ async def test_misses_and_mismatches_are_never_kept(db_url: str) -> None:
         unknown = await cache.customer_and_contract(session, "cus_missing", contract.id)
         mismatched = await cache.customer_and_contract(session, other.id, contract.id)
         no_contract = await cache.customer_and_contract(session, customer.id, "con_missing")
-    later, later_contract = await customer_and_contract(sessions)  # created after a miss
+    async with transaction(sessions) as session:  # the contract missed above, created now
+        session.add(
+            Contract(
+                id="con_missing",
+                customer_id=customer.id,
+                currency="GBP",
+                tax_region="GB",
+                payment_terms_days=14,
+                rates=[],
+                created_at=datetime.now(UTC),
+            )
+        )
     async with transaction(sessions, writes=False) as session:
-        found = await cache.customer_and_contract(session, later.id, later_contract.id)
+        found = await cache.customer_and_contract(session, customer.id, "con_missing")
 
     assert unknown[0] is None and unknown[1] is not None
     assert mismatched[0] is not None and mismatched[1] is not None
     assert mismatched[1].customer_id != mismatched[0].id
     assert no_contract[0] is not None and no_contract[1] is None
-    assert found[0] is not None and found[0].id == later.id
+    assert found[1] is not None and found[1].payment_terms_days == 14  # the miss was not kept
     assert len(cache._pairs) == 1  # only the found, matching pair
     await engine.dispose()
 

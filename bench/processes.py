@@ -4,6 +4,7 @@ each process's CPU time and peak memory from /proc."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -100,6 +101,11 @@ class BenchStack:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        # a run leaves a few hundred MB (Temporal's database, logs): keep it only if asked
+        if os.environ.get("BENCH_KEEP"):
+            print(f"bench stack kept in {self.root}")
+        else:
+            shutil.rmtree(self.root, ignore_errors=True)
 
 
 def start_stack(workers: list[tuple[str, list[str]]]) -> BenchStack:

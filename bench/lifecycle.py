@@ -14,7 +14,7 @@ API, sandbox with SMTP) it measures, in one run:
 and prints throughput, latency percentiles, the real/floor ratio, history events per
 invoice, worker and server CPU, and the worker's peak memory.
 Environment: BENCH_INVOICES (default 200), BENCH_CONCURRENCY (default 50), BENCH_STARTS
-(default 600, per start phase).
+(default 600, per start phase), BENCH_PROFILE=1 (py-spy on the worker in the real phase).
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from bench.floor import FLOOR_TASK_QUEUE
 from bench.processes import BenchStack, cpu_seconds, peak_rss_mb, start_stack
+from bench.profile import WorkerProfile
 from core.settings import get_settings
 from domain.invoicing import BillableItem
 from schemas import search_attributes as sa
@@ -270,7 +271,13 @@ async def measure(stack: BenchStack) -> None:
             "floor with search attributes", stack, lambda i: floor_one(100 + i, True), N
         )
         await asyncio.sleep(2)
+        profile = (
+            WorkerProfile(stack.pid("worker"), stack.root / "worker-profile.txt")
+            if os.environ.get("BENCH_PROFILE")
+            else None
+        )
         real = await run_phase("real", stack, invoice_one, N)
+        profiled = profile.stop() if profile else ""
         real_starts = api_latencies[5:]  # not the warm-up's
         real_segments = segments[5:]
         worker_peak = peak_rss_mb(stack.pid("worker"))  # before the start phases' backlog
@@ -366,6 +373,7 @@ async def measure(stack: BenchStack) -> None:
         }
 
     report(floor, searchable, real, real_starts, bare, same, api_start, events, worker_peak)
+    print(profiled)
     names = (
         "API start",
         "generate + payment link (as seen)",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -12,6 +11,7 @@ from temporalio.client import Client
 
 from api.errors import install_error_handlers
 from api.routes import approval_config, approvals, billing, invoices, parties, portal, webhooks
+from core import eventloop
 from core.logging import configure_logging, install_token_redaction
 from core.settings import Settings, get_settings
 from core.temporal import connect
@@ -24,8 +24,8 @@ log = structlog.get_logger()
 def create_app(
     settings: Settings | None = None, temporal: Client | None = None, *, freeze_gc: bool = False
 ) -> FastAPI:
-    """`freeze_gc`: for a process that serves only this app (``python -m api``), never for
-    one that builds apps again and again (tests): frozen objects are never collected."""
+    """`freeze_gc`: only for the process that serves this app (``python -m api``), see
+    `core.eventloop.freeze_startup_objects`."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -41,10 +41,7 @@ def create_app(
                 log.error("api.temporal_unreachable", error=str(err))
         log.info("api.started", database=engine.dialect.name)
         if freeze_gc:
-            # what startup made lives as long as the process: keep it out of the collector's
-            # full passes, which otherwise stall every request in flight (p99 of starts)
-            gc.collect()
-            gc.freeze()
+            eventloop.freeze_startup_objects()
         yield
         await engine.dispose()
 

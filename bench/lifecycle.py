@@ -32,7 +32,7 @@ import aiohttp
 import httpx
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.common import WorkflowIDReusePolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from bench.floor import FLOOR_TASK_QUEUE
@@ -185,14 +185,11 @@ async def measure(stack: BenchStack) -> None:
             extra: dict = (
                 {
                     "static_summary": f"Customer {i} · £360.00 · due 2026-12-24",
-                    "search_attributes": TypedSearchAttributes(
-                        [
-                            SearchAttributePair(sa.INVOICE_ID, f"inv_floor_{i}"),
-                            SearchAttributePair(sa.CUSTOMER_ID, "cus_floor"),
-                            SearchAttributePair(sa.INVOICE_STATUS, "PENDING"),
-                            SearchAttributePair(sa.AMOUNT_DUE, 36000),
-                            SearchAttributePair(sa.CURRENCY, "GBP"),
-                        ]
+                    "search_attributes": sa.at_start(
+                        invoice_id=f"inv_floor_{i}",
+                        customer_id="cus_floor",
+                        amount_due_minor=36000,
+                        currency="GBP",
                     ),
                 }
                 if searchable
@@ -310,14 +307,11 @@ async def measure(stack: BenchStack) -> None:
                 task_queue=stack.env.get("INVOICEFLOW_TASK_QUEUE", "invoiceflow"),
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 static_summary=f"Customer {i % len(contracts)} · £360.00 · due 2026-12-24",
-                search_attributes=TypedSearchAttributes(
-                    [
-                        SearchAttributePair(sa.INVOICE_ID, invoice_id),
-                        SearchAttributePair(sa.CUSTOMER_ID, customer_id),
-                        SearchAttributePair(sa.INVOICE_STATUS, "PENDING"),
-                        SearchAttributePair(sa.AMOUNT_DUE, 36000),
-                        SearchAttributePair(sa.CURRENCY, "GBP"),
-                    ]
+                search_attributes=sa.at_start(
+                    invoice_id=invoice_id,
+                    customer_id=customer_id,
+                    amount_due_minor=36000,
+                    currency="GBP",
                 ),
             )
             return time.perf_counter() - t0

@@ -8,6 +8,7 @@ aiosqlite, sockets to Temporal, SMTP and the providers. uvloop does that work in
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -18,3 +19,12 @@ T = TypeVar("T")
 
 def run(main: Coroutine[Any, Any, T]) -> T:
     return uvloop.run(main)
+
+
+def freeze_startup_objects() -> None:
+    """For a process that serves one thing until it stops (the API, the worker), after its
+    startup: what startup made lives as long as the process, so keep it out of the
+    collector's full passes, which otherwise stall everything in flight. Never in a process
+    that builds apps again and again (tests): frozen objects are never collected."""
+    gc.collect()
+    gc.freeze()

@@ -6,7 +6,7 @@ docker-compose admin step and by the test server fixture, all from ``ALL`` below
 
 from __future__ import annotations
 
-from temporalio.common import SearchAttributeKey
+from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 
 INVOICE_ID = SearchAttributeKey.for_keyword("InvoiceId")
 INVOICE_NUMBER = SearchAttributeKey.for_keyword("InvoiceNumber")
@@ -29,6 +29,22 @@ ALL: tuple[SearchAttributeKey, ...] = (
     DISPUTE_LEVEL,
     EXCEPTION_REASON,
 )
+
+
+def at_start(
+    *, invoice_id: str, customer_id: str, amount_due_minor: int, currency: str
+) -> TypedSearchAttributes:
+    """What an invoice workflow is started with (the API; the benchmark sends the same)."""
+    return TypedSearchAttributes(
+        [
+            SearchAttributePair(INVOICE_ID, invoice_id),
+            SearchAttributePair(CUSTOMER_ID, customer_id),
+            SearchAttributePair(INVOICE_STATUS, "PENDING"),
+            SearchAttributePair(AMOUNT_DUE, amount_due_minor),
+            SearchAttributePair(CURRENCY, currency),
+        ]
+    )
+
 
 _CLI_TYPE_NAMES = {
     "KEYWORD": "Keyword",

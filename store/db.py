@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -117,23 +118,15 @@ async def transaction(
         yield session
 
 
-# One prepared INSERT ... ON CONFLICT DO NOTHING per (database, table), reused with new
-# parameters each time: building and cache-keying a fresh statement per row cost more CPU
-# than executing it (make bench, BENCH_PROFILE=1).
-_INSERTS_IF_ABSENT: dict[tuple[str, Any], Any] = {}
-
-
+@functools.cache
 def _insert_if_absent_statement(dialect_name: str, table: Any) -> Any:
-    statement = _INSERTS_IF_ABSENT.get((dialect_name, table))
-    if statement is None:
-        dialect = postgresql if dialect_name == "postgresql" else sqlite
-        # SQLAlchemy 2.1 reports rowcount -1 for an INSERT on psycopg unless asked to keep
-        # it, which made every insert look new on PostgreSQL
-        statement = (
-            dialect.insert(table).on_conflict_do_nothing().execution_options(preserve_rowcount=True)
-        )
-        _INSERTS_IF_ABSENT[(dialect_name, table)] = statement
-    return statement
+    """One prepared INSERT ... ON CONFLICT DO NOTHING per (database, table), reused with new
+    parameters: building and cache-keying a fresh statement per row cost more CPU than
+    executing it (make bench, BENCH_PROFILE=1)."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    # SQLAlchemy 2.1 reports rowcount -1 for an INSERT on psycopg unless asked to keep it,
+    # which made every insert look new on PostgreSQL
+    return dialect.insert(table).on_conflict_do_nothing().execution_options(preserve_rowcount=True)
 
 
 async def insert_if_absent(session: AsyncSession, table: Any, **values: Any) -> bool:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import signal
 
 import httpx
@@ -31,8 +30,7 @@ async def main() -> None:
     async with httpx.AsyncClient(timeout=settings.provider_timeout_s) as http:
         worker = build_worker(client, settings, session_factory(engine), http)
         async with worker:
-            gc.collect()  # startup's objects live as long as the process: skip them in full GCs
-            gc.freeze()
+            eventloop.freeze_startup_objects()
             log.info(
                 "worker.started", task_queue=settings.task_queue, temporal=settings.temporal_address
             )

@@ -38,9 +38,6 @@ PASSTHROUGH_MODULES = (
     "rendering",
     "core",
 )
-SANDBOXED_RUNNER = SandboxedWorkflowRunner(
-    restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
-)
 
 
 def workflow_runner(sandboxed: bool, *also_passthrough: str) -> WorkflowRunner:
@@ -51,8 +48,6 @@ def workflow_runner(sandboxed: bool, *also_passthrough: str) -> WorkflowRunner:
     `also_passthrough` names more stateless modules to share (the benchmark's floor)."""
     if not sandboxed:
         return UnsandboxedWorkflowRunner()
-    if not also_passthrough:
-        return SANDBOXED_RUNNER
     return SandboxedWorkflowRunner(
         restrictions=SandboxRestrictions.default.with_passthrough_modules(
             *PASSTHROUGH_MODULES, *also_passthrough

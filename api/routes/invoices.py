@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from temporalio.client import WorkflowQueryRejectedError, WorkflowUpdateFailedError
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -110,14 +110,11 @@ async def create_invoice(
                     f"{customer.name} · {format_amount(preview.total_minor, preview.currency)}"
                     f" · due {preview.due_date.isoformat()}"
                 ),
-                search_attributes=TypedSearchAttributes(
-                    [
-                        SearchAttributePair(sa.INVOICE_ID, invoice_id),
-                        SearchAttributePair(sa.CUSTOMER_ID, customer.id),
-                        SearchAttributePair(sa.INVOICE_STATUS, InvoiceStatus.PENDING.value),
-                        SearchAttributePair(sa.AMOUNT_DUE, preview.total_minor),
-                        SearchAttributePair(sa.CURRENCY, preview.currency),
-                    ]
+                search_attributes=sa.at_start(
+                    invoice_id=invoice_id,
+                    customer_id=customer.id,
+                    amount_due_minor=preview.total_minor,
+                    currency=preview.currency,
                 ),
             )
         except WorkflowAlreadyStartedError:

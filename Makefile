@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test demo bench bench-billing lint clean
+.PHONY: install run test demo bench bench-billing bench-store lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,9 @@ bench: $(STAMP)
 
 bench-billing: $(STAMP)
 	$(PY) -m bench.billing_run
+
+bench-store: $(STAMP)
+	$(PY) -m bench.store_path
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

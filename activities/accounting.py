@@ -1,8 +1,10 @@
 """Post the issued invoice and each payment to the accounting system, once each.
 
-The posting row (``invoice:{id}`` / ``payment:{id}``) is checked first so a replayed step
-does not even call out; the provider also dedupes on the Idempotency-Key, which covers
-a crash between its answer and our insert.
+A retried step checks the posting row (``invoice:{id}`` / ``payment:{id}``) first, so it
+does not even call out when an earlier attempt got as far as storing the answer. A first
+attempt skips that read (there can be no row, unless an operator reset the workflow); the
+provider dedupes on the Idempotency-Key in any case, which also covers a crash between
+its answer and our insert.
 """
 
 from __future__ import annotations
@@ -91,10 +93,11 @@ class AccountingActivities:
         )
 
     async def _post(self, *, key: str, invoice_id: str, kind: str, call) -> PostingResult:  # type: ignore[no-untyped-def]
-        async with transaction(self._sessions, writes=False) as session:
-            done = await session.get(AccountingPosting, key)
-            if done is not None:
-                return PostingResult(key=key, external_id=done.external_id)
+        if activity.info().attempt > 1:
+            async with transaction(self._sessions, writes=False) as session:
+                done = await session.get(AccountingPosting, key)
+                if done is not None:
+                    return PostingResult(key=key, external_id=done.external_id)
         try:
             ref = await call()
         except ProviderError as err:

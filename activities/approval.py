@@ -46,7 +46,7 @@ class ApprovalActivities:
     @activity.defn(name="approval.load_context")
     async def load_context(self, data: LoadApprovalContextInput) -> ApprovalContext:
         async with transaction(self._sessions, writes=False) as session:
-            policy = await approvals.load_policy(session)
+            policy = await approvals.policy_for_invoices(session)
         s = self._settings
         if s.approval_rates is not None:
             policy = policy.model_copy(update={"rates": s.approval_rates})

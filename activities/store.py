@@ -14,18 +14,23 @@ from schemas.invoice import (
 )
 from store import invoices
 from store.db import SessionFactory, transaction
+from store.parties import PartiesCache
 
 
 class InvoiceStoreActivities:
     def __init__(self, sessions: SessionFactory) -> None:
         self._sessions = sessions
+        # customers and contracts are write-once, so the worker may keep what it read
+        self._parties = PartiesCache()
 
     @activity.defn(name="invoice.create")
     async def create_invoice(self, data: CreateInvoiceInput) -> CreateInvoiceResult:
         """Generate the invoice from its contract, number it and store it (or store why not)."""
         try:
             async with transaction(self._sessions) as session:
-                return await invoices.create_invoice(session, data.request, data.issue_date)
+                return await invoices.create_invoice(
+                    session, data.request, data.issue_date, self._parties
+                )
         except invoices.NotFound as missing:
             raise ApplicationError(str(missing), type="NotFound", non_retryable=True) from missing
 

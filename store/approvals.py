@@ -206,6 +206,16 @@ async def load_policy(session: AsyncSession) -> ApprovalPolicy:
     )
 
 
+async def policy_for_invoices(session: AsyncSession) -> ApprovalPolicy:
+    """What an invoice's approval step needs: the policy, or when no rule is active (no
+    invoice needs approval) an empty one, without reading approvers, groups and
+    delegations that could not take part. It travels in every invoice's history, so it is
+    also kept small there."""
+    if not (await active_rules(session)):
+        return ApprovalPolicy(rules=[], groups=[], approvers=[], delegations=[], rates=None)
+    return await load_policy(session)
+
+
 # --- records -----------------------------------------------------------------------------
 
 

@@ -2,7 +2,8 @@
 
 Users configure a plain URL (``sqlite:///.data/invoiceflow.db``,
 ``postgresql://postgres@127.0.0.1/invoiceflow``); this module picks the async driver.
-SQLite runs in WAL mode. A transaction that will write begins IMMEDIATE (it takes the write
+SQLite runs in WAL mode, on the event loop's thread (`store.sqlite_inline`).
+A transaction that will write begins IMMEDIATE (it takes the write
 lock up front, so writers queue on it instead of failing half-way with "database is
 locked"); a read-only one begins DEFERRED and never waits for writers.
 """
@@ -22,6 +23,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+from store.sqlite_inline import inline_creator
 
 SessionFactory = async_sessionmaker[AsyncSession]
 
@@ -66,7 +69,9 @@ def _configure_sqlite(engine: Any) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        # no busy handler: it would sleep with the event loop blocked; the inline driver
+        # awaits another writer's lock instead (store.sqlite_inline)
+        cursor.execute("PRAGMA busy_timeout=0")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -80,6 +85,9 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     # 50 concurrent API requests should not queue for a connection (default pool: 5 + 10)
     kwargs.setdefault("pool_size", 20)
     kwargs.setdefault("max_overflow", 20)
+    parsed = make_url(url)
+    if parsed.drivername.startswith("sqlite"):
+        kwargs.setdefault("async_creator", inline_creator(parsed.database or ":memory:"))
     engine = create_async_engine(async_url(url), **kwargs)
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine.sync_engine)

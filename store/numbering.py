@@ -2,13 +2,15 @@
 
 The counter is advanced in the same transaction that inserts the numbered invoice, so a
 number is used exactly when an invoice is stored: a rolled-back or retried step leaves
-no gap and never takes a second number. The series row is locked (FOR UPDATE on
-PostgreSQL; SQLite transactions already begin IMMEDIATE) so concurrent invoices queue.
+no gap and never takes a second number. The counter moves in one
+``UPDATE ... RETURNING``, which locks the series row until the transaction ends (on
+PostgreSQL; SQLite write transactions already begin IMMEDIATE), so concurrent invoices
+queue.
 """
 
 from __future__ import annotations
 
-from sqlmodel import select
+from sqlalchemy import bindparam, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from schemas.tables import InvoiceNumberSeries
@@ -23,16 +25,19 @@ def format_number(series: str, value: int) -> str:
     return f"{series}-{value:04d}"
 
 
+_ADVANCE = (
+    update(InvoiceNumberSeries)
+    .where(InvoiceNumberSeries.series == bindparam("series_key"))  # type: ignore[arg-type]
+    .values(last_value=InvoiceNumberSeries.last_value + 1)
+    .returning(InvoiceNumberSeries.last_value)
+)
+
+
 async def allocate(session: AsyncSession, series: str) -> str:
-    await insert_if_absent(session, InvoiceNumberSeries, series=series, last_value=0)
-    row = (
-        await session.exec(
-            select(InvoiceNumberSeries)
-            .where(InvoiceNumberSeries.series == series)
-            .with_for_update()
-        )
-    ).one()
-    row.last_value += 1
-    session.add(row)
-    await session.flush()
-    return format_number(series, row.last_value)
+    """The series' next number; the series starts the first time it is used."""
+    connection = await session.connection()
+    value = (await connection.execute(_ADVANCE, {"series_key": series})).scalar()
+    if value is None:  # a new series (a new year or prefix)
+        await insert_if_absent(session, InvoiceNumberSeries, series=series, last_value=0)
+        value = (await connection.execute(_ADVANCE, {"series_key": series})).scalar_one()
+    return format_number(series, value)

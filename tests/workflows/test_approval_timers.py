@@ -5,6 +5,7 @@ operator deciding from the Temporal UI through the same `decide` update."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 import httpx
 from temporalio.testing import WorkflowEnvironment
@@ -39,7 +40,14 @@ async def test_silent_approvers_are_reminded_then_the_backup_is_asked_and_can_ap
         await finance_policy(stack)
         invoice_id = await start_big_invoice(stack, time_skipping, "slow@acme.test")
         await wait_for_links(stack, "alice")
-        details = (await wait_for_live(stack, invoice_id, status="AWAITING_APPROVAL"))["live"]
+
+        async def waiting_on_both() -> dict[str, Any] | None:
+            # the status moves before the links go out; the details follow the send
+            live = (await stack.invoice(invoice_id)).get("live") or {}
+            waits = live.get("waiting_for") or ""
+            return live if live.get("status") == "AWAITING_APPROVAL" and "remind" in waits else None
+
+        details = await stack.wait_for(waiting_on_both)
         assert "Alice, Bob" in details["waiting_for"] and "remind at" in details["waiting_for"]
 
         await time_skipping.sleep(timedelta(hours=23))

@@ -13,6 +13,7 @@ import email.policy
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
+from email.parser import BytesHeaderParser
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -34,8 +35,10 @@ class MailboxHandler:
         raw = envelope.original_content or envelope.content or b""
         if isinstance(raw, str):
             raw = raw.encode()
-        parsed = email.message_from_bytes(raw, policy=email.policy.default)
-        message_id = (parsed.get("Message-ID") or "").strip() or None
+        # the headers are all it needs here (parsing the bodies too cost more than the rest
+        # of the delivery); the mailbox pages parse whole messages when they are read
+        headers = BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw)
+        message_id = (headers.get("Message-ID") or "").strip() or None
         mail_id, duplicate = self._store.add_mail(
             message_id, envelope.mail_from or "", list(envelope.rcpt_tos), raw
         )

@@ -50,6 +50,27 @@ async def test_sent_email_arrives_in_the_sandbox_mailbox_as_alternative_parts(
     assert mail["headers"]["X-Idempotency-Key"] == "<inv-42.issue@invoiceflow>"
 
 
+async def test_non_ascii_subject_names_and_bodies_arrive_intact(
+    sender: EmailSender, http: httpx.AsyncClient
+) -> None:
+    subject = "Facture FA-2026-0007 de Société Générale Müller — échéance 24/12 " * 2
+    await sender.send(
+        message_id="<inv-7.issue@invoiceflow>",
+        sender="Facturation Café Zoë <billing@invoiceflow.test>",
+        to=["Jürgen Weiß <jurgen@acme.test>", "accounts@acme.test"],
+        subject=subject,
+        html="<p>Montant dû : 1 234,00 €</p>",
+        text="Montant dû : 1 234,00 €",
+    )
+
+    [mail] = (await http.get("/mailbox/api/messages", params={"to": "jurgen@acme.test"})).json()
+    assert mail["subject"] == subject  # RFC 2047 encoded and folded, decoded back whole
+    assert mail["from"] == "Facturation Café Zoë <billing@invoiceflow.test>"
+    assert "Jürgen Weiß <jurgen@acme.test>" in mail["headers"]["To"]
+    assert mail["html"].strip() == "<p>Montant dû : 1 234,00 €</p>"
+    assert mail["text"].strip() == "Montant dû : 1 234,00 €"
+
+
 async def test_message_id_without_angle_brackets_gets_them(
     sender: EmailSender, http: httpx.AsyncClient
 ) -> None:

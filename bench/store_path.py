@@ -29,6 +29,7 @@ from activities.accounting import AccountingActivities
 from activities.approval import ApprovalActivities
 from activities.delivery import DeliveryActivities
 from activities.store import InvoiceStoreActivities
+from core.logging import configure_logging
 from core.settings import Settings
 from integrations.accounting import AccountingRef
 from integrations.payments import PaymentLink
@@ -193,6 +194,7 @@ def report(cpu: dict[str, list[float]], label: str) -> None:
 
 
 def main() -> None:
+    configure_logging(level="WARNING")  # the activities' info lines would drown the figures
     url = os.environ.get("BENCH_DATABASE_URL")
     with tempfile.TemporaryDirectory(prefix="invoiceflow-store-bench-") as scratch:
         if url is None:

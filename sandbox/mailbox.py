@@ -38,7 +38,8 @@ class MailboxHandler:
         # the headers are all it needs here (parsing the bodies too cost more than the rest
         # of the delivery); the mailbox pages parse whole messages when they are read
         headers = BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw)
-        message_id = (headers.get("Message-ID") or "").strip() or None
+        # compat32 keeps a folded header's line break: unfold before it is a key
+        message_id = "".join(str(headers.get("Message-ID") or "").split()) or None
         mail_id, duplicate = self._store.add_mail(
             message_id, envelope.mail_from or "", list(envelope.rcpt_tos), raw
         )

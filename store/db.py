@@ -24,7 +24,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from store.sqlite_inline import inline_creator
+from store import sqlite_inline
+from store.sqlite_inline import InlineConnection
 
 SessionFactory = async_sessionmaker[AsyncSession]
 
@@ -69,9 +70,11 @@ def _configure_sqlite(engine: Any) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        # no busy handler: it would sleep with the event loop blocked; the inline driver
-        # awaits another writer's lock instead (store.sqlite_inline)
-        cursor.execute("PRAGMA busy_timeout=0")
+        # the inline driver awaits another writer's lock itself (store.sqlite_inline):
+        # SQLite's busy handler would sleep with the event loop blocked; aiosqlite blocks
+        # only its own thread, so it keeps the handler
+        inline = isinstance(getattr(dbapi_connection, "driver_connection", None), InlineConnection)
+        cursor.execute(f"PRAGMA busy_timeout={0 if inline else 30000}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -86,8 +89,8 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     kwargs.setdefault("pool_size", 20)
     kwargs.setdefault("max_overflow", 20)
     parsed = make_url(url)
-    if parsed.drivername.startswith("sqlite"):
-        kwargs.setdefault("async_creator", inline_creator(parsed.database or ":memory:"))
+    if parsed.drivername.startswith("sqlite") and sqlite_inline.supports(parsed):
+        kwargs.setdefault("async_creator", sqlite_inline.inline_creator(parsed.database or ""))
     engine = create_async_engine(async_url(url), **kwargs)
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine.sync_engine)

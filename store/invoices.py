@@ -36,7 +36,7 @@ class NotFound(Exception):
     """A record the step needs does not exist (not worth retrying)."""
 
 
-_INVOICE_EXISTS = select(Invoice.id).where(Invoice.id == bindparam("invoice_id"))
+_INVOICE_EXISTS = select(Invoice.id).where(col(Invoice.id) == bindparam("invoice_id"))
 _INSERT_INVOICE = insert(Invoice)
 _INSERT_LINES = insert(InvoiceLineRow)
 
@@ -248,9 +248,9 @@ _TOTAL_AND_STATUS = select(Invoice.total_minor, Invoice.status).where(
     Invoice.id == bindparam("invoice_id")
 )
 _PAID_SUM = select(func.coalesce(func.sum(Payment.amount_minor), 0)).where(
-    Payment.invoice_id == bindparam("invoice_id")
+    col(Payment.invoice_id) == bindparam("invoice_id")
 )
-_UPDATE_INVOICE = update(Invoice).where(Invoice.id == bindparam("invoice_id"))
+_UPDATE_INVOICE = update(Invoice).where(col(Invoice.id) == bindparam("invoice_id"))
 _SET_PAID = _UPDATE_INVOICE.values(
     paid_minor=bindparam("new_paid"), status=bindparam("new_status"), updated_at=bindparam("now")
 )

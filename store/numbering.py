@@ -11,6 +11,7 @@ queue.
 from __future__ import annotations
 
 from sqlalchemy import bindparam, update
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from schemas.tables import InvoiceNumberSeries
@@ -27,9 +28,9 @@ def format_number(series: str, value: int) -> str:
 
 _ADVANCE = (
     update(InvoiceNumberSeries)
-    .where(InvoiceNumberSeries.series == bindparam("series_key"))  # type: ignore[arg-type]
-    .values(last_value=InvoiceNumberSeries.last_value + 1)
-    .returning(InvoiceNumberSeries.last_value)
+    .where(col(InvoiceNumberSeries.series) == bindparam("series_key"))
+    .values(last_value=col(InvoiceNumberSeries.last_value) + 1)
+    .returning(col(InvoiceNumberSeries.last_value))
 )
 
 

@@ -13,8 +13,9 @@ exception: the only wait SQLite has (another writer holds the lock) is awaited w
 with the whole loop blocked. Connections are made with ``busy_timeout=0`` for that reason.
 
 What stays blocking is SQLite's own work (a statement, a WAL checkpoint after a commit):
-microseconds to a few milliseconds in this application, and no worse than the GIL
-contention aiosqlite's thread caused.
+microseconds to a few milliseconds on the invoice's path. A long report query on a large
+SQLite database holds the loop for its duration; SQLite is the embedded default for one
+machine, and production runs on PostgreSQL (psycopg's own asyncio, no thread either).
 """
 
 from __future__ import annotations
@@ -25,32 +26,47 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
+from sqlalchemy.engine import URL
+
 #: how long a statement waits for another writer before it fails with "database is locked"
 BUSY_TIMEOUT_S = 30.0
 _FIRST_BACKOFF_S = 0.0005
 _MAX_BACKOFF_S = 0.02
 
 
-def _is_busy(error: sqlite3.OperationalError) -> bool:
+_WAITABLE = {sqlite3.SQLITE_BUSY, getattr(sqlite3, "SQLITE_BUSY_RECOVERY", 261)}
+
+
+def _waitable(error: sqlite3.OperationalError) -> bool:
+    """Another connection holds the lock, and waiting can help: plain SQLITE_BUSY. Not
+    SQLITE_BUSY_SNAPSHOT (a read transaction that wants to write after another writer
+    committed: only a rollback clears it) and not SQLITE_LOCKED (a conflict inside this
+    connection, which no wait resolves)."""
     code = getattr(error, "sqlite_errorcode", None)
     if code is not None:
-        return bool(code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED))
-    return "database is locked" in str(error)
+        return code in _WAITABLE
+    return str(error) == "database is locked"
 
 
-async def _retry_busy(call: Callable[[], Any]) -> Any:
+async def _retry_busy(connection: sqlite3.Connection, call: Callable[[], Any]) -> Any:
     """Run ``call``; while SQLite answers busy, wait (without blocking the loop) and retry.
 
-    A statement refused with SQLITE_BUSY had no effect, so running it again is what
-    SQLite's own busy handler does too.
+    Only a statement that starts a transaction (BEGIN) or runs outside one, or a COMMIT,
+    is retried: refused with SQLITE_BUSY it had no effect, so running it again is what
+    SQLite's own busy handler would do. Inside a transaction a busy answer is final (a
+    DEFERRED reader that now wants to write would wait in vain), and it is raised at once,
+    as it was raised at once with SQLite's busy handler.
     """
     deadline: float | None = None
     backoff = _FIRST_BACKOFF_S
     while True:
+        in_transaction = connection.in_transaction
         try:
             return call()
         except sqlite3.OperationalError as error:
-            if not _is_busy(error):
+            if not _waitable(error) or connection.in_transaction != in_transaction:
+                raise
+            if in_transaction and call is not connection.commit:
                 raise
             now = time.monotonic()
             deadline = deadline if deadline is not None else now + BUSY_TIMEOUT_S
@@ -97,14 +113,15 @@ class InlineCursor:
     async def execute(self, sql: str, parameters: Any = None) -> InlineCursor:
         cursor = self._cursor
         if parameters is None:
-            await _retry_busy(lambda: cursor.execute(sql))
+            await _retry_busy(cursor.connection, lambda: cursor.execute(sql))
         else:
-            await _retry_busy(lambda: cursor.execute(sql, parameters))
+            await _retry_busy(cursor.connection, lambda: cursor.execute(sql, parameters))
         return self
 
     async def executemany(self, sql: str, parameters: Iterable[Any]) -> InlineCursor:
         rows = list(parameters)  # a retry must see every row again
-        await _retry_busy(lambda: self._cursor.executemany(sql, rows))
+        cursor = self._cursor
+        await _retry_busy(cursor.connection, lambda: cursor.executemany(sql, rows))
         return self
 
     async def fetchone(self) -> Any:
@@ -152,7 +169,7 @@ class InlineConnection:
 
     @isolation_level.setter
     def isolation_level(self, value: str | None) -> None:
-        self._conn.isolation_level = value
+        self._conn.isolation_level = value  # type: ignore[assignment]  # None or a mode
 
     def cursor(self) -> InlineCursor:
         return InlineCursor(self._conn.cursor())
@@ -161,7 +178,7 @@ class InlineConnection:
         return await self.cursor().execute(sql, parameters)
 
     async def commit(self) -> None:
-        await _retry_busy(self._conn.commit)
+        await _retry_busy(self._conn, self._conn.commit)
 
     async def rollback(self) -> None:
         self._conn.rollback()
@@ -181,14 +198,22 @@ class InlineConnection:
             self._conn.close()
 
 
+def supports(url: URL) -> bool:
+    """The inline driver takes plain database files. A URL with query parameters (URI
+    filenames, ``mode=ro``, ``cache=shared``, a timeout) or an in-memory database keeps
+    aiosqlite, which honours them."""
+    database = url.database or ""
+    return not url.query and database not in ("", ":memory:") and not database.startswith("file:")
+
+
 def inline_creator(database: str) -> Callable[[], Awaitable[InlineConnection]]:
-    """``async_creator`` for ``create_async_engine``: a connection to ``database``."""
+    """``async_creator`` for ``create_async_engine``: a connection to the file ``database``."""
 
     async def connect() -> InlineConnection:
         # check_same_thread=False: SQLAlchemy may close a pooled connection from the
         # garbage collector's thread; every statement still runs on the loop's thread
         connection = sqlite3.connect(
-            database, timeout=0, isolation_level=None, check_same_thread=False, uri=True
+            database, timeout=0, isolation_level=None, check_same_thread=False
         )
         return InlineConnection(connection)
 

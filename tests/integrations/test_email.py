@@ -53,7 +53,7 @@ async def test_sent_email_arrives_in_the_sandbox_mailbox_as_alternative_parts(
 async def test_non_ascii_subject_names_and_bodies_arrive_intact(
     sender: EmailSender, http: httpx.AsyncClient
 ) -> None:
-    subject = "Facture FA-2026-0007 de Société Générale Müller — échéance 24/12 " * 2
+    subject = "Facture FA-2026-0007 de Société Générale Müller — échéance 24/12, " * 2 + "fin"
     await sender.send(
         message_id="<inv-7.issue@invoiceflow>",
         sender="Facturation Café Zoë <billing@invoiceflow.test>",
@@ -69,6 +69,42 @@ async def test_non_ascii_subject_names_and_bodies_arrive_intact(
     assert "Jürgen Weiß <jurgen@acme.test>" in mail["headers"]["To"]
     assert mail["html"].strip() == "<p>Montant dû : 1 234,00 €</p>"
     assert mail["text"].strip() == "Montant dû : 1 234,00 €"
+
+
+async def test_non_ascii_names_and_addresses_and_line_breaks_are_handled(
+    sender: EmailSender, http: httpx.AsyncClient
+) -> None:
+    long_name = "Société Générale de Facturation Zoë Müller"
+    await sender.send(
+        message_id="<inv-8.issue@invoiceflow>",
+        sender=f"{long_name} <billing@invoiceflow.test>",
+        to=["accounts@acme.test"],
+        subject="Facture FA-2026-0008\r\nBcc: victim@evil.test",
+        html="<p>dû</p>",
+        text="dû",
+    )
+    [mail] = (await http.get("/mailbox/api/messages", params={"to": "accounts@acme.test"})).json()
+    assert mail["from"] == f"{long_name} <billing@invoiceflow.test>"
+    assert mail["subject"] == "Facture FA-2026-0008 Bcc: victim@evil.test"  # one header
+    assert "Bcc" not in mail["headers"]
+
+    await sender.send(  # an internationalised address (SMTPUTF8) is sent as it is
+        message_id="<inv-9.issue@invoiceflow>",
+        sender=SENDER,
+        to=["josé@exämple.test"],
+        subject="Facture FA-2026-0009",
+        html="<p>dû</p>",
+        text="dû",
+    )
+    [intl] = (await http.get("/mailbox/api/messages", params={"to": "josé@exämple.test"})).json()
+    assert intl["headers"]["To"] == "josé@exämple.test"
+    assert intl["text"].strip() == "dû"
+
+
+async def test_an_address_with_a_line_break_is_refused_for_good(sender: EmailSender) -> None:
+    with pytest.raises(ProviderError) as refused:
+        await send(sender, to=("accounts@acme.test\r\nBcc: victim@evil.test",))
+    assert refused.value.retryable is False
 
 
 async def test_message_id_without_angle_brackets_gets_them(

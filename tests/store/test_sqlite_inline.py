@@ -99,3 +99,40 @@ async def test_a_writer_gives_up_after_the_busy_timeout(
         keys = (await session.exec(select(AuditEvent.step_key))).all()
     assert keys == ["k:after"]
     await engine.dispose()
+
+
+async def test_a_reader_that_turns_writer_under_another_lock_fails_at_once(
+    sqlite_url: str,
+) -> None:
+    """Inside a DEFERRED transaction a busy answer is final (waiting cannot help once
+    another writer holds the lock): it is raised at once, not after the 30 s limit."""
+    upgrade(sqlite_url)
+    engine = create_engine(sqlite_url)
+    sessions = session_factory(engine)
+    await record(sessions, "k:before")
+    other = sqlite3.connect(database_file(sqlite_url), isolation_level=None)
+    try:
+        async with transaction(sessions, writes=False) as session:
+            await session.exec(select(AuditEvent.step_key))  # the read snapshot is taken
+            other.execute("BEGIN IMMEDIATE")
+            started = asyncio.get_running_loop().time()
+            with pytest.raises(OperationalError, match="database is locked"):
+                await audit.record(
+                    session, step_key="k:late", entity="invoice", action="x", actor="test"
+                )
+            assert asyncio.get_running_loop().time() - started < 1
+            await session.rollback()
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert await record(sessions, "k:after") is True
+    await engine.dispose()
+
+
+def test_urls_with_parameters_or_in_memory_keep_aiosqlite() -> None:
+    from sqlalchemy.engine import make_url
+
+    assert sqlite_inline.supports(make_url("sqlite+aiosqlite:///.data/invoiceflow.db"))
+    assert not sqlite_inline.supports(make_url("sqlite+aiosqlite:///db.sqlite?mode=ro&uri=true"))
+    assert not sqlite_inline.supports(make_url("sqlite+aiosqlite:///:memory:"))
+    assert not sqlite_inline.supports(make_url("sqlite+aiosqlite://"))

@@ -145,14 +145,10 @@ async def create_invoice(
         data={"number": number, "total_minor": generated.total_minor},
     )
     return CreateInvoiceResult(
-        invoice=InvoiceSnapshot(
+        invoice=_snapshot(
+            customer,
             invoice_id=request.invoice_id,
             number=number,
-            customer_id=customer.id,
-            customer_name=customer.name,
-            customer_email=customer.email,
-            customer_phone=customer.phone,
-            customer_locale=customer.locale,
             tax_region=contract.tax_region,
             currency=generated.currency,
             issue_date=generated.issue_date,
@@ -193,14 +189,10 @@ async def _result_for(session: AsyncSession, invoice: Invoice) -> CreateInvoiceR
 async def snapshot(session: AsyncSession, invoice: Invoice) -> InvoiceSnapshot:
     customer = await session.get(Customer, invoice.customer_id)
     assert customer is not None and invoice.number and invoice.issue_date and invoice.due_date
-    return InvoiceSnapshot(
+    return _snapshot(
+        customer,
         invoice_id=invoice.id,
         number=invoice.number,
-        customer_id=customer.id,
-        customer_name=customer.name,
-        customer_email=customer.email,
-        customer_phone=customer.phone,
-        customer_locale=customer.locale,
         tax_region=invoice.tax_region,
         currency=invoice.currency,
         issue_date=invoice.issue_date,
@@ -210,6 +202,19 @@ async def snapshot(session: AsyncSession, invoice: Invoice) -> InvoiceSnapshot:
         subtotal_minor=invoice.subtotal_minor,
         tax_minor=invoice.tax_minor,
         total_minor=invoice.total_minor,
+    )
+
+
+def _snapshot(customer: Customer, **invoice: Any) -> InvoiceSnapshot:
+    """What the workflow and the delivery steps know of an invoice: its own fields and its
+    customer's contact details."""
+    return InvoiceSnapshot(
+        customer_id=customer.id,
+        customer_name=customer.name,
+        customer_email=customer.email,
+        customer_phone=customer.phone,
+        customer_locale=customer.locale,
+        **invoice,
     )
 
 

@@ -58,7 +58,9 @@ def build_message(
     msg = MIMEMultipart("alternative")
     msg["From"] = sender
     msg["To"] = ", ".join(to)
-    msg["Subject"] = subject if subject.isascii() else Header(subject, "utf-8").encode()
+    # a Header object (documented for compat32 messages; typeshed knows only str) folds
+    # into encoded words when the message is flattened
+    msg["Subject"] = subject if subject.isascii() else Header(subject, "utf-8")  # type: ignore[assignment]
     msg["Date"] = formatdate(usegmt=True)
     msg["Message-ID"] = message_id if message_id.startswith("<") else f"<{message_id}>"
     msg["X-Idempotency-Key"] = message_id

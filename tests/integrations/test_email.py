@@ -53,7 +53,7 @@ async def test_sent_email_arrives_in_the_sandbox_mailbox_as_alternative_parts(
 async def test_non_ascii_subject_names_and_bodies_arrive_intact(
     sender: EmailSender, http: httpx.AsyncClient
 ) -> None:
-    subject = "Facture FA-2026-0007 de Société Générale Müller — échéance 24/12, " * 2 + "fin"
+    subject = "Reminder: Facture FA-2026-0007 · Société Générale Müller — échéance 24/12"
     await sender.send(
         message_id="<inv-7.issue@invoiceflow>",
         sender="Facturation Café Zoë <billing@invoiceflow.test>",
@@ -69,6 +69,25 @@ async def test_non_ascii_subject_names_and_bodies_arrive_intact(
     assert "Jürgen Weiß <jurgen@acme.test>" in mail["headers"]["To"]
     assert mail["html"].strip() == "<p>Montant dû : 1 234,00 €</p>"
     assert mail["text"].strip() == "Montant dû : 1 234,00 €"
+
+
+async def test_a_non_ascii_subject_with_plain_addresses_arrives_intact(
+    sender: EmailSender, http: httpx.AsyncClient
+) -> None:
+    """The fast (compat32) path: ASCII addresses, an encoded subject, UTF-8 bodies."""
+    subject = "Reminder: approval needed for INV-2026-0001 · £1,440.00 — Société Générale"
+    await sender.send(
+        message_id="<inv-1.r1@invoiceflow>",
+        sender=SENDER,
+        to=["accounts@acme.test"],
+        subject=subject,
+        html=HTML,
+        text=TEXT,
+    )
+    [mail] = (await http.get("/mailbox/api/messages", params={"to": "accounts@acme.test"})).json()
+    assert mail["subject"] == subject
+    assert mail["from"] == SENDER
+    assert mail["text"].strip() == TEXT
 
 
 async def test_non_ascii_names_and_addresses_and_line_breaks_are_handled(

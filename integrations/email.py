@@ -56,14 +56,11 @@ def build_message(
     if not all(a.isascii() for a in addresses):
         return _modern_message(message_id, sender, to, subject, html, text)
     msg = MIMEMultipart("alternative")
-    msg["From"] = sender
-    msg["To"] = ", ".join(to)
-    # a Header object (documented for compat32 messages; typeshed knows only str) folds
-    # into encoded words when the message is flattened
-    msg["Subject"] = subject if subject.isascii() else Header(subject, "utf-8")  # type: ignore[assignment]
-    msg["Date"] = formatdate(usegmt=True)
-    msg["Message-ID"] = message_id if message_id.startswith("<") else f"<{message_id}>"
-    msg["X-Idempotency-Key"] = message_id
+    # a Header object (documented for compat32 messages) folds into encoded words when
+    # the message is flattened
+    _add_headers(
+        msg, message_id, sender, to, subject if subject.isascii() else Header(subject, "utf-8")
+    )
     msg.attach(MIMEText(text, "plain", "utf-8"))
     msg.attach(MIMEText(html, "html", "utf-8"))
     return msg
@@ -73,15 +70,21 @@ def _modern_message(
     message_id: str, sender: str, to: list[str], subject: str, html: str, text: str
 ) -> EmailMessage:
     msg = EmailMessage()
-    msg["From"] = sender
-    msg["To"] = ", ".join(to)
-    msg["Subject"] = subject
-    msg["Date"] = formatdate(usegmt=True)
-    msg["Message-ID"] = message_id if message_id.startswith("<") else f"<{message_id}>"
-    msg["X-Idempotency-Key"] = message_id
+    _add_headers(msg, message_id, sender, to, subject)
     msg.set_content(text)
     msg.add_alternative(html, subtype="html")
     return msg
+
+
+def _add_headers(
+    msg: Message, message_id: str, sender: str, to: list[str], subject: str | Header
+) -> None:
+    msg["From"] = sender
+    msg["To"] = ", ".join(to)
+    msg["Subject"] = subject  # type: ignore[assignment]  # typeshed knows only str
+    msg["Date"] = formatdate(usegmt=True)
+    msg["Message-ID"] = message_id if message_id.startswith("<") else f"<{message_id}>"
+    msg["X-Idempotency-Key"] = message_id
 
 
 class EmailSender:

@@ -25,7 +25,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from store import sqlite_inline
-from store.sqlite_inline import InlineConnection
 
 SessionFactory = async_sessionmaker[AsyncSession]
 
@@ -70,11 +69,6 @@ def _configure_sqlite(engine: Any) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        # the inline driver awaits another writer's lock itself (store.sqlite_inline):
-        # SQLite's busy handler would sleep with the event loop blocked; aiosqlite blocks
-        # only its own thread, so it keeps the handler
-        inline = isinstance(getattr(dbapi_connection, "driver_connection", None), InlineConnection)
-        cursor.execute(f"PRAGMA busy_timeout={0 if inline else 30000}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -89,8 +83,13 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     kwargs.setdefault("pool_size", 20)
     kwargs.setdefault("max_overflow", 20)
     parsed = make_url(url)
-    if parsed.drivername.startswith("sqlite") and sqlite_inline.supports(parsed):
-        kwargs.setdefault("async_creator", sqlite_inline.inline_creator(parsed.database or ""))
+    if parsed.drivername.startswith("sqlite"):
+        if sqlite_inline.supports(parsed):
+            # it awaits another writer's lock itself (busy_timeout 0, see the module)
+            kwargs.setdefault("async_creator", sqlite_inline.inline_creator(parsed.database or ""))
+        else:
+            # aiosqlite blocks only its own thread, so SQLite's busy handler may wait there
+            kwargs.setdefault("connect_args", {"timeout": 30})
     engine = create_async_engine(async_url(url), **kwargs)
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine.sync_engine)

@@ -250,7 +250,7 @@ async def _get(session: AsyncSession, invoice_id: str) -> Invoice:
 # The hot writes (every invoice takes each of them) are plain Core statements: loading an
 # ORM object to change two columns cost several times the statement itself.
 _TOTAL_AND_STATUS = select(Invoice.total_minor, Invoice.status).where(
-    Invoice.id == bindparam("invoice_id")
+    col(Invoice.id) == bindparam("invoice_id")
 )
 _PAID_SUM = select(func.coalesce(func.sum(Payment.amount_minor), 0)).where(
     col(Payment.invoice_id) == bindparam("invoice_id")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.approval import RateTable
@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_start_tls: bool = False
+    # SMTP sessions the worker keeps open between messages (0: one session per message),
+    # and how long an idle one may be reused; relays commonly drop idle clients after 60 s+
+    smtp_pool_size: int = Field(default=4, ge=0)
+    smtp_idle_timeout_s: float = Field(default=30, gt=0)
     mail_from: str = "InvoiceFlow Billing <billing@invoiceflow.local>"
 
     payments_url: str = "http://127.0.0.1:8025"

@@ -26,6 +26,13 @@ class InvoiceRuleError(Exception):
         return f"{type(self).__name__}({self.detail!r})"
 
 
+class ContractNotForCustomer(InvoiceRuleError):
+    """The contract belongs to another customer (the API refuses this before starting; the
+    worker checks again for starts that did not come through the API)."""
+
+    code = "contract_not_for_customer"
+
+
 class ContractNotYetValid(InvoiceRuleError):
     code = "contract_not_yet_valid"
 

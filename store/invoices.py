@@ -16,7 +16,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.billing import terms_for_period
-from domain.errors import InvoiceRuleError, NothingToBill
+from domain.errors import ContractNotForCustomer, InvoiceRuleError, NothingToBill
 from domain.invoicing import BillableItem, ExplicitLine, InvoiceLine, TaxLine, generate_invoice
 from domain.tax import TaxCategory
 from schemas.invoice import (
@@ -89,6 +89,10 @@ async def create_invoice(
     }
     terms = await parties.terms_of(session, contract)
     try:
+        if contract.customer_id != customer.id:
+            raise ContractNotForCustomer(
+                f"contract {contract.id} belongs to another customer than {customer.id}"
+            )
         items = list(request.items)
         if request.billing_period is not None:
             terms = terms_for_period(terms, request.billing_period)

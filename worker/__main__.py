@@ -12,8 +12,9 @@ from core import eventloop
 from core.logging import configure_logging
 from core.settings import get_settings
 from core.temporal import connect
+from integrations.email import EmailSender
 from store.db import create_engine, session_factory
-from worker.build import build_worker
+from worker.build import build_worker, smtp_settings
 
 log = structlog.get_logger()
 
@@ -27,8 +28,11 @@ async def main() -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with httpx.AsyncClient(timeout=settings.provider_timeout_s) as http:
-        worker = build_worker(client, settings, session_factory(engine), http)
+    async with (
+        httpx.AsyncClient(timeout=settings.provider_timeout_s) as http,
+        EmailSender(smtp_settings(settings)) as email,
+    ):
+        worker = build_worker(client, settings, session_factory(engine), http, email)
         async with worker:
             eventloop.freeze_startup_objects()
             log.info(

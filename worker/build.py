@@ -79,25 +79,31 @@ class ActivitySet:
         ]
 
 
-def build_activities(
-    settings: Settings, sessions: SessionFactory, http: httpx.AsyncClient
-) -> ActivitySet:
-    smtp = SmtpSettings(
+def smtp_settings(settings: Settings) -> SmtpSettings:
+    return SmtpSettings(
         host=settings.smtp_host,
         port=settings.smtp_port,
         username=settings.smtp_username,
         password=settings.smtp_password,
         start_tls=settings.smtp_start_tls,
+        pool_size=settings.smtp_pool_size,
+        idle_timeout=settings.smtp_idle_timeout_s,
     )
+
+
+def build_activities(
+    settings: Settings, sessions: SessionFactory, http: httpx.AsyncClient, email: EmailSender
+) -> ActivitySet:
+    """`http` and `email` belong to the caller, which closes them after the worker stops."""
     return ActivitySet(
-        approval=ApprovalActivities(sessions, EmailSender(smtp), settings),
+        approval=ApprovalActivities(sessions, email, settings),
         store=InvoiceStoreActivities(sessions),
         delivery=DeliveryActivities(
             sessions,
             PaymentsClient(
                 http, settings.payments_url, settings.payments_api_key.get_secret_value()
             ),
-            EmailSender(smtp),
+            email,
             mail_from=settings.mail_from,
             public_base_url=settings.public_base_url,
             link_secret=settings.link_signing_secret.get_secret_value(),
@@ -117,10 +123,11 @@ def build_worker(
     settings: Settings,
     sessions: SessionFactory,
     http: httpx.AsyncClient,
+    email: EmailSender,
     *,
     task_queue: str | None = None,
 ) -> Worker:
-    activities = build_activities(settings, sessions, http)
+    activities = build_activities(settings, sessions, http, email)
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 import httpx
 import pytest
+import pytest_asyncio
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
@@ -30,9 +31,11 @@ async def send(
     )
 
 
-@pytest.fixture
-def sender(sandbox: SandboxHandle) -> EmailSender:
-    return EmailSender(SmtpSettings(host=sandbox.smtp_host, port=sandbox.smtp_port, timeout=5))
+@pytest_asyncio.fixture
+async def sender(sandbox: SandboxHandle) -> AsyncIterator[EmailSender]:
+    settings = SmtpSettings(host=sandbox.smtp_host, port=sandbox.smtp_port, timeout=5)
+    async with EmailSender(settings) as sender:
+        yield sender
 
 
 async def test_sent_email_arrives_in_the_sandbox_mailbox_as_alternative_parts(

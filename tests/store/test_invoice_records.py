@@ -71,6 +71,26 @@ async def test_rejected_invoice_is_stored_with_its_reason_and_takes_no_number(db
     await engine.dispose()
 
 
+async def test_a_contract_of_another_customer_is_rejected_even_without_the_api(
+    db_url: str,
+) -> None:
+    """The API refuses the pair with a 422; a start sent straight to Temporal (or a billing
+    run fed a bad row) meets the same rule in the worker, and no number is taken."""
+    engine = create_engine(db_url)
+    sessions = session_factory(engine)
+    customer, _ = await customer_and_contract(sessions)
+    _, someone_elses = await customer_and_contract(sessions)
+    request = start_input(customer, someone_elses)
+    async with transaction(sessions) as session:
+        result = await invoices.create_invoice(session, request, request.issue_date)
+    assert result.invoice is None
+    assert result.rejection_code == "contract_not_for_customer"
+    async with transaction(sessions) as session:
+        row = await session.get(Invoice, request.invoice_id)
+    assert row is not None and row.status == InvoiceStatus.REJECTED.value and row.number is None
+    await engine.dispose()
+
+
 async def test_the_same_payment_recorded_twice_counts_once(db_url: str) -> None:
     engine = create_engine(db_url)
     sessions = session_factory(engine)

@@ -15,12 +15,13 @@ from temporalio.client import Client
 
 from api.app import create_app
 from core.settings import Settings
+from integrations.email import EmailSender
 from sandbox.runner import running_sandbox
 from sandbox.settings import SandboxSettings
 from store import api_keys
 from store.db import SessionFactory, create_engine, session_factory, transaction
 from tests.support.servers import bound_socket, serve
-from worker.build import build_worker
+from worker.build import build_worker, smtp_settings
 
 WEBHOOK_SECRET = "whsec_test_only"
 
@@ -145,6 +146,7 @@ async def running_stack(
         async with (
             serve(app, api_socket),
             httpx.AsyncClient(timeout=10) as provider_http,
+            EmailSender(smtp_settings(settings)) as email,
             httpx.AsyncClient(
                 base_url=api_url, headers={"Authorization": f"Bearer {plain_key}"}, timeout=10
             ) as api,
@@ -156,7 +158,7 @@ async def running_stack(
         ):
             stack = Stack(settings, temporal, api, sandbox_http, sessions, api_url)
             if run_worker:
-                async with build_worker(temporal, settings, sessions, provider_http):
+                async with build_worker(temporal, settings, sessions, provider_http, email):
                     yield stack
             else:
                 yield stack

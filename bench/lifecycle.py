@@ -13,20 +13,26 @@ API, sandbox with SMTP) it measures, in one run:
 
 and prints throughput, latency percentiles, the real/floor ratio, history events per
 invoice, worker and server CPU, and the worker's peak memory.
-Environment: BENCH_INVOICES (default 200), BENCH_CONCURRENCY (default 50), BENCH_STARTS
-(default 600, per start phase), BENCH_PROFILE=1 (py-spy on the worker in the real phase).
+Phases 1 and 2 run in BENCH_ROUNDS rounds (default 3), in turn, so that the machine's
+drifting speed touches them alike; the table pools the rounds, and the ratio of each round
+is printed too.
+Environment: BENCH_INVOICES (default 200, per phase and round), BENCH_CONCURRENCY (default
+50), BENCH_STARTS (default 600, per start phase), BENCH_PROFILE=1 (py-spy on the worker in
+the first round's real phase).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import statistics
 import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 import aiohttp
 import httpx
@@ -51,6 +57,8 @@ CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "50"))
 # starts are cheap: more of them make the p99 of the start phases steadier
 STARTS = int(os.environ.get("BENCH_STARTS", "600"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", "1"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))  # of floor, floor + SA, real in turn
+START_ROUNDS = 3  # of the three start phases, each round in another order
 RATES = [
     {"code": "consulting", "description": "Consulting", "unit": "hour", "unit_price_minor": 15000}
 ]
@@ -263,19 +271,32 @@ async def measure(stack: BenchStack) -> None:
         # warm up both paths (imports, connections, caches)
         await run_phase("warm-up floor", stack, floor_one, 5)
         await run_phase("warm-up real", stack, lambda i: invoice_one(10_000 + i), 5)
-        floor = await run_phase("floor", stack, lambda i: floor_one(100 + i), N)
-        await asyncio.sleep(2)
-        searchable = await run_phase(
-            "floor with search attributes", stack, lambda i: floor_one(100 + i, True), N
-        )
-        await asyncio.sleep(2)
-        profile = (
-            WorkerProfile(stack.pid("worker"), stack.root / "worker-profile.txt")
-            if os.environ.get("BENCH_PROFILE")
-            else None
-        )
-        real = await run_phase("real", stack, invoice_one, N)
-        profiled = profile.stop() if profile else ""
+        # Rounds of the three phases in turn: the machine's speed drifts (other tenants),
+        # and a drift then touches every phase alike instead of one.
+        rounds: list[tuple[Phase, Phase, Phase]] = []
+        profiled = ""
+        for r in range(ROUNDS):
+            base = 100 + r * N
+            floor = await run_phase("floor", stack, lambda i, b=base: floor_one(b + i), N)
+            await asyncio.sleep(2)
+            searchable = await run_phase(
+                "floor with search attributes",
+                stack,
+                lambda i, b=base: floor_one(b + i, True),
+                N,
+            )
+            await asyncio.sleep(2)
+            profile = (
+                WorkerProfile(stack.pid("worker"), stack.root / "worker-profile.txt")
+                if os.environ.get("BENCH_PROFILE") and r == 0
+                else None
+            )
+            real = await run_phase("real", stack, lambda i, b=base: invoice_one(b + i), N)
+            if profile:
+                profiled = profile.stop()
+            rounds.append((floor, searchable, real))
+            await asyncio.sleep(2)
+        floor, searchable, real = (merge(*phases) for phases in zip(*rounds, strict=True))
         real_starts = api_latencies[5:]  # not the warm-up's
         real_segments = segments[5:]
         worker_peak = peak_rss_mb(stack.pid("worker"))  # before the start phases' backlog
@@ -318,34 +339,31 @@ async def measure(stack: BenchStack) -> None:
             return time.perf_counter() - t0
 
         # Starts alone: with every worker paused (SIGSTOP), no workflow runs meanwhile, so
-        # each phase measures starts (their tasks queue up). Two rounds in turn, so that no
-        # path always meets the longest backlog.
+        # each phase measures starts (their tasks queue up). Three rounds, each in another
+        # order, so that no path always meets the longest backlog.
         workers = [name for name in stack.procs if "worker" in name]
-        half = STARTS // 2
+        per_round = STARTS // START_ROUNDS
+        start_kinds: list[tuple[str, Callable[[int], Awaitable[Any]]]] = [
+            ("bare start", bare_start),
+            ("bare start, the API's request", same_start),
+            ("API start", lambda i: start_invoice(20_000 + i)),
+        ]
+        measured: dict[str, list[Phase]] = {name: [] for name, _ in start_kinds}
         with stack.paused(workers):
-            rounds = []
-            for r in range(2):
-                rounds.append(
-                    (
+            for r in range(START_ROUNDS):
+                # the order turns each round: none always runs first or after the others
+                shift = r % len(start_kinds)
+                for name, start in start_kinds[shift:] + start_kinds[:shift]:
+                    measured[name].append(
                         await run_phase(
-                            "bare start", stack, lambda i, r=r: bare_start(r * half + i), half
-                        ),
-                        await run_phase(
-                            "bare start, the API's request",
+                            name,
                             stack,
-                            lambda i, r=r: same_start(r * half + i),
-                            half,
-                        ),
-                        await run_phase(
-                            "API start",
-                            stack,
-                            lambda i, r=r: start_invoice(20_000 + r * half + i),
-                            half,
-                        ),
+                            lambda i, r=r, start=start: start(r * per_round + i),
+                            per_round,
+                        )
                     )
-                )
-                await asyncio.sleep(1)
-        bare, same, api_only = (merge(*phases) for phases in zip(*rounds, strict=True))
+                    await asyncio.sleep(1)
+        bare, same, api_only = (merge(*measured[name]) for name, _ in start_kinds)
         api_start = [latency for _, latency in api_only.latencies]  # type: ignore[misc]
 
         sample = client.get_workflow_handle(
@@ -368,6 +386,12 @@ async def measure(stack: BenchStack) -> None:
         }
 
     report(floor, searchable, real, real_starts, bare, same, api_start, events, worker_peak)
+    ratios = [r.throughput / f.throughput for f, _, r in rounds]
+    print(
+        "ratio real/floor by round: "
+        + ", ".join(f"{ratio:.2f}" for ratio in ratios)
+        + f" (median {statistics.median(ratios):.2f})"
+    )
     print(profiled)
     names = (
         "API start",
@@ -395,7 +419,8 @@ def report(
     ms = 1000
     cores = os.cpu_count() or 1
     print(
-        f"\nInvoiceFlow lifecycle benchmark: {N} workflows per phase, {CONCURRENCY} concurrent clients, "
+        f"\nInvoiceFlow lifecycle benchmark: {ROUNDS} rounds of {N} workflows per phase, "
+        f"{CONCURRENCY} concurrent clients, "
         f"{WORKERS} invoice worker(s), {cores} cores, "
         f"workflow sandbox {'on' if get_settings().workflow_sandbox else 'off'}\n"
     )

@@ -83,6 +83,12 @@ def run(
     max_in_flight: int = typer.Option(
         DEFAULT_MAX_IN_FLIGHT, min=1, max=500, help="invoice starts outstanding at once"
     ),
+    rerun: bool = typer.Option(
+        False,
+        "--rerun",
+        help="run a completed period again: bill entries that came late, skip every"
+        " contract already invoiced",
+    ),
 ) -> None:
     """Start the billing run for PERIOD (or attach to it if it exists) and show its progress.
 
@@ -90,11 +96,16 @@ def run(
     """
     _check_period(period)
     settings = get_settings()
-    raise typer.Exit(asyncio.run(_run(settings, period, wait, page_size, max_in_flight)))
+    raise typer.Exit(asyncio.run(_run(settings, period, wait, page_size, max_in_flight, rerun)))
 
 
 async def _run(
-    settings: Settings, period: str, wait: bool, page_size: int, max_in_flight: int
+    settings: Settings,
+    period: str,
+    wait: bool,
+    page_size: int,
+    max_in_flight: int,
+    rerun: bool = False,
 ) -> int:
     client = await _connect(settings)
     workflow_id = billing_run_workflow_id(period)
@@ -105,11 +116,14 @@ async def _run(
         requested_by=f"cli:{getpass.getuser()}",
         page_size=page_size,
         max_in_flight=max_in_flight,
+        rerun=rerun,
     )
     if started:
-        console.print(f"Started [bold]{workflow_id}[/] on task queue {settings.task_queue}.")
+        again = "Started a rerun of" if rerun else "Started"
+        console.print(f"{again} [bold]{workflow_id}[/] on task queue {settings.task_queue}.")
     else:
-        console.print(f"[bold]{workflow_id}[/] already exists: showing its state.")
+        hint = "" if rerun else " (--rerun runs a completed period again)"
+        console.print(f"[bold]{workflow_id}[/] already exists: showing its state{hint}.")
     if not wait:
         return 0
     return await _watch(client, period)

@@ -3,6 +3,9 @@
 A period has one run, ``billing-run-{period}``. Starting it again while it runs or after it
 completed starts nothing and returns False; a run that failed or was terminated may be
 started again (its finished invoices are found and skipped, by their deterministic ids).
+``rerun=True`` starts a completed period's run once more, under the same workflow id: it
+bills what is still unbilled in the period (entries added after the run went past their
+contract), and skips every contract already invoiced for it, as a restarted run does.
 """
 
 from __future__ import annotations
@@ -39,8 +42,9 @@ async def start_billing_run(
     requested_by: str,
     page_size: int = DEFAULT_PAGE_SIZE,
     max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+    rerun: bool = False,
 ) -> bool:
-    """Start the period's run; False if it is running or already completed."""
+    """Start the period's run; False if it is running, or completed and `rerun` is False."""
     data = BillingRunInput(
         period=period,
         requested_by=requested_by,
@@ -53,8 +57,12 @@ async def start_billing_run(
             data,
             id=billing_run_workflow_id(period),
             task_queue=task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
-            static_summary=run_summary(period),
+            id_reuse_policy=(
+                WorkflowIDReusePolicy.ALLOW_DUPLICATE
+                if rerun
+                else WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY
+            ),
+            static_summary=run_summary(period) + (" (rerun)" if rerun else ""),
         )
     except WorkflowAlreadyStartedError:
         return False

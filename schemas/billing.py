@@ -133,13 +133,24 @@ class BillableEntryList(BaseModel):
 
 class BillingRunCreate(_Strict):
     period: str = Field(description="the calendar month to bill, YYYY-MM")
+    rerun: bool = Field(
+        default=False,
+        description=(
+            "start a completed period's run again: it bills entries still unbilled in the"
+            " period (added after the run had passed their contract) and skips every"
+            " contract already invoiced for it"
+        ),
+    )
 
 
 class BillingRunInvoices(BaseModel):
-    """The period's invoices as stored: generated (numbered) and rejected."""
+    """The period's invoices as stored: generated (numbered) and rejected; and how many
+    contracts still have unbilled entries in the period (after a completed run: entries
+    that came late, for a rerun, or those of a rejected invoice)."""
 
     generated: int
     rejected: int
+    contracts_with_unbilled_entries: int = 0
 
 
 class BillingRunOut(BaseModel):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import exists, func, or_, update
 from sqlmodel import col, select
@@ -128,16 +129,7 @@ async def billable_contracts(
 ) -> tuple[list[BillableContract], int]:
     """Contracts valid during the period that have unbilled entries in it, ordered by id,
     after the cursor; and how many such contracts there are after the cursor in all."""
-    first, last = parse_period(period)
-    conditions = [
-        exists().where(
-            col(BillableEntry.contract_id) == col(Contract.id),
-            col(BillableEntry.period) == period,
-            col(BillableEntry.invoice_id).is_(None),
-        ),
-        or_(col(Contract.valid_from).is_(None), col(Contract.valid_from) <= last),
-        or_(col(Contract.valid_to).is_(None), col(Contract.valid_to) >= first),
-    ]
+    conditions = _billable(period)
     if after_contract_id is not None:
         conditions.append(col(Contract.id) > after_contract_id)
     rows = await session.exec(
@@ -159,6 +151,20 @@ async def billable_contracts(
     return page, int(remaining)
 
 
+def _billable(period: str) -> list[Any]:
+    """Where-conditions on Contract: valid during the period, with unbilled entries in it."""
+    first, last = parse_period(period)
+    return [
+        exists().where(
+            col(BillableEntry.contract_id) == col(Contract.id),
+            col(BillableEntry.period) == period,
+            col(BillableEntry.invoice_id).is_(None),
+        ),
+        or_(col(Contract.valid_from).is_(None), col(Contract.valid_from) <= last),
+        or_(col(Contract.valid_to).is_(None), col(Contract.valid_to) >= first),
+    ]
+
+
 async def period_invoice_counts(session: AsyncSession, period: str) -> BillingRunInvoices:
     async def count(*conditions: object) -> int:
         query = (
@@ -174,4 +180,11 @@ async def period_invoice_counts(session: AsyncSession, period: str) -> BillingRu
     return BillingRunInvoices(
         generated=await count(col(Invoice.number).is_not(None)),
         rejected=await count(Invoice.status == InvoiceStatus.REJECTED.value),
+        contracts_with_unbilled_entries=int(
+            (
+                await session.exec(
+                    select(func.count()).select_from(Contract).where(*_billable(period))
+                )
+            ).one()
+        ),
     )

@@ -3,7 +3,8 @@
 Upstream apps send the period's work as billable entries; a billing run (``POST
 /billing-runs``, or the monthly schedule) then makes one invoice per contract from its
 unbilled entries. Starting a period's run twice is harmless: the second call answers 200
-with the run's state.
+with the run's state. Entries that arrive for a contract after the run went past it are
+billed by a rerun (``"rerun": true``), which skips every contract already invoiced.
 """
 
 from __future__ import annotations
@@ -162,7 +163,9 @@ async def start_run(
     idempotency_key: IdempotencyKeyDep = None,
 ) -> JSONResponse:
     """Start the period's billing run: 202 if started now, 200 with its state if it is
-    already running or has completed."""
+    already running, or has completed and `rerun` is false. A rerun bills what is still
+    unbilled in the period (`invoices.contracts_with_unbilled_entries` says how many
+    contracts) and never a contract already invoiced for it."""
     period = _period(body.period)
     if period_starts_after(period, datetime.now(UTC).date()):
         raise Unprocessable(
@@ -172,7 +175,11 @@ async def start_run(
 
     async def produce() -> Answer:
         started = await start_billing_run(
-            temporal, period=period, task_queue=settings.task_queue, requested_by=api_key.name
+            temporal,
+            period=period,
+            task_queue=settings.task_queue,
+            requested_by=api_key.name,
+            rerun=body.rerun,
         )
         if started:
             invoices = await billing.period_invoice_counts(session, period)

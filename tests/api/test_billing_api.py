@@ -137,7 +137,11 @@ async def test_a_billing_run_over_the_api_invoices_the_period_and_repeating_it_i
     described = await stack.temporal.get_workflow_handle(f"billing-run-{period}").describe()
     assert await described.static_summary() == f"Billing run {period}"
     assert state["progress"]["done"] and state["progress"]["contracts_started"] == 3
-    assert state["invoices"] == {"generated": 3, "rejected": 0}
+    assert state["invoices"] == {
+        "generated": 3,
+        "rejected": 0,
+        "contracts_with_unbilled_entries": 0,
+    }
 
     repeated = await stack.api.post("/billing-runs", json={"period": period})
     assert repeated.status_code == 200, repeated.text
@@ -151,6 +155,67 @@ async def test_a_billing_run_over_the_api_invoices_the_period_and_repeating_it_i
             f"/contracts/{contract_id}/billable-entries", json=entries_body(period)
         )
         assert_problem(late, 409, "period_already_billed")
+
+
+async def test_a_rerun_bills_entries_that_came_after_the_run_and_no_contract_twice(
+    stack: Stack,
+) -> None:
+    period = unique_period()
+    _, early = await customer_and_contract(stack, email="early@rerun.test")
+    added = await stack.api.post(
+        f"/contracts/{early['id']}/billable-entries", json=entries_body(period)
+    )
+    assert added.status_code == 201, added.text
+
+    async def completed_with(generated: int) -> dict[str, Any] | None:
+        body = (await stack.api.get(f"/billing-runs/{period}")).json()
+        done = body["status"] == "COMPLETED" and body["invoices"]["generated"] == generated
+        return body if done else None
+
+    assert (await stack.api.post("/billing-runs", json={"period": period})).status_code == 202
+    await stack.wait_for(lambda: completed_with(1), timeout=60)
+    early_invoice = {e["invoice_id"] for e in await entries_of(stack, early["id"], period)}
+
+    # another contract's work for the period arrives once the run has completed
+    _, late = await customer_and_contract(stack, email="late@rerun.test")
+    added = await stack.api.post(
+        f"/contracts/{late['id']}/billable-entries", json=entries_body(period)
+    )
+    assert added.status_code == 201, added.text
+    state = (await stack.api.get(f"/billing-runs/{period}")).json()
+    assert state["invoices"] == {
+        "generated": 1,
+        "rejected": 0,
+        "contracts_with_unbilled_entries": 1,
+    }
+
+    again = await stack.api.post("/billing-runs", json={"period": period})
+    assert again.status_code == 200, again.text  # a plain start never runs a period twice
+    rerun = await stack.api.post("/billing-runs", json={"period": period, "rerun": True})
+    assert rerun.status_code == 202, rerun.text
+
+    state = await stack.wait_for(lambda: completed_with(2), timeout=60)
+    assert state["progress"]["contracts_started"] == 1  # the late contract only
+    assert state["invoices"]["contracts_with_unbilled_entries"] == 0
+    late_entries = await entries_of(stack, late["id"], period)
+    assert late_entries and all(e["invoice_id"] for e in late_entries)
+    assert {e["invoice_id"] for e in await entries_of(stack, early["id"], period)} == early_invoice
+    described = await stack.temporal.get_workflow_handle(f"billing-run-{period}").describe()
+    assert await described.static_summary() == f"Billing run {period} (rerun)"
+
+    # nothing is left: one more rerun starts no invoice
+    assert (
+        await stack.api.post("/billing-runs", json={"period": period, "rerun": True})
+    ).status_code == 202
+
+    async def finished_again() -> dict[str, Any] | None:
+        body = (await stack.api.get(f"/billing-runs/{period}")).json()
+        progress = body["progress"] or {}
+        return body if body["status"] == "COMPLETED" and progress.get("done") else None
+
+    state = await stack.wait_for(finished_again, timeout=60)
+    assert state["progress"]["contracts_started"] == 0
+    assert state["invoices"]["generated"] == 2
 
 
 async def test_billing_run_periods_are_checked(stack: Stack) -> None:

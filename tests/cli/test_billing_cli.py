@@ -98,6 +98,15 @@ async def test_billing_run_starts_the_period_and_shows_progress_until_done(
         again = await invoke_in_thread("run", period, "--no-wait")
         assert again.exit_code == 0, again.output
         assert "already exists" in again.output
+        assert "--rerun" in again.output  # says how to run the period again
+
+        # work for a fourth contract arrives late: a rerun bills it, and only it
+        await contract_with_entries(stack.sessions, period)
+        rerun = await invoke_in_thread("run", period, "--rerun")
+        assert rerun.exit_code == 0, rerun.output
+        assert f"Started a rerun of billing-run-{period}" in rerun.output
+        assert "Done: 1 invoices started" in rerun.output
+        assert len(await period_invoices(stack.sessions, period)) == 4
 
 
 async def test_schedule_creates_then_updates_the_monthly_run_which_bills_last_month(

@@ -161,8 +161,11 @@ async def delegations_of(
     return list(rows)
 
 
-async def load_policy(session: AsyncSession) -> ApprovalPolicy:
-    """The approval policy as configured now.
+async def load_policy(
+    session: AsyncSession, rules: list[ApprovalRuleRow] | None = None
+) -> ApprovalPolicy:
+    """The approval policy as configured now (`rules`: the active rules, if already read in
+    this transaction).
 
     Only active approvers and rules and non-revoked delegations take part. An inactive
     approver is also left out of every group (and as a backup) and out of every delegation,
@@ -182,7 +185,10 @@ async def load_policy(session: AsyncSession) -> ApprovalPolicy:
         .order_by(col(DelegationRow.approver_id), col(DelegationRow.starts), col(DelegationRow.id))
     )
     return ApprovalPolicy(
-        rules=[rule_from_row(row) for row in await active_rules(session)],
+        rules=[
+            rule_from_row(row)
+            for row in (rules if rules is not None else await active_rules(session))
+        ],
         groups=[
             ApproverGroup(
                 id=g.id,
@@ -211,9 +217,10 @@ async def policy_for_invoices(session: AsyncSession) -> ApprovalPolicy:
     invoice needs approval) an empty one, without reading approvers, groups and
     delegations that could not take part. It travels in every invoice's history, so it is
     also kept small there."""
-    if not (await active_rules(session)):
+    rules = await active_rules(session)
+    if not rules:
         return ApprovalPolicy(rules=[], groups=[], approvers=[], delegations=[], rates=None)
-    return await load_policy(session)
+    return await load_policy(session, rules)
 
 
 # --- records -----------------------------------------------------------------------------

@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test demo bench bench-billing bench-store lint clean
+.PHONY: install run test demo bench bench-billing bench-store bench-smtp lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,9 @@ bench-billing: $(STAMP)
 
 bench-store: $(STAMP)
 	$(PY) -m bench.store_path
+
+bench-smtp: $(STAMP)
+	$(PY) -m bench.smtp_sessions
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -120,6 +120,11 @@ async def run_phase(
 
 
 async def main() -> None:
+    if min(N, ROUNDS, CONCURRENCY, STARTS // START_ROUNDS) < 1:
+        sys.exit(
+            "BENCH_INVOICES, BENCH_ROUNDS and BENCH_CONCURRENCY must be at least 1, "
+            f"BENCH_STARTS at least {START_ROUNDS}"
+        )
     python = sys.executable
     workers = [("worker", [python, "-m", "worker"])]
     # BENCH_WORKERS=2 adds invoice workers on the same task queue (scale-out on one box)

@@ -118,6 +118,11 @@ async def _run(
         max_in_flight=max_in_flight,
         rerun=rerun,
     )
+    if rerun and not started:
+        console.print(
+            f"[bold]{workflow_id}[/] is still running: rerun the period once it has completed."
+        )
+        return 1
     if started:
         again = "Started a rerun of" if rerun else "Started"
         console.print(f"{again} [bold]{workflow_id}[/] on task queue {settings.task_queue}.")

@@ -45,7 +45,7 @@ class SmtpSettings(BaseModel):
     start_tls: bool = False
     timeout: float = 10
     pool_size: int = 4  # sessions kept open between messages; 0 opens one per message
-    idle_timeout: float = 30  # a kept session older than this is closed, not reused
+    idle_timeout: float = 30  # a kept session idle longer than this is closed, not reused
 
 
 def build_message(
@@ -100,20 +100,31 @@ def _add_headers(
     msg["X-Idempotency-Key"] = message_id
 
 
+def _now() -> float:
+    return time.monotonic()
+
+
 @dataclass
 class _IdleSession:
     client: aiosmtplib.SMTP
-    since: float  # time.monotonic() when it went idle
+    since: float  # _now() when it went idle
 
 
 class EmailSender:
     """Sends messages over a small pool of kept SMTP sessions; close it with `aclose`
-    (or use it as an async context manager) so the kept sessions say QUIT."""
+    (or use it as an async context manager) so the kept sessions say QUIT.
+
+    `pool_size` bounds the idle sessions kept, not the sessions in use: concurrent sends
+    open as many as they need (the worker's activity slots bound them), and the extra ones
+    are closed after their message.
+    """
 
     def __init__(self, settings: SmtpSettings) -> None:
         self._settings = settings
         self._idle: list[_IdleSession] = []  # the most recently used last
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._quitting: set[asyncio.Task[None]] = set()
+        self._closed = False
 
     async def __aenter__(self) -> EmailSender:
         return self
@@ -122,9 +133,15 @@ class EmailSender:
         await self.aclose()
 
     async def aclose(self) -> None:
+        """QUIT every kept session; a send still running closes its own when done."""
+        self._closed = True
         idle, self._idle = self._idle, []
         if self._loop is asyncio.get_running_loop():
-            await asyncio.gather(*(_quit(session.client) for session in idle))
+            for session in idle:
+                self._quit_later(session.client)
+        else:
+            _abandon(idle)
+        await asyncio.gather(*self._quitting, return_exceptions=True)
 
     async def send(
         self, *, message_id: str, sender: str, to: list[str], subject: str, html: str, text: str
@@ -174,7 +191,9 @@ class EmailSender:
         except BaseException:
             client.close()
             raise
-        await self._put_idle(client)
+        # nothing awaited from here on: the message is accepted, and a cancellation now
+        # (the activity's timeout, a worker shutting down) must not make a retry send it again
+        self._put_idle(client)
         return refused
 
     async def _connect(self) -> aiosmtplib.SMTP:
@@ -192,28 +211,50 @@ class EmailSender:
         return client
 
     def _take_idle(self) -> aiosmtplib.SMTP | None:
+        """The most recently used session still open and idle for less than the idle
+        timeout; every other kept session that is past it is closed on the way."""
         loop = asyncio.get_running_loop()
         if self._loop is not loop:  # sessions belong to the loop that opened them
+            _abandon(self._idle)
             self._idle, self._loop = [], loop
-        now = time.monotonic()
-        while self._idle:
-            session = self._idle.pop()
-            if session.client.is_connected and now - session.since < self._settings.idle_timeout:
-                return session.client
-            session.client.close()
-        return None
+        now = _now()
+        fresh = []
+        for session in self._idle:
+            if not session.client.is_connected:
+                continue
+            if now - session.since >= self._settings.idle_timeout:
+                self._quit_later(session.client)
+            else:
+                fresh.append(session)
+        self._idle = fresh
+        return self._idle.pop().client if self._idle else None
 
-    async def _put_idle(self, client: aiosmtplib.SMTP) -> None:
-        if len(self._idle) < self._settings.pool_size and client.is_connected:
-            self._idle.append(_IdleSession(client, time.monotonic()))
+    def _put_idle(self, client: aiosmtplib.SMTP) -> None:
+        keep = not self._closed and len(self._idle) < self._settings.pool_size
+        if keep and client.is_connected:
+            self._idle.append(_IdleSession(client, _now()))
         else:
-            await _quit(client)
+            self._quit_later(client)
+
+    def _quit_later(self, client: aiosmtplib.SMTP) -> None:
+        """QUIT in the background, so that no send waits for another session's goodbye."""
+        task = asyncio.get_running_loop().create_task(_quit(client))
+        self._quitting.add(task)
+        task.add_done_callback(self._quitting.discard)
 
 
 async def _quit(client: aiosmtplib.SMTP) -> None:
     with suppress(aiosmtplib.SMTPException, OSError):
         await client.quit()
     client.close()
+
+
+def _abandon(sessions: list[_IdleSession]) -> None:
+    """Close sessions opened on another event loop (tests run one loop per test): their
+    transports cannot be used, or politely closed, from this one."""
+    for session in sessions:
+        with suppress(RuntimeError):  # that loop is closed already
+            session.client.close()
 
 
 def _provider_error(exc: aiosmtplib.SMTPException) -> ProviderError:

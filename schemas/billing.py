@@ -145,12 +145,13 @@ class BillingRunCreate(_Strict):
 
 class BillingRunInvoices(BaseModel):
     """The period's invoices as stored: generated (numbered) and rejected; and how many
-    contracts still have unbilled entries in the period (after a completed run: entries
-    that came late, for a rerun, or those of a rejected invoice)."""
+    contracts have unbilled entries in the period but no invoice for it yet. After a
+    completed run those are contracts whose entries came after the run had passed them,
+    which a rerun bills (and, for a moment, those whose invoice the run has just started)."""
 
     generated: int
     rejected: int
-    contracts_with_unbilled_entries: int = 0
+    contracts_not_invoiced: int = 0
 
 
 class BillingRunOut(BaseModel):

@@ -180,10 +180,18 @@ async def period_invoice_counts(session: AsyncSession, period: str) -> BillingRu
     return BillingRunInvoices(
         generated=await count(col(Invoice.number).is_not(None)),
         rejected=await count(Invoice.status == InvoiceStatus.REJECTED.value),
-        contracts_with_unbilled_entries=int(
+        contracts_not_invoiced=int(
             (
                 await session.exec(
-                    select(func.count()).select_from(Contract).where(*_billable(period))
+                    select(func.count())
+                    .select_from(Contract)
+                    .where(
+                        *_billable(period),
+                        ~exists().where(
+                            col(Invoice.contract_id) == col(Contract.id),
+                            col(Invoice.billing_period) == period,
+                        ),
+                    )
                 )
             ).one()
         ),

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from api.deps import ApiKeyDep, IdempotencyKeyDep, SessionDep, SettingsDep, TemporalClientDep
-from api.errors import ApiError, NotFoundError, Unprocessable
+from api.errors import ApiError, Conflict, NotFoundError, Unprocessable
 from api.idempotency import Answer, idempotent
 from core.billing_runs import billing_run_state, start_billing_run
 from domain.billing import parse_period, period_starts_after, terms_for_period
@@ -163,9 +163,10 @@ async def start_run(
     idempotency_key: IdempotencyKeyDep = None,
 ) -> JSONResponse:
     """Start the period's billing run: 202 if started now, 200 with its state if it is
-    already running, or has completed and `rerun` is false. A rerun bills what is still
-    unbilled in the period (`invoices.contracts_with_unbilled_entries` says how many
-    contracts) and never a contract already invoiced for it."""
+    already running, or has completed and `rerun` is false. A rerun bills the contracts
+    with unbilled entries and no invoice for the period yet (`invoices.contracts_not_invoiced`
+    counts them), never a contract already invoiced for it; asked while the run is still
+    running, it answers 409 `billing_run_in_progress`."""
     period = _period(body.period)
     if period_starts_after(period, datetime.now(UTC).date()):
         raise Unprocessable(
@@ -181,6 +182,12 @@ async def start_run(
             requested_by=api_key.name,
             rerun=body.rerun,
         )
+        if body.rerun and not started:
+            raise Conflict(
+                f"{billing_run_workflow_id(period)} is still running: rerun the period once"
+                " it has completed",
+                code="billing_run_in_progress",
+            )
         if started:
             invoices = await billing.period_invoice_counts(session, period)
             await session.commit()
@@ -198,7 +205,13 @@ async def start_run(
         return Answer(status_code, out.model_dump(mode="json"), f"/billing-runs/{period}")
 
     return await idempotent(
-        session, request, api_key, idempotency_key, body.model_dump(mode="json"), produce
+        session,
+        request,
+        api_key,
+        idempotency_key,
+        # without defaults: a key stored before `rerun` existed still matches its request
+        body.model_dump(mode="json", exclude_defaults=True),
+        produce,
     )
 
 

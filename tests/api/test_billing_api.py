@@ -140,7 +140,7 @@ async def test_a_billing_run_over_the_api_invoices_the_period_and_repeating_it_i
     assert state["invoices"] == {
         "generated": 3,
         "rejected": 0,
-        "contracts_with_unbilled_entries": 0,
+        "contracts_not_invoiced": 0,
     }
 
     repeated = await stack.api.post("/billing-runs", json={"period": period})
@@ -186,7 +186,7 @@ async def test_a_rerun_bills_entries_that_came_after_the_run_and_no_contract_twi
     assert state["invoices"] == {
         "generated": 1,
         "rejected": 0,
-        "contracts_with_unbilled_entries": 1,
+        "contracts_not_invoiced": 1,
     }
 
     again = await stack.api.post("/billing-runs", json={"period": period})
@@ -196,7 +196,7 @@ async def test_a_rerun_bills_entries_that_came_after_the_run_and_no_contract_twi
 
     state = await stack.wait_for(lambda: completed_with(2), timeout=60)
     assert state["progress"]["contracts_started"] == 1  # the late contract only
-    assert state["invoices"]["contracts_with_unbilled_entries"] == 0
+    assert state["invoices"]["contracts_not_invoiced"] == 0
     late_entries = await entries_of(stack, late["id"], period)
     assert late_entries and all(e["invoice_id"] for e in late_entries)
     assert {e["invoice_id"] for e in await entries_of(stack, early["id"], period)} == early_invoice
@@ -216,6 +216,21 @@ async def test_a_rerun_bills_entries_that_came_after_the_run_and_no_contract_twi
     state = await stack.wait_for(finished_again, timeout=60)
     assert state["progress"]["contracts_started"] == 0
     assert state["invoices"]["generated"] == 2
+
+
+async def test_a_rerun_while_the_run_is_running_is_refused(
+    temporal: Client, sqlite_url: str
+) -> None:
+    period = unique_period()
+    async with running_stack(temporal, sqlite_url, run_worker=False) as stack:  # stays RUNNING
+        started = await stack.api.post("/billing-runs", json={"period": period})
+        assert started.status_code == 202, started.text
+        try:
+            rerun = await stack.api.post("/billing-runs", json={"period": period, "rerun": True})
+            assert_problem(rerun, 409, "billing_run_in_progress")
+            assert f"billing-run-{period} is still running" in rerun.json()["detail"]
+        finally:
+            await temporal.get_workflow_handle(f"billing-run-{period}").terminate("test over")
 
 
 async def test_billing_run_periods_are_checked(stack: Stack) -> None:

@@ -106,7 +106,11 @@ async def test_billing_run_starts_the_period_and_shows_progress_until_done(
         assert rerun.exit_code == 0, rerun.output
         assert f"Started a rerun of billing-run-{period}" in rerun.output
         assert "Done: 1 invoices started" in rerun.output
-        assert len(await period_invoices(stack.sessions, period)) == 4
+
+        async def all_four() -> bool:  # the child writes its invoice after the run is done
+            return len(await period_invoices(stack.sessions, period)) == 4
+
+        await stack.wait_for(all_four, timeout=30)
 
 
 async def test_schedule_creates_then_updates_the_monthly_run_which_bills_last_month(

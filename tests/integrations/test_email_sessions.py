@@ -11,6 +11,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from integrations import email
 from integrations.email import EmailSender, SmtpSettings
 from integrations.errors import ProviderError
 from tests.sandbox.support import unused_port
@@ -24,6 +25,7 @@ class Recording:
         self.quits = 0
         self.closing_after: int | None = None  # answer MAIL with 421 after this many
         self.dropping_after: int | None = None  # hang up on MAIL after this many
+        self.refusing_after: int | None = None  # answer MAIL with 451 after this many
         self._sessions: dict[int, int] = {}  # id(session) -> session number
         self._mails: dict[int, int] = {}  # id(session) -> MAIL commands seen
 
@@ -41,6 +43,8 @@ class Recording:
         seen = self._mails[id(session)] = self._mails.get(id(session), 0) + 1
         if self.closing_after is not None and seen > self.closing_after:
             return "421 4.4.2 Idle too long, closing"
+        if self.refusing_after is not None and seen > self.refusing_after:
+            return "451 4.3.0 Try again later"
         if self.dropping_after is not None and seen > self.dropping_after:
             server.transport.close()  # no answer: the client reads end-of-file
             return "421 4.4.2 gone"
@@ -178,13 +182,45 @@ async def test_a_421_on_a_new_session_is_a_retryable_error() -> None:
     assert handler.delivered == []
 
 
-async def test_an_idle_session_older_than_the_idle_timeout_is_not_reused() -> None:
+async def test_an_idle_session_past_the_idle_timeout_is_not_reused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr(email, "_now", lambda: clock[0])
     handler = Recording()
     async with smtp_server(handler) as port:
-        async with EmailSender(settings(port, idle_timeout=0.05)) as sender:
+        async with EmailSender(settings(port, idle_timeout=30)) as sender:
             await send(sender, 1)
-            await send(sender, 2)  # within the timeout: same session
-            await asyncio.sleep(0.1)
-            await send(sender, 3)
+            clock[0] += 29
+            await send(sender, 2)  # idle for 29 s: the same session
+            clock[0] += 30
+            await send(sender, 3)  # idle for 30 s: a new one, and the old one says QUIT
+            await asyncio.sleep(0.05)
+            assert handler.quits == 1
 
     assert [session for session, _ in handler.delivered] == [1, 1, 2]
+
+
+async def test_a_refusal_on_a_kept_session_is_not_retried_and_the_session_not_reused() -> None:
+    handler = Recording()
+    handler.refusing_after = 1  # every session takes one message, then answers 451
+    async with smtp_server(handler) as port, EmailSender(settings(port)) as sender:
+        await send(sender, 1)
+        with pytest.raises(ProviderError) as caught:
+            await send(sender, 2)
+        await send(sender, 3)
+
+    assert (caught.value.status, caught.value.retryable) == (451, True)
+    assert handler.delivered == [(1, "<m1@invoiceflow>"), (2, "<m3@invoiceflow>")]
+
+
+async def test_a_session_that_finishes_after_close_is_not_kept() -> None:
+    handler = Recording()
+    async with smtp_server(handler) as port:
+        sender = EmailSender(settings(port))
+        await sender.aclose()
+        await send(sender, 1)  # e.g. an activity still running while the worker stops
+        await asyncio.sleep(0.05)
+
+    assert handler.delivered == [(1, "<m1@invoiceflow>")]
+    assert handler.quits == 1

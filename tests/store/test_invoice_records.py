@@ -9,8 +9,9 @@ from sqlmodel import func, select
 
 from schemas.invoice import InvoiceStatus, PaymentReceived
 from schemas.tables import AuditEvent, Invoice, InvoiceLineRow, Payment
-from store import invoices
+from store import billing, invoices
 from store.db import create_engine, session_factory, transaction
+from tests.support.billing import contract_with_entries
 from tests.support.factories import customer_and_contract, start_input
 
 
@@ -88,6 +89,17 @@ async def test_a_contract_of_another_customer_is_rejected_even_without_the_api(
     async with transaction(sessions) as session:
         row = await session.get(Invoice, request.invoice_id)
     assert row is not None and row.status == InvoiceStatus.REJECTED.value and row.number is None
+
+    # the same for a period invoice: the other customer's entries stay theirs, unbilled, and
+    # the refused request does not count as that contract's invoice for the period
+    _, theirs = await contract_with_entries(sessions, "2026-10")
+    period_request = start_input(customer, theirs, billing_period="2026-10", items=[])
+    async with transaction(sessions) as session:
+        refused = await invoices.create_invoice(session, period_request, period_request.issue_date)
+    assert refused.rejection_code == "contract_not_for_customer"
+    async with transaction(sessions) as session:
+        assert not await billing.period_invoiced(session, theirs.id, "2026-10")
+        assert len(await billing.unbilled_entries(session, theirs.id, "2026-10")) == 2
     await engine.dispose()
 
 

@@ -19,7 +19,7 @@ from sandbox.state import CallRecord
 from sandbox.webhooks import EVENT_KIND
 
 
-def _require_loopback(
+async def _require_loopback(
     request: Request, sandbox: Annotated[SandboxContext, Depends(get_context)]
 ) -> None:
     if sandbox.settings.control_allow_remote:

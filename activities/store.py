@@ -20,8 +20,11 @@ from store.parties import PartiesCache
 class InvoiceStoreActivities:
     def __init__(self, sessions: SessionFactory) -> None:
         self._sessions = sessions
-        # customers and contracts are write-once, so the worker may keep what it read
-        self._parties = PartiesCache()
+        # customers and contracts are write-once, so the worker may keep what it read; as
+        # many pairs as it keeps workflows: a billing run meets every contract once, and a
+        # larger cache only grew the worker's memory with the number of contracts billed
+        # (make bench-billing: 285 -> 324 MiB over 10,000 contracts with room for 10,000)
+        self._parties = PartiesCache(max_pairs=1_000)
 
     @activity.defn(name="invoice.create")
     async def create_invoice(self, data: CreateInvoiceInput) -> CreateInvoiceResult:

@@ -127,8 +127,10 @@ async def _run(
         again = "Started a rerun of" if rerun else "Started"
         console.print(f"{again} [bold]{workflow_id}[/] on task queue {settings.task_queue}.")
     else:
-        hint = "" if rerun else " (--rerun runs a completed period again)"
-        console.print(f"[bold]{workflow_id}[/] already exists: showing its state{hint}.")
+        console.print(
+            f"[bold]{workflow_id}[/] already exists: showing its state"
+            " (--rerun runs a completed period again)."
+        )
     if not wait:
         return 0
     return await _watch(client, period)

@@ -141,7 +141,10 @@ class EmailSender:
                 self._quit_later(session.client)
         else:
             _abandon(idle)
-        await asyncio.gather(*self._quitting, return_exceptions=True)
+        loop = asyncio.get_running_loop()
+        await asyncio.gather(
+            *(task for task in self._quitting if task.get_loop() is loop), return_exceptions=True
+        )
 
     async def send(
         self, *, message_id: str, sender: str, to: list[str], subject: str, html: str, text: str
@@ -250,8 +253,8 @@ async def _quit(client: aiosmtplib.SMTP) -> None:
 
 
 def _abandon(sessions: list[_IdleSession]) -> None:
-    """Close sessions opened on another event loop (tests run one loop per test): their
-    transports cannot be used, or politely closed, from this one."""
+    """Close sessions opened on another event loop (a sender used again after its loop
+    ended): their transports cannot be used, or politely closed, from this one."""
     for session in sessions:
         with suppress(RuntimeError):  # that loop is closed already
             session.client.close()

@@ -147,7 +147,9 @@ class BillingRunInvoices(BaseModel):
     """The period's invoices as stored: generated (numbered) and rejected; and how many
     contracts have unbilled entries in the period but no invoice for it yet. After a
     completed run those are contracts whose entries came after the run had passed them,
-    which a rerun bills (and, for a moment, those whose invoice the run has just started)."""
+    which a rerun bills. Also counted, though a rerun skips them (their workflow id is
+    taken): for a moment, those whose invoice the run has just started; and any whose
+    invoice workflow was terminated before it stored the invoice."""
 
     generated: int
     rejected: int

@@ -113,6 +113,22 @@ async def test_billing_run_starts_the_period_and_shows_progress_until_done(
         await stack.wait_for(all_four, timeout=30)
 
 
+async def test_a_rerun_while_the_run_is_running_exits_1_and_says_why(
+    temporal: Client, sqlite_url: str, env: pytest.MonkeyPatch
+) -> None:
+    period = unique_period()
+    async with running_stack(temporal, sqlite_url, run_worker=False) as stack:  # stays RUNNING
+        point_cli_at(env, temporal, stack)
+        started = await invoke_in_thread("run", period, "--no-wait")
+        assert started.exit_code == 0, started.output
+        try:
+            rerun = await invoke_in_thread("run", period, "--rerun", "--no-wait")
+            assert rerun.exit_code == 1, rerun.output
+            assert f"billing-run-{period} is still running" in rerun.output
+        finally:
+            await temporal.get_workflow_handle(billing_run_workflow_id(period)).terminate("over")
+
+
 async def test_schedule_creates_then_updates_the_monthly_run_which_bills_last_month(
     temporal: Client, sqlite_url: str, env: pytest.MonkeyPatch
 ) -> None:

@@ -4,7 +4,7 @@ session the server has closed meanwhile."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import pytest
@@ -76,6 +76,13 @@ async def smtp_server(handler: Recording, port: int | None = None) -> AsyncItera
         await asyncio.to_thread(controller.stop)
 
 
+async def eventually(condition: Callable[[], bool], timeout: float = 5) -> None:
+    """Wait for the server thread to have seen what the sender did in the background."""
+    async with asyncio.timeout(timeout):
+        while not condition():  # noqa: ASYNC110 (set on the SMTP server's thread)
+            await asyncio.sleep(0.01)
+
+
 async def send(sender: EmailSender, n: int) -> None:
     await sender.send(
         message_id=f"<m{n}@invoiceflow>",
@@ -98,7 +105,6 @@ async def test_consecutive_messages_share_one_session_and_close_says_quit() -> N
             for n in range(3):
                 await send(sender, n)
             assert handler.quits == 0  # still open between messages
-        await asyncio.sleep(0.05)  # the server thread handles the QUIT
 
     assert handler.delivered == [
         (1, "<m0@invoiceflow>"),
@@ -114,7 +120,6 @@ async def test_pool_size_zero_opens_one_session_per_message() -> None:
         async with EmailSender(settings(port, pool_size=0)) as sender:
             for n in range(3):
                 await send(sender, n)
-        await asyncio.sleep(0.05)
 
     assert [session for session, _ in handler.delivered] == [1, 2, 3]
     assert handler.quits == 3
@@ -125,16 +130,15 @@ async def test_concurrent_sends_open_sessions_as_needed_and_keep_at_most_pool_si
     async with smtp_server(handler) as port:
         sender = EmailSender(settings(port, pool_size=2))
         await asyncio.gather(*(send(sender, n) for n in range(8)))
-        await asyncio.sleep(0.05)
-        quit_after_burst = handler.quits
+        await eventually(lambda: handler.quits == 6)  # six closed at once (in the background)
+        kept = handler.quits
         await sender.aclose()
-        await asyncio.sleep(0.05)
 
     assert sorted(mid for _, mid in handler.delivered) == sorted(
         f"<m{n}@invoiceflow>" for n in range(8)
     )
     assert handler.sessions == 8  # none was free while all eight were sending
-    assert quit_after_burst == 6  # six closed at once, two kept
+    assert kept == 6  # and two kept
     assert handler.quits == 8
 
 
@@ -195,10 +199,10 @@ async def test_an_idle_session_past_the_idle_timeout_is_not_reused(
             await send(sender, 2)  # idle for 29 s: the same session
             clock[0] += 30
             await send(sender, 3)  # idle for 30 s: a new one, and the old one says QUIT
-            await asyncio.sleep(0.05)
-            assert handler.quits == 1
+            await eventually(lambda: handler.quits == 1)
 
     assert [session for session, _ in handler.delivered] == [1, 1, 2]
+    assert handler.quits == 2  # and the kept one at close
 
 
 async def test_a_refusal_on_a_kept_session_is_not_retried_and_the_session_not_reused() -> None:
@@ -220,7 +224,7 @@ async def test_a_session_that_finishes_after_close_is_not_kept() -> None:
         sender = EmailSender(settings(port))
         await sender.aclose()
         await send(sender, 1)  # e.g. an activity still running while the worker stops
-        await asyncio.sleep(0.05)
+        await sender.aclose()  # again: waits for that session's QUIT
 
     assert handler.delivered == [(1, "<m1@invoiceflow>")]
     assert handler.quits == 1

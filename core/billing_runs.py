@@ -30,8 +30,8 @@ from schemas.ids import billing_run_workflow_id
 READ_TIMEOUT = timedelta(seconds=5)
 
 
-def run_summary(period: str) -> str:
-    return f"Billing run {period}"
+def run_summary(period: str, rerun: bool = False) -> str:
+    return f"Billing run {period}" + (" (rerun)" if rerun else "")
 
 
 async def start_billing_run(
@@ -62,7 +62,7 @@ async def start_billing_run(
                 if rerun
                 else WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY
             ),
-            static_summary=run_summary(period) + (" (rerun)" if rerun else ""),
+            static_summary=run_summary(period, rerun),
         )
     except WorkflowAlreadyStartedError:
         return False

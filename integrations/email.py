@@ -136,12 +136,12 @@ class EmailSender:
         """QUIT every kept session; a send still running closes its own when done."""
         self._closed = True
         idle, self._idle = self._idle, []
-        if self._loop is asyncio.get_running_loop():
+        loop = asyncio.get_running_loop()
+        if self._loop is loop:
             for session in idle:
                 self._quit_later(session.client)
         else:
             _abandon(idle)
-        loop = asyncio.get_running_loop()
         await asyncio.gather(
             *(task for task in self._quitting if task.get_loop() is loop), return_exceptions=True
         )

@@ -145,10 +145,12 @@ async def billable_contracts(
     ]
     if len(page) < limit:
         return page, len(page)
-    remaining = (
-        await session.exec(select(func.count()).select_from(Contract).where(*conditions))
-    ).one()
-    return page, int(remaining)
+    return page, await _count_contracts(session, *conditions)
+
+
+async def _count_contracts(session: AsyncSession, *conditions: Any) -> int:
+    query = select(func.count()).select_from(Contract).where(*conditions)
+    return int((await session.exec(query)).one())
 
 
 def _billable(period: str) -> list[Any]:
@@ -180,19 +182,12 @@ async def period_invoice_counts(session: AsyncSession, period: str) -> BillingRu
     return BillingRunInvoices(
         generated=await count(col(Invoice.number).is_not(None)),
         rejected=await count(Invoice.status == InvoiceStatus.REJECTED.value),
-        contracts_not_invoiced=int(
-            (
-                await session.exec(
-                    select(func.count())
-                    .select_from(Contract)
-                    .where(
-                        *_billable(period),
-                        ~exists().where(
-                            col(Invoice.contract_id) == col(Contract.id),
-                            col(Invoice.billing_period) == period,
-                        ),
-                    )
-                )
-            ).one()
+        contracts_not_invoiced=await _count_contracts(
+            session,
+            *_billable(period),
+            ~exists().where(
+                col(Invoice.contract_id) == col(Contract.id),
+                col(Invoice.billing_period) == period,
+            ),
         ),
     )

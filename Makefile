@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test demo bench bench-billing bench-store bench-smtp lint clean
+.PHONY: install run test demo bench bench-billing bench-store bench-smtp bench-http lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,9 @@ bench-store: $(STAMP)
 
 bench-smtp: $(STAMP)
 	$(PY) -m bench.smtp_sessions
+
+bench-http: $(STAMP)
+	$(PY) -m bench.http_clients
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

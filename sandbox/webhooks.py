@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import structlog
 
+from integrations.http import provider_client
 from integrations.webhook_signing import sign
 from sandbox.settings import SandboxSettings
 from sandbox.state import CallRecord, SandboxStore, Tx, utcnow
@@ -46,7 +47,7 @@ class WebhookDispatcher:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
-        self._client = httpx.AsyncClient(timeout=self._settings.webhook_timeout_s)
+        self._client = provider_client(self._settings.webhook_timeout_s)
 
     async def cancel_pending(self) -> None:
         """Drop deliveries in flight (shutdown, or a reset between tests)."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import signal
 
-import httpx
 import structlog
 
 from core import eventloop
@@ -13,6 +12,7 @@ from core.logging import configure_logging
 from core.settings import get_settings
 from core.temporal import connect
 from integrations.email import EmailSender
+from integrations.http import provider_client
 from store.db import create_engine, session_factory
 from worker.build import build_worker, smtp_settings
 
@@ -29,7 +29,7 @@ async def main() -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     async with (
-        httpx.AsyncClient(timeout=settings.provider_timeout_s) as http,
+        provider_client(settings.provider_timeout_s) as http,
         EmailSender(smtp_settings(settings)) as email,
     ):
         worker = build_worker(client, settings, session_factory(engine), http, email)

@@ -8,6 +8,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
+from integrations.http import provider_client
 from sandbox.runner import SandboxHandle
 from tests.sandbox.support import WebhookReceiver, receiver_and_sandbox
 
@@ -31,6 +32,13 @@ def receiver(running: tuple[WebhookReceiver, SandboxHandle]) -> WebhookReceiver:
 @pytest_asyncio.fixture
 async def http(sandbox: SandboxHandle) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=sandbox.http_url, timeout=10) as client:
+        yield client
+
+
+@pytest_asyncio.fixture
+async def provider_http() -> AsyncIterator[httpx.AsyncClient]:
+    """The client the worker calls providers with (aiohttp's transport)."""
+    async with provider_client(timeout_s=10) as client:
         yield client
 
 

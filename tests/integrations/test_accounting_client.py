@@ -50,8 +50,8 @@ PAYMENT = AccountingPayment(
 
 
 @pytest.fixture
-def client(sandbox: SandboxHandle, http: httpx.AsyncClient) -> AccountingClient:
-    return AccountingClient(http, sandbox.http_url, API_KEY)
+def client(sandbox: SandboxHandle, provider_http: httpx.AsyncClient) -> AccountingClient:
+    return AccountingClient(provider_http, sandbox.http_url, API_KEY)
 
 
 async def test_invoice_and_its_payment_are_posted_to_the_ledger(

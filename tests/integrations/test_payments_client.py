@@ -8,14 +8,15 @@ import httpx
 import pytest
 
 from integrations.errors import ProviderError
+from integrations.http import provider_client
 from integrations.payments import PaymentLink, PaymentsClient
 from sandbox.runner import SandboxHandle
 from tests.sandbox.support import API_KEY, auth, set_faults, unused_port
 
 
 @pytest.fixture
-def client(sandbox: SandboxHandle, http: httpx.AsyncClient) -> PaymentsClient:
-    return PaymentsClient(http, sandbox.http_url, API_KEY)
+def client(sandbox: SandboxHandle, provider_http: httpx.AsyncClient) -> PaymentsClient:
+    return PaymentsClient(provider_http, sandbox.http_url, API_KEY)
 
 
 async def create(client: PaymentsClient, key: str = "invoice-INV-1/create-link/1") -> PaymentLink:
@@ -98,9 +99,9 @@ async def test_reused_key_with_other_details_is_a_permanent_error(
 
 
 async def test_wrong_api_key_is_a_permanent_error(
-    sandbox: SandboxHandle, http: httpx.AsyncClient
+    sandbox: SandboxHandle, provider_http: httpx.AsyncClient
 ) -> None:
-    client = PaymentsClient(http, sandbox.http_url, "wrong-key")
+    client = PaymentsClient(provider_http, sandbox.http_url, "wrong-key")
 
     with pytest.raises(ProviderError) as caught:
         await create(client)
@@ -108,8 +109,8 @@ async def test_wrong_api_key_is_a_permanent_error(
     assert (caught.value.status, caught.value.retryable) == (401, False)
 
 
-async def test_unreachable_provider_is_retryable(http: httpx.AsyncClient) -> None:
-    client = PaymentsClient(http, f"http://127.0.0.1:{unused_port()}", API_KEY)
+async def test_unreachable_provider_is_retryable(provider_http: httpx.AsyncClient) -> None:
+    client = PaymentsClient(provider_http, f"http://127.0.0.1:{unused_port()}", API_KEY)
 
     with pytest.raises(ProviderError) as caught:
         await create(client)
@@ -118,17 +119,17 @@ async def test_unreachable_provider_is_retryable(http: httpx.AsyncClient) -> Non
 
 
 async def test_timeout_is_retryable_and_the_retry_gets_the_late_effect(
-    sandbox: SandboxHandle, http: httpx.AsyncClient
+    sandbox: SandboxHandle, http: httpx.AsyncClient, provider_http: httpx.AsyncClient
 ) -> None:
     await set_faults(http, api="payments", latency_ms=300)
-    async with httpx.AsyncClient(timeout=0.05) as impatient:
+    async with provider_client(timeout_s=0.05) as impatient:
         client = PaymentsClient(impatient, sandbox.http_url, API_KEY)
         with pytest.raises(ProviderError) as caught:
             await create(client)
     await asyncio.sleep(0.4)  # the provider finishes the abandoned request
     (await http.delete("/_sandbox/faults")).raise_for_status()
 
-    retried = await create(PaymentsClient(http, sandbox.http_url, API_KEY))
+    retried = await create(PaymentsClient(provider_http, sandbox.http_url, API_KEY))
 
     assert (caught.value.status, caught.value.retryable) == (None, True)
     assert "timeout" in caught.value.detail

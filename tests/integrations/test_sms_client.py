@@ -12,8 +12,8 @@ from tests.sandbox.support import API_KEY, auth, set_faults
 
 
 @pytest.fixture
-def client(sandbox: SandboxHandle, http: httpx.AsyncClient) -> SmsClient:
-    return SmsClient(http, sandbox.http_url, API_KEY)
+def client(sandbox: SandboxHandle, provider_http: httpx.AsyncClient) -> SmsClient:
+    return SmsClient(provider_http, sandbox.http_url, API_KEY)
 
 
 async def test_send_queues_the_message_and_returns_a_receipt(client: SmsClient) -> None:

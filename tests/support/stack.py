@@ -16,6 +16,7 @@ from temporalio.client import Client
 from api.app import create_app
 from core.settings import Settings
 from integrations.email import EmailSender
+from integrations.http import provider_client
 from sandbox.runner import running_sandbox
 from sandbox.settings import SandboxSettings
 from store import api_keys
@@ -145,7 +146,7 @@ async def running_stack(
         app = create_app(settings, temporal=temporal)
         async with (
             serve(app, api_socket),
-            httpx.AsyncClient(timeout=10) as provider_http,
+            provider_client(timeout_s=10) as provider_http,
             EmailSender(smtp_settings(settings)) as email,
             httpx.AsyncClient(
                 base_url=api_url, headers={"Authorization": f"Bearer {plain_key}"}, timeout=10

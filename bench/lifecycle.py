@@ -30,7 +30,7 @@ import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -44,6 +44,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from bench.floor import FLOOR_TASK_QUEUE
 from bench.processes import BenchStack, cpu_seconds, peak_rss_mb, start_stack
 from bench.profile import WorkerProfile
+from bench.server_metrics import per_workflow, scrape
+from bench.server_metrics import report as server_report
 from core import eventloop
 from core.settings import get_settings
 from domain.invoicing import BillableItem
@@ -84,6 +86,8 @@ class Phase:
     latencies: list[float]
     cpu: dict[str, float]
     machine_busy: float = 0.0  # share of all cores busy during the phase (/proc/stat)
+    # the Temporal server's requests per workflow, by (kind, operation), from its /metrics
+    server: dict[tuple[str, str], float] = field(default_factory=dict)
 
     @property
     def throughput(self) -> float:
@@ -95,13 +99,20 @@ def merge(*phases: Phase) -> Phase:
     wall = sum(p.wall_s for p in phases)
     cpu = {k: sum(p.cpu[k] * p.wall_s for p in phases) / wall for k in phases[0].cpu}
     busy = sum(p.machine_busy * p.wall_s for p in phases) / wall
-    return Phase(phases[0].name, wall, [x for p in phases for x in p.latencies], cpu, busy)
+    counts = [len(p.latencies) for p in phases]
+    server = {
+        k: sum(p.server.get(k, 0.0) * n for p, n in zip(phases, counts, strict=True)) / sum(counts)
+        for k in set().union(*(p.server for p in phases))
+    }
+    latencies = [x for p in phases for x in p.latencies]
+    return Phase(phases[0].name, wall, latencies, cpu, busy, server)
 
 
 async def run_phase(
     name: str, stack: BenchStack, one: Callable[[int], Awaitable[float]], count: int
 ) -> Phase:
     gate = asyncio.Semaphore(CONCURRENCY)
+    server_before = await scrape(stack.temporal_metrics_url)  # before the CPU is read
     before = {p: cpu_seconds(stack.pid(p)) for p in stack.procs}
     before["bench client"] = sum(os.times()[:2])
     machine_before = machine_jiffies()
@@ -116,7 +127,9 @@ async def run_phase(
     cpu = {p: (cpu_seconds(stack.pid(p)) - before[p]) / wall for p in stack.procs}
     cpu["bench client"] = (sum(os.times()[:2]) - before["bench client"]) / wall
     busy, total = (a - b for a, b in zip(machine_jiffies(), machine_before, strict=True))
-    return Phase(name, wall, list(latencies), cpu, busy / total)
+    await asyncio.sleep(1)  # the server's last transfer and visibility tasks of the phase
+    server = per_workflow(server_before, await scrape(stack.temporal_metrics_url), count)
+    return Phase(name, wall, list(latencies), cpu, busy / total, server)
 
 
 async def main() -> None:
@@ -396,6 +409,11 @@ async def measure(stack: BenchStack) -> None:
         "ratio real/floor by round: "
         + ", ".join(f"{ratio:.2f}" for ratio in ratios)
         + f" (median {statistics.median(ratios):.2f})"
+    )
+    print(
+        server_report(
+            ["floor", "floor + SA", "real"], [floor.server, searchable.server, real.server]
+        )
     )
     print(profiled)
     names = (

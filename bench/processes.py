@@ -67,6 +67,7 @@ class BenchStack:
     temporal_address: str
     api_url: str
     sandbox_url: str
+    temporal_metrics_url: str
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def pid(self, name: str) -> int:
@@ -111,7 +112,7 @@ class BenchStack:
 def start_stack(workers: list[tuple[str, list[str]]]) -> BenchStack:
     """Temporal dev server persisted to a SQLite file (WAL), sandbox + SMTP, API, workers."""
     root = Path(tempfile.mkdtemp(prefix="invoiceflow-bench-"))
-    temporal_port, api_port, sandbox_port, smtp_port = (free_port() for _ in range(4))
+    temporal_port, api_port, sandbox_port, smtp_port, metrics_port = (free_port() for _ in range(5))
     api_url = f"http://127.0.0.1:{api_port}"
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"
     # BENCH_DATABASE_URL runs the same benchmark on PostgreSQL (an empty database)
@@ -134,7 +135,14 @@ def start_stack(workers: list[tuple[str, list[str]]]) -> BenchStack:
         "SANDBOX_WEBHOOK_URL": f"{api_url}/webhooks/payments",
         "PYTHONUNBUFFERED": "1",
     }
-    stack = BenchStack(root, env, f"127.0.0.1:{temporal_port}", api_url, sandbox_url)
+    stack = BenchStack(
+        root,
+        env,
+        f"127.0.0.1:{temporal_port}",
+        api_url,
+        sandbox_url,
+        f"http://127.0.0.1:{metrics_port}/metrics",
+    )
     stack.start(
         "temporal",
         [
@@ -152,6 +160,8 @@ def start_stack(workers: list[tuple[str, list[str]]]) -> BenchStack:
             "journal_mode=wal",
             "--sqlite-pragma",
             "synchronous=normal",
+            "--metrics-port",
+            str(metrics_port),
             "--log-level",
             "error",
             *cli_flags(),

@@ -260,24 +260,33 @@ def _abandon(sessions: list[_IdleSession]) -> None:
             session.client.close()
 
 
+# 5xx replies about us, not the message or its recipient: authentication required (530),
+# mechanism too weak (534), credentials refused (535), encryption required (538). An
+# operator fixes the settings and the deliveries waiting on them go out.
+_OUR_CONFIGURATION = frozenset({530, 534, 535, 538})
+
+
 def _provider_error(exc: aiosmtplib.SMTPException) -> ProviderError:
-    """4xx SMTP replies and lost connections are transient; 5xx replies are permanent."""
+    """Permanent: a 5xx refusal of the recipient or of the message. Retryable: 4xx replies,
+    lost connections, and what our own configuration gets wrong (credentials, TLS, the
+    sender address), which a fix of the settings cures without touching the invoice."""
     if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
         codes = [r.code for r in exc.recipients]
         detail = "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in exc.recipients)
         return ProviderError(
             PROVIDER, max(codes, default=None), detail, retryable=any(400 <= c < 500 for c in codes)
         )
+    if isinstance(exc, aiosmtplib.SMTPSenderRefused):
+        detail = f"sender {exc.sender} refused (check INVOICEFLOW_MAIL_FROM): {exc.message}"
+        return ProviderError(PROVIDER, exc.code, detail, retryable=True)
     if isinstance(exc, aiosmtplib.SMTPResponseException):
-        return ProviderError(PROVIDER, exc.code, exc.message, retryable=400 <= exc.code < 500)
-    if isinstance(
-        exc,
-        (
-            aiosmtplib.SMTPServerDisconnected,
-            aiosmtplib.SMTPConnectError,
-            aiosmtplib.SMTPTimeoutError,
-        ),
-    ):
-        return ProviderError(PROVIDER, None, f"{type(exc).__name__}: {exc.message}", retryable=True)
-    # SMTPNotSupported and friends: our configuration does not fit the server.
-    return ProviderError(PROVIDER, None, f"{type(exc).__name__}: {exc.message}", retryable=False)
+        ours = exc.code in _OUR_CONFIGURATION or isinstance(exc, aiosmtplib.SMTPAuthenticationError)
+        detail = f"{exc.message} (check the SMTP settings)" if ours else exc.message
+        return ProviderError(PROVIDER, exc.code, detail, retryable=ours or 400 <= exc.code < 500)
+    detail = f"{type(exc).__name__}: {exc.message}"
+    if isinstance(exc, aiosmtplib.SMTPNotSupported) and "SMTPUTF8" in exc.message:
+        # an internationalised address this relay cannot carry: the message's, not ours
+        return ProviderError(PROVIDER, None, detail, retryable=False)
+    # lost connections and timeouts; the server not offering what our settings ask for
+    # (STARTTLS, AUTH)
+    return ProviderError(PROVIDER, None, detail, retryable=True)

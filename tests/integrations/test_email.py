@@ -10,7 +10,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 
 from integrations.email import EmailSender, SmtpSettings
 from integrations.errors import ProviderError
@@ -182,6 +182,14 @@ class Refusing:
         self.command = command
         self.reply = reply
 
+    async def handle_MAIL(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if self.command == "MAIL":
+            return self.reply
+        envelope.mail_from = address
+        return "250 OK"
+
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
@@ -221,3 +229,71 @@ async def test_smtp_4xx_is_retryable_and_5xx_is_permanent(
     assert caught.value.status == int(reply[:3])
     assert caught.value.retryable is retryable
     assert reply[4:] in caught.value.detail
+
+
+async def test_a_refused_sender_is_our_configuration_and_retryable() -> None:
+    async with smtp_answering("MAIL", "550 5.7.1 Sender not allowed") as port:
+        sender = EmailSender(SmtpSettings(host="127.0.0.1", port=port, timeout=5))
+        with pytest.raises(ProviderError) as caught:
+            await send(sender, "<m@x>")
+
+    assert (caught.value.status, caught.value.retryable) == (550, True)
+    assert "INVOICEFLOW_MAIL_FROM" in caught.value.detail
+
+
+class RefusingLogins:
+    """An SMTP server that offers AUTH over plain TCP and refuses every credential."""
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        return "250 OK"
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        # wrong credentials: 535, fixed in the settings, so the delivery waits and retries
+        ({"username": "billing", "password": "wrong"}, "535"),
+        # STARTTLS asked for, not offered: the settings again
+        ({"start_tls": True}, "SMTPException"),
+    ],
+    ids=["credentials", "starttls"],
+)
+async def test_what_our_smtp_settings_get_wrong_is_retryable(
+    settings: dict[str, object], expected: str
+) -> None:
+    port = unused_port()
+    controller = Controller(
+        RefusingLogins(),
+        hostname="127.0.0.1",
+        port=port,
+        auth_require_tls=False,
+        authenticator=lambda *args: AuthResult(success=False, handled=False),
+    )
+    await asyncio.to_thread(controller.start)
+    try:
+        sender = EmailSender(SmtpSettings(host="127.0.0.1", port=port, timeout=5, **settings))
+        with pytest.raises(ProviderError) as caught:
+            await send(sender, "<m@x>")
+    finally:
+        await asyncio.to_thread(controller.stop)
+
+    assert caught.value.retryable is True
+    assert expected in f"{caught.value.status} {caught.value.detail}"
+
+
+async def test_an_address_the_relay_cannot_carry_is_permanent(sandbox: SandboxHandle) -> None:
+    """SMTPUTF8 not offered and a non-ASCII mailbox: no fix of ours will carry it."""
+    port = unused_port()
+    controller = Controller(
+        Refusing("none", ""), hostname="127.0.0.1", port=port, enable_SMTPUTF8=False
+    )
+    await asyncio.to_thread(controller.start)
+    try:
+        sender = EmailSender(SmtpSettings(host="127.0.0.1", port=port, timeout=5))
+        with pytest.raises(ProviderError) as caught:
+            await send(sender, "<m@x>", to=("zoë@exämple.test",))
+    finally:
+        await asyncio.to_thread(controller.stop)
+
+    assert caught.value.retryable is False
+    assert "SMTPUTF8" in caught.value.detail

@@ -62,8 +62,12 @@ class ApprovalActivities:
 
     @activity.defn(name="approval.send_links")
     async def send_links(self, data: SendApprovalLinksInput) -> list[str]:
+        """Each recipient's link by e-mail. A mailbox refusing for good does not keep the
+        others' links back: they are sent, then the refused approvers are reported in a
+        non-retryable `PermanentDeliveryFailure` whose details list their ids."""
         invoice = data.invoice
         sent: list[str] = []
+        refused: dict[str, str] = {}
         for person in data.recipients:
             rid = request_id(invoice.invoice_id, data.round, data.level_index, person.approver_id)
             async with transaction(self._sessions) as session:
@@ -114,17 +118,28 @@ class ApprovalActivities:
             except ProviderError as err:
                 if err.retryable:
                     raise
-                raise ApplicationError(
-                    f"approval e-mail to {person.approver_id} refused: {err.detail}",
-                    type="PermanentDeliveryFailure",
-                    non_retryable=True,
-                ) from err
+                refused[person.approver_id] = err.detail
+                log.warning(
+                    "approval.link_refused",
+                    invoice_id=invoice.invoice_id,
+                    approver_id=person.approver_id,
+                    detail=err.detail,
+                )
+                continue
             sent.append(person.approver_id)
             log.info(
                 "approval.link_sent",
                 invoice_id=invoice.invoice_id,
                 approver_id=person.approver_id,
                 kind=data.kind,
+            )
+        if refused:
+            reasons = "; ".join(f"{who}: {why}" for who, why in refused.items())
+            raise ApplicationError(
+                f"approval e-mail refused for {reasons}",
+                list(refused),
+                type="PermanentDeliveryFailure",
+                non_retryable=True,
             )
         return sent
 

@@ -1,9 +1,12 @@
 """The mail catcher: an aiosmtpd handler that keeps every message, and how we read them back.
 
-It accepts anything (no auth, no TLS, any recipient), like MailHog or Mailpit. Unlike them
-it keeps one copy per Message-ID and counts the rest as ``duplicate_deliveries``: our
-e-mails carry a deterministic Message-ID as their idempotency key, and tests assert that a
-retried activity delivered exactly once.
+It accepts anything (no auth, no TLS, any recipient), like MailHog or Mailpit, but for one
+simulated bounce: a recipient whose local part is ``bounce`` or starts with ``bounce+``
+(``bounce+alice@corp.test``) is refused with 550, as a mailbox that does not exist (the
+convention of Amazon SES's mailbox simulator). Unlike MailHog it keeps one copy per
+Message-ID and counts the rest as ``duplicate_deliveries``: our e-mails carry a
+deterministic Message-ID as their idempotency key, and tests assert that a retried
+activity delivered exactly once.
 """
 
 from __future__ import annotations
@@ -31,6 +34,16 @@ class MailboxHandler:
     def __init__(self, store: SandboxStore) -> None:
         self._store = store
 
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if is_simulated_bounce(address):
+            log.info("sandbox.mail_bounced", to=address)
+            return "550 5.1.1 Mailbox does not exist (sandbox: simulated bounce)"
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(options)
+        return "250 OK"
+
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = envelope.original_content or envelope.content or b""
         if isinstance(raw, str):
@@ -50,6 +63,11 @@ class MailboxHandler:
             to=list(envelope.rcpt_tos),
         )
         return "250 Message accepted for delivery"
+
+
+def is_simulated_bounce(address: str) -> bool:
+    local = address.rpartition("@")[0].lower()
+    return local == "bounce" or local.startswith("bounce+")
 
 
 @dataclass(frozen=True)

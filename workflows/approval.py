@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.approval import ApprovalActivities, request_id
@@ -26,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         record_reminder,
         waiting_on,
     )
+    from schemas import search_attributes as sa
     from schemas.approval import ApprovalContext, DecideInput, SendApprovalLinksInput
     from schemas.invoice import InvoiceSnapshot
     from workflows import options
@@ -77,6 +79,8 @@ class ApprovalRound:
         self.round = round_
         self.invoice = invoice
         self.state = ApprovalState(level_activated_at=workflow.now())
+        # approver id -> why their mailbox refused the link for good
+        self.undelivered: dict[str, str] = {}
 
     def decide(self, data: DecideInput) -> DecisionOutcome:
         if data.operator:
@@ -96,8 +100,32 @@ class ApprovalRound:
         return request_id(self.invoice.invoice_id, self.round, level, approver_id)
 
     async def send(self, kind: str, recipients: list, sequence: int = 0) -> None:  # type: ignore[type-arg]
+        """Send the links. A mailbox refusing for good must not end the invoice process:
+        the others' links went out, the round goes on (reminders, escalation to the backup,
+        expiry), and operations see `ExceptionReason = approval_delivery_failed` and who
+        could not be reached."""
         if not recipients:
             return
+        try:
+            await self._send(kind, recipients, sequence)
+        except ActivityError as err:
+            cause = err.cause
+            refused = (
+                [str(who) for who in cause.details[0]]
+                if isinstance(cause, ApplicationError) and cause.details
+                else [person.approver_id for person in recipients]
+            )
+            why = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
+            for approver_id in refused:
+                self.undelivered[approver_id] = why
+            workflow.logger.warning(
+                "approval.links_refused", extra={"refused": refused, "error": why}
+            )
+            workflow.upsert_search_attributes(
+                [sa.EXCEPTION_REASON.value_set("approval_delivery_failed")]
+            )
+
+    async def _send(self, kind: str, recipients: list, sequence: int) -> None:  # type: ignore[type-arg]
         await workflow.execute_activity_method(
             ApprovalActivities.send_links,
             SendApprovalLinksInput(
@@ -147,8 +175,20 @@ class ApprovalRound:
         kind, at = self.next_deadline()
         level = self.chain.levels[self.state.active_level]
         decided = len([d for d in self.state.decisions if d.level_index == self.state.active_level])
-        return (
+        text = (
             f"approval level {self.state.active_level + 1} of {len(self.chain.levels)} "
             f"({level.group_name}, {decided} of {level.required} needed) from {people}; "
             f"{kind} at {at:%Y-%m-%d %H:%M} UTC"
         )
+        if self.undelivered:
+            names = {
+                p.approver_id: p.name
+                for lvl in self.chain.levels
+                for p in (*lvl.eligible, *([lvl.backup] if lvl.backup else []))
+            }
+            who = ", ".join(names.get(a, a) for a in self.undelivered)
+            text += (
+                f"; the link could not be e-mailed to {who} (fix the address, or decide as"
+                " operator with the update `decide`)"
+            )
+        return text

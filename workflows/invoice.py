@@ -615,6 +615,7 @@ class InvoiceWorkflow:
             "waiting_on": [p.name for p in waiting_on(approval.chain, approval.state)],
             "decisions": [d.model_dump(mode="json") for d in approval.state.decisions],
             "correction_refused": self._correction_refused,
+            "undelivered": dict(approval.undelivered),
         }
 
     @workflow.query(name="state")

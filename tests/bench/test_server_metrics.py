@@ -17,7 +17,7 @@ persistence_requests{namespace="default",operation="UpdateWorkflowExecution",ser
 # TYPE persistence_latency histogram
 persistence_latency_bucket{operation="UpdateWorkflowExecution",le="0.1"} 5
 """
-AFTER = BEFORE.replace("frontend\"} 10", "frontend\"} 30").replace(
+AFTER = BEFORE.replace('frontend"} 10', 'frontend"} 30').replace(
     'service_name="history"} 40', 'service_name="history"} 140'
 )
 

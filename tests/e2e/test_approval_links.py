@@ -16,6 +16,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowUpdateFailedError
 
 from core.links import APPROVAL_SALT, ApprovalLink, approval_url, read_approval_token
+from schemas import search_attributes as sa
 from schemas.approval import DecideInput, DecideResult
 from schemas.tables import ApprovalLinkEvent
 from tests.e2e.test_lifecycle import customer_and_contract
@@ -330,3 +331,38 @@ async def test_policy_that_cannot_be_met_waits_for_an_operator_and_never_issues_
                 result_type=DecideResult,
             )
         assert await update_events(stack, invoice_id) == 1
+
+
+async def test_a_bouncing_approver_mailbox_flags_the_invoice_and_the_others_can_still_approve(
+    temporal: Client, sqlite_url: str
+) -> None:
+    async with running_stack(temporal, sqlite_url) as stack:
+        await approver(stack, "alice", email="bounce+alice@corp.test")  # refused at RCPT: 550
+        await approver(stack, "bob")
+        finance = await group(stack, "Finance", ["alice", "bob"])
+        await rule(stack, [{"group_id": finance, "quorum": {"kind": "any"}}])
+        invoice_id = await big_invoice(stack, "bounce-approver@acme.test")
+
+        bob_link = (await wait_for_links(stack, "bob"))[0]  # sent although alice's bounced
+
+        async def flagged() -> dict[str, Any] | None:
+            live = (await stack.invoice(invoice_id)).get("live") or {}
+            return live if (live.get("approval") or {}).get("undelivered") else None
+
+        live = await stack.wait_for(flagged)
+        assert live["status"] == "AWAITING_APPROVAL"  # the process goes on
+        assert list(live["approval"]["undelivered"]) == ["alice"]
+        assert "550" in live["approval"]["undelivered"]["alice"]
+        assert "could not be e-mailed to Alice" in live["waiting_for"]
+        handle = stack.temporal.get_workflow_handle(f"invoice-{invoice_id}")
+        described = await handle.describe()
+        assert described.typed_search_attributes.get(sa.EXCEPTION_REASON) == (
+            "approval_delivery_failed"
+        )
+
+        async with httpx.AsyncClient() as browser:
+            decided = await browser.post(bob_link, data={"decision": "approve"})
+        assert decided.status_code == 200, decided.text
+        await stack.wait_until_awaiting_payment(invoice_id)
+        described = await handle.describe()
+        assert described.typed_search_attributes.get(sa.EXCEPTION_REASON) is None  # cleared

@@ -103,3 +103,30 @@ async def test_delete_clears_the_mailbox(http: httpx.AsyncClient, sandbox: Sandb
     await deliver(sandbox, message("<gone@x>"))
     [stored] = (await http.get("/mailbox/api/messages")).json()
     assert stored["duplicate_deliveries"] == 0
+
+
+async def test_a_bounce_address_is_refused_and_the_others_still_get_the_message(
+    http: httpx.AsyncClient, sandbox: SandboxHandle
+) -> None:
+    msg = message("<bounce@x>", to="bounce+alice@corp.test, ok@corp.test")
+
+    refused, _ = await aiosmtplib.send(
+        msg, hostname=sandbox.smtp_host, port=sandbox.smtp_port, timeout=5
+    )
+
+    assert {address: reply.code for address, reply in refused.items()} == {
+        "bounce+alice@corp.test": 550
+    }
+    [stored] = (await http.get("/mailbox/api/messages")).json()
+    assert stored["to"] == ["ok@corp.test"]
+
+
+async def test_only_the_bounce_local_part_bounces(sandbox: SandboxHandle) -> None:
+    for address in ("bouncer@corp.test", "alice@bounce.test", "a.bounce@corp.test"):
+        refused, _ = await aiosmtplib.send(
+            message(f"<{address}>", to=address),
+            hostname=sandbox.smtp_host,
+            port=sandbox.smtp_port,
+            timeout=5,
+        )
+        assert refused == {}, address

@@ -132,7 +132,7 @@ class UnknownTimeZone(ApprovalPolicyError):
 def _zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "Europe", a long name
         raise UnknownTimeZone(
             f"time zone {name!r} is not in the tz database (use a name like 'Europe/London')"
         ) from None

@@ -24,15 +24,16 @@ __all__ = [
     "terms_for_period",
 ]
 
-_PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+# ASCII digits only and nothing after the month (not even the newline `$` would allow)
+_PERIOD = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
 
 
 def parse_period(period: str) -> tuple[dt.date, dt.date]:
     """First and last day of a ``YYYY-MM`` period; raises `InvalidPeriod`."""
-    match = _PERIOD.match(period) if isinstance(period, str) else None
-    if match is None or int(match.group(1)) < 2000:
+    match = _PERIOD.fullmatch(period) if isinstance(period, str) else None
+    if match is None or not 2000 <= int(match.group(1)) <= 2099:
         raise InvalidPeriod(
-            f"period {period!r} is not a calendar month written YYYY-MM, e.g. 2026-11"
+            f"period {period!r} is not a calendar month written YYYY-MM (2000-2099), e.g. 2026-11"
         )
     year, month = int(match.group(1)), int(match.group(2))
     first = dt.date(year, month, 1)

@@ -61,6 +61,12 @@ class InvalidAmount(InvoiceRuleError):
     code = "invalid_amount"
 
 
+class InvalidIssueDate(InvoiceRuleError):
+    """An issue date outside the years we invoice in (2000-2099): a typo, not a date."""
+
+    code = "invalid_issue_date"
+
+
 class EmptyInvoice(InvoiceRuleError):
     code = "empty_invoice"
 

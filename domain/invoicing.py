@@ -27,15 +27,21 @@ from domain.errors import (
     CurrencyMismatch,
     EmptyInvoice,
     InvalidAmount,
+    InvalidIssueDate,
     InvalidQuantity,
     UnknownRate,
 )
-from domain.money import DECIMAL_CONTEXT, exponent, format_amount, round_minor
+from domain.money import DECIMAL_CONTEXT, MAX_MINOR, exponent, format_amount, round_minor
 from domain.tax import TaxCategory, components
 
 # Quantities finer than this are a data error upstream (e.g. a float leaking in), not a
 # real billable amount; refusing them keeps line nets reproducible.
 MAX_QUANTITY_DECIMALS = 4
+# A billion hours, units or requests on one line is a data error, not a bill.
+MAX_QUANTITY = Decimal(10**9)
+# Issue dates (and billing periods) from 2000 to 2099: a wider range is a typo.
+FIRST_ISSUE_DATE = dt.date(2000, 1, 1)
+LAST_ISSUE_DATE = dt.date(2099, 12, 31)
 
 _FROZEN = ConfigDict(frozen=True)
 
@@ -48,7 +54,7 @@ class Rate(BaseModel):
     code: str
     description: str
     unit: str = "unit"
-    unit_price_minor: int = Field(ge=0)
+    unit_price_minor: int = Field(ge=0, le=MAX_MINOR)
     tax_category: TaxCategory = TaxCategory.STANDARD
 
 
@@ -170,6 +176,10 @@ def generate_invoice(
         )
     exponent(terms.currency)  # raises UnsupportedCurrency
     components(terms.tax_region, TaxCategory.EXEMPT)  # raises UnknownTaxRegion
+    if not FIRST_ISSUE_DATE <= issue_date <= LAST_ISSUE_DATE:
+        raise InvalidIssueDate(
+            f"issue date {issue_date} is outside {FIRST_ISSUE_DATE.year}-{LAST_ISSUE_DATE.year}"
+        )
     _check_validity(terms, issue_date)
     if not items and not explicit_lines:
         raise EmptyInvoice(
@@ -187,6 +197,10 @@ def generate_invoice(
     tax_lines = _tax_lines(terms.tax_region, lines)
     _check_cap(terms, subtotal)
     tax = sum(tax_line.tax_minor for tax_line in tax_lines)
+    if subtotal + tax > MAX_MINOR:
+        raise InvalidAmount(
+            f"invoice total {subtotal + tax} (minor units) is over the limit of {MAX_MINOR}"
+        )
     return GeneratedInvoice(
         currency=terms.currency,
         tax_region=terms.tax_region,
@@ -226,6 +240,8 @@ def _check_quantity(quantity: Decimal, where: str) -> None:
         raise InvalidQuantity(f"quantity {quantity} {where} is not a finite number")
     if quantity <= 0:
         raise InvalidQuantity(f"quantity {quantity} {where} must be greater than zero")
+    if quantity > MAX_QUANTITY:
+        raise InvalidQuantity(f"quantity {quantity} {where} is over the limit of {MAX_QUANTITY}")
     # Trailing zeros are not precision: 1.50000 is 1.5.
     exp = quantity.normalize(DECIMAL_CONTEXT).as_tuple().exponent
     decimals = -exp if isinstance(exp, int) else 0
@@ -273,6 +289,11 @@ def _line_from_explicit(position: int, line: ExplicitLine) -> InvoiceLine:
         raise InvalidAmount(
             f"unit price {line.unit_price_minor} (minor units) on line {position} "
             f"({line.description!r}) is negative; credits belong on a credit note"
+        )
+    if line.unit_price_minor > MAX_MINOR:
+        raise InvalidAmount(
+            f"unit price {line.unit_price_minor} (minor units) on line {position} "
+            f"({line.description!r}) is over the limit of {MAX_MINOR}"
         )
     return InvoiceLine(
         position=position,

@@ -34,6 +34,11 @@ DECIMAL_CONTEXT = decimal.Context(
     traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow],
 )
 
+# The largest amount we accept anywhere, in minor units (10 trillion GBP): an invoice is far
+# below it, and every sum of such amounts stays within a signed 64-bit integer, which is
+# what the database columns and Temporal's Int search attributes hold.
+MAX_MINOR = 10**15
+
 # ISO 4217 minor-unit exponents for the currencies we invoice in.
 CURRENCY_EXPONENTS: dict[str, int] = {
     "GBP": 2,

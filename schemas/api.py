@@ -9,7 +9,7 @@ from babel import Locale, UnknownLocaleError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from domain.invoicing import BillableItem, ExplicitLine, Rate
-from domain.money import CURRENCY_EXPONENTS
+from domain.money import CURRENCY_EXPONENTS, MAX_MINOR
 from domain.tax import SUPPORTED_REGIONS
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
@@ -58,7 +58,7 @@ class ContractCreate(_Strict):
     tax_region: str
     payment_terms_days: int = Field(ge=0, le=365)
     rates: list[Rate] = Field(min_length=1)
-    cap_minor: int | None = Field(default=None, gt=0)
+    cap_minor: int | None = Field(default=None, gt=0, le=MAX_MINOR)
     valid_from: date | None = None
     valid_to: date | None = None
     invoice_series: str = Field(default="INV", pattern=r"^[A-Z]{2,10}$")

@@ -57,7 +57,7 @@ class ApproverCreate(_Strict):
     def _known_zone(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "Europe", a long name
             raise ValueError(
                 f"unknown time zone {value!r}; use an IANA name like 'Europe/London'"
             ) from None

@@ -211,7 +211,7 @@ async def list_invoices(
     customer_id: Annotated[str | None, Query()] = None,
     overdue: Annotated[bool | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
 ) -> InvoicePage:
     today = datetime.now(UTC).date()
     rows, total = await queries.list_invoices(

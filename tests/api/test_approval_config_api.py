@@ -98,6 +98,8 @@ async def test_an_approver_with_bad_fields_is_refused_and_not_stored(stack: Stac
     for change in (
         {"time_zone": "Europe/Londres"},
         {"time_zone": "../etc/passwd"},
+        {"time_zone": "Europe"},  # a folder of the tz database
+        {"time_zone": "A" * 300},  # a name too long for the file system
         {"time_zone": ""},
         {"email": "not-an-address"},
         {"id": "has:colon"},

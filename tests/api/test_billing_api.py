@@ -35,6 +35,9 @@ async def entries_of(stack: Stack, contract_id: str, period: str | None = None) 
     ("body", "code"),
     [
         ({"period": "2026-13"}, "invalid_period"),
+        ({"period": "2026-11\n"}, "invalid_period"),
+        ({"period": "２０２６-11"}, "invalid_period"),
+        ({"period": "9999-12"}, "invalid_period"),
         ({"entries": [{"rate_code": "architect", "quantity": "1"}]}, "unknown_rate"),
         ({"entries": [{"rate_code": "senior", "quantity": "0"}]}, "invalid_quantity"),
         ({"entries": [{"rate_code": "senior", "quantity": "-2"}]}, "invalid_quantity"),
@@ -237,7 +240,10 @@ async def test_billing_run_periods_are_checked(stack: Stack) -> None:
     for period, code in (
         ("2026-13", "invalid_period"),
         ("26-11", "invalid_period"),
-        ("2999-01", "period_not_started"),
+        ("2026-11\n", "invalid_period"),  # a second spelling of a month would bill it twice
+        ("２０２６-11", "invalid_period"),  # full-width digits
+        ("9999-12", "invalid_period"),
+        ("2098-01", "period_not_started"),
     ):
         assert_problem(await stack.api.post("/billing-runs", json={"period": period}), 422, code)
     assert_problem(await stack.api.post("/billing-runs", json={}), 422, "validation_failed")

@@ -58,6 +58,11 @@ async def test_requests_without_a_valid_api_key_are_refused(stack: Stack) -> Non
         ({"items": [{"rate_code": "senior", "quantity": "1000"}]}, "cap_exceeded"),
         ({"items": [], "lines": []}, "empty_invoice"),
         ({"items": [{"rate_code": "senior"}]}, "validation_failed"),
+        # sizes no invoice has: refused before any arithmetic can overflow
+        ({"items": [{"rate_code": "senior", "quantity": "1e70"}]}, "invalid_quantity"),
+        ({"lines": [{"description": "x", "unit_price_minor": 10**80}]}, "invalid_amount"),
+        ({"lines": [{"description": "x", "unit_price_minor": 10**15 + 1}]}, "invalid_amount"),
+        ({"issue_date": "9999-12-31"}, "invalid_issue_date"),
     ],
 )
 async def test_bad_invoice_requests_get_a_clear_422_and_leave_nothing_behind(
@@ -102,6 +107,8 @@ async def test_contract_with_bad_terms_is_refused(stack: Stack) -> None:
         {"payment_terms_days": -1},
         {"valid_from": "2026-12-01", "valid_to": "2026-11-01"},
         {"rates": []},
+        {"cap_minor": 10**30},
+        {"rates": [{"code": "a", "description": "A", "unit_price_minor": 10**30}]},
     ):
         assert_problem(
             await stack.api.post("/contracts", json={**base, **change}), 422, "validation_failed"

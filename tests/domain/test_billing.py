@@ -35,7 +35,22 @@ def test_a_period_is_a_calendar_month(period: str, first: date, last: date) -> N
     assert parse_period(period) == (first, last)
 
 
-@pytest.mark.parametrize("bad", ["2026-13", "2026-00", "2026-1", "26-11", "2026/11", "", "1999-12"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "2026-13",
+        "2026-00",
+        "2026-1",
+        "26-11",
+        "2026/11",
+        "",
+        "1999-12",
+        "2026-11\n",  # `$` would let a newline through: another spelling of the month
+        "２０２６-11",  # full-width digits match `\\d`
+        "9999-12",  # its last day is fine, the month after is not a date
+        "2100-01",
+    ],
+)
 def test_a_malformed_period_is_refused_with_its_code(bad: str) -> None:
     with pytest.raises(InvalidPeriod) as err:
         parse_period(bad)

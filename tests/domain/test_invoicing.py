@@ -635,3 +635,24 @@ def test_totals_add_up_on_generated_invoices() -> None:
                 ln.net_minor for ln in invoice.lines if ln.tax_category == t.category
             )
             assert t.tax_minor == round_minor(Decimal(t.taxable_minor) * t.rate)
+
+
+def test_quantities_amounts_and_dates_no_invoice_has_are_refused_before_any_overflow() -> None:
+    with pytest.raises(InvalidQuantity):
+        generate_invoice(make_terms(), items=[item("consult", "1E+70")], issue_date=ISSUE)
+    with pytest.raises(errors.InvalidAmount):
+        generate_invoice(make_terms(), explicit_lines=one_line(10**15 + 1), issue_date=ISSUE)
+    # each line within the limit, the total over it
+    line = ExplicitLine(description="x", quantity=Decimal(1000), unit_price_minor=10**13)
+    with pytest.raises(errors.InvalidAmount) as total:
+        generate_invoice(make_terms(), explicit_lines=[line], issue_date=ISSUE)
+    assert "invoice total" in total.value.detail
+    for day in (dt.date(1999, 12, 31), dt.date(9999, 12, 31)):
+        with pytest.raises(errors.InvalidIssueDate):
+            generate_invoice(make_terms(), explicit_lines=one_line(100), issue_date=day)
+
+
+def test_the_largest_accepted_amounts_still_make_an_invoice() -> None:
+    line = ExplicitLine(description="x", quantity=Decimal(1), unit_price_minor=800_000_000_000_000)
+    invoice = generate_invoice(make_terms(), explicit_lines=[line], issue_date=ISSUE)
+    assert invoice.total_minor <= 10**15

@@ -55,7 +55,8 @@ def point_cli_at(env: pytest.MonkeyPatch, temporal: Client, stack: Stack) -> Non
     [
         ("2026-13", "not a calendar month"),
         ("november", "not a calendar month"),
-        ("2999-01", "has not begun"),
+        ("2098-01", "has not begun"),
+        ("9999-12", "2000-2099"),
     ],
 )
 def test_billing_run_refuses_a_bad_period_before_calling_temporal(

@@ -1,8 +1,14 @@
 """``Idempotency-Key`` for POSTs: the same key and body replay the first answer;
 the same key with another body is 422.
 
-Only successful answers are kept: a request refused for bad input wrote nothing, so it
-can be corrected and sent again under the same key.
+The key is reserved (a record with ``status_code`` 0) in a transaction of its own before
+the request does anything, so two requests racing with one key cannot both act: the
+second gets 409 ``idempotency_key_in_progress`` and can retry, then gets the replay. A
+reservation left by a process that died mid-request is taken over after
+`RESERVATION_TIMEOUT`.
+
+Only successful answers are kept: a request refused for bad input wrote nothing, so its
+reservation is dropped and it can be corrected and sent again under the same key.
 """
 
 from __future__ import annotations
@@ -11,14 +17,16 @@ import hashlib
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
+from sqlalchemy import delete, update
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from api.errors import Unprocessable
+from api.errors import Conflict, Unprocessable
 
 if TYPE_CHECKING:
     from api.deps import Caller
@@ -40,8 +48,16 @@ class Answer:
 
 
 def request_fingerprint(request: Request, body: Any) -> str:
+    return fingerprint(request.method, request.url.path, body)
+
+
+def fingerprint(method: str, path: str, body: Any) -> str:
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(f"{request.method} {request.url.path}\n{canonical}".encode()).hexdigest()
+    return hashlib.sha256(f"{method} {path}\n{canonical}".encode()).hexdigest()
+
+
+IN_PROGRESS = 0  # the status_code of a reserved key whose request has not answered yet
+RESERVATION_TIMEOUT = timedelta(seconds=60)  # far longer than any of our POSTs takes
 
 
 async def idempotent(
@@ -54,40 +70,106 @@ async def idempotent(
 ) -> JSONResponse:
     if not key:
         return (await produce()).response()
-    fingerprint = request_fingerprint(request, body)
-    api_key_id = api_key.id
-    stored = await session.get(IdempotencyRecord, (api_key_id, key))
-    await session.commit()  # end the read: a SQLite transaction holds the write lock
-    if stored is not None:
-        return _replay(stored, fingerprint)
-    answer = await produce()
+    request_hash = request_fingerprint(request, body)
+    record = (api_key.id, key)
+    if not await _reserve(session, request, record, request_hash):
+        stored = await session.get(IdempotencyRecord, record, populate_existing=True)
+        await session.commit()
+        if stored is None:  # the first request failed and let the key go meanwhile
+            raise _in_progress()
+        if stored.status_code != IN_PROGRESS:
+            return _replay(stored, request_hash)
+        if stored.request_hash != request_hash:
+            raise _reused()
+        if not await _take_over(session, request, record, request_hash):
+            raise _in_progress()
+    try:
+        answer = await produce()
+    except BaseException:
+        await session.rollback()
+        await _release(session, record)
+        raise
+    await begin_write(session)
+    await (await session.connection()).execute(
+        update(IdempotencyRecord)
+        .where(_is(record), col(IdempotencyRecord.status_code) == IN_PROGRESS)
+        .values(status_code=answer.status_code, response_body=answer.body, location=answer.location)
+    )
+    await session.commit()
+    return answer.response()
+
+
+async def _reserve(
+    session: AsyncSession, request: Request, record: tuple[str, str], request_hash: str
+) -> bool:
+    """Claim the key for this request (its own transaction); False if it is taken."""
     await begin_write(session)
     inserted = await insert_if_absent(
         session,
         IdempotencyRecord,
-        api_key_id=api_key_id,
-        key=key,
+        api_key_id=record[0],
+        key=record[1],
         method=request.method,
         path=request.url.path,
-        request_hash=fingerprint,
-        status_code=answer.status_code,
-        response_body=answer.body,
-        location=answer.location,
+        request_hash=request_hash,
+        status_code=IN_PROGRESS,
+        response_body={},
+        location=None,
         created_at=datetime.now(UTC),
     )
     await session.commit()
-    if not inserted:  # a concurrent request with the same key answered first
-        session.expire_all()
-        stored = await session.get(IdempotencyRecord, (api_key_id, key))
-        assert stored is not None
-        return _replay(stored, fingerprint)
-    return answer.response()
+    return inserted
 
 
-def _replay(stored: IdempotencyRecord, fingerprint: str) -> JSONResponse:
-    if stored.request_hash != fingerprint:
-        raise Unprocessable(
-            "this Idempotency-Key was already used with a different request body",
-            code="idempotency_key_reused",
+async def _take_over(
+    session: AsyncSession, request: Request, record: tuple[str, str], request_hash: str
+) -> bool:
+    """A reservation older than RESERVATION_TIMEOUT was left by a request that died: drop
+    it and claim the key, unless another request claims it first."""
+    await begin_write(session)
+    result = await (await session.connection()).execute(
+        delete(IdempotencyRecord).where(
+            _is(record),
+            col(IdempotencyRecord.status_code) == IN_PROGRESS,
+            col(IdempotencyRecord.created_at) < datetime.now(UTC) - RESERVATION_TIMEOUT,
         )
+    )
+    await session.commit()
+    return bool(result.rowcount) and await _reserve(session, request, record, request_hash)
+
+
+async def _release(session: AsyncSession, record: tuple[str, str]) -> None:
+    """The request failed: let the key go, so the corrected request can use it."""
+    await begin_write(session)
+    await (await session.connection()).execute(
+        delete(IdempotencyRecord).where(
+            _is(record), col(IdempotencyRecord.status_code) == IN_PROGRESS
+        )
+    )
+    await session.commit()
+
+
+def _is(record: tuple[str, str]) -> Any:
+    return (col(IdempotencyRecord.api_key_id) == record[0]) & (
+        col(IdempotencyRecord.key) == record[1]
+    )
+
+
+def _in_progress() -> Conflict:
+    return Conflict(
+        "a request with this Idempotency-Key is still being processed; retry shortly",
+        code="idempotency_key_in_progress",
+    )
+
+
+def _reused() -> Unprocessable:
+    return Unprocessable(
+        "this Idempotency-Key was already used with a different request body",
+        code="idempotency_key_reused",
+    )
+
+
+def _replay(stored: IdempotencyRecord, request_hash: str) -> JSONResponse:
+    if stored.request_hash != request_hash:
+        raise _reused()
     return Answer(stored.status_code, stored.response_body, stored.location).response(replayed=True)

@@ -4,6 +4,7 @@ clear problem+json answer and writes nothing; Idempotency-Key semantics; listing
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -11,7 +12,10 @@ import pytest
 from sqlmodel import func, select
 from temporalio.client import Client
 
-from schemas.tables import Invoice
+from api.idempotency import fingerprint
+from schemas.api import CustomerCreate
+from schemas.tables import ApiKey as ApiKeyRow
+from schemas.tables import IdempotencyRecord, Invoice
 from tests.e2e.test_lifecycle import customer_and_contract
 from tests.support.stack import Stack, running_stack
 
@@ -133,13 +137,15 @@ async def test_same_idempotency_key_and_body_returns_the_first_answer_and_starts
     answers = await asyncio.gather(
         *(stack.api.post("/invoices", json=body, headers=headers) for _ in range(5))
     )
-    assert {a.status_code for a in answers} == {202}
-    assert len({a.json()["invoice_id"] for a in answers}) == 1
+    # one acts; the others are told to retry (409) or, if it has answered, get its answer
+    assert {a.status_code for a in answers} <= {202, 409} and answers[0].status_code in (202, 409)
+    accepted = [a for a in answers if a.status_code == 202]
+    assert accepted and len({a.json()["invoice_id"] for a in accepted}) == 1
     again = await stack.api.post("/invoices", json=body, headers=headers)
     assert again.status_code == 202
     assert again.headers["Idempotent-Replayed"] == "true"
-    assert again.json() == answers[0].json()
-    assert again.headers["Location"] == answers[0].headers["Location"]
+    assert again.json() == accepted[0].json()
+    assert again.headers["Location"] == accepted[0].headers["Location"]
     await stack.wait_until_awaiting_payment(again.json()["invoice_id"])
     assert await workflows_for(stack, customer["id"]) == [again.json()["workflow_id"]]
     assert await invoice_count(stack) == 1
@@ -176,6 +182,86 @@ async def test_customers_are_idempotent_too(stack: Stack) -> None:
     assert first.json()["id"] == second.json()["id"]
     assert first.json()["locale"] == "fr_CA"
     assert (await stack.api.get(f"/customers/{first.json()['id']}")).json()["name"] == "Once Ltd"
+
+
+async def test_one_key_sent_many_times_at_once_acts_once(stack: Stack) -> None:
+    """A client retrying before its first request answered: exactly one of them acts;
+    the others get the same answer replayed, or 409 while the first is still running."""
+    customer, contract = await customer_and_contract(stack)
+    entries = {"period": "2026-10", "entries": [{"rate_code": "senior", "quantity": "1"}]}
+    url = f"/contracts/{contract['id']}/billable-entries"
+    headers = {"Idempotency-Key": "timesheet-week-43"}
+
+    answers = await asyncio.gather(
+        *(stack.api.post(url, json=entries, headers=headers) for _ in range(12))
+    )
+
+    codes = {a.status_code for a in answers}
+    assert codes <= {201, 409}, [a.text for a in answers]
+    assert [a.json()["code"] for a in answers if a.status_code == 409] == [
+        "idempotency_key_in_progress"
+    ] * sum(a.status_code == 409 for a in answers)
+    stored = (await stack.api.get(url, params={"period": "2026-10"})).json()["entries"]
+    assert len(stored) == 1  # one entry, however many requests ran at once
+    assert {a.json()["entries"][0]["id"] for a in answers if a.status_code == 201} == {
+        stored[0]["id"]
+    }
+    again = await stack.api.post(url, json=entries, headers=headers)
+    assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+
+
+async def test_a_reservation_left_by_a_dead_request_is_taken_over_after_a_minute(
+    stack: Stack,
+) -> None:
+    """A process that died mid-request left its key reserved: 409 for a minute, then the
+    key is free again (the request had not answered, so nothing claims it)."""
+    body = {"name": "Late Ltd", "email": "late@example.test"}
+    async with stack.sessions() as session:
+        key_row = (await session.exec(select(ApiKeyRow))).first()
+        assert key_row is not None
+        api_key_id = key_row.id
+        for key, age in (("fresh", timedelta(seconds=5)), ("stale", timedelta(minutes=2))):
+            session.add(
+                IdempotencyRecord(
+                    api_key_id=api_key_id,
+                    key=key,
+                    method="POST",
+                    path="/customers",
+                    request_hash=fingerprint(
+                        "POST", "/customers", CustomerCreate(**body).model_dump(mode="json")
+                    ),
+                    status_code=0,
+                    response_body={},
+                    created_at=datetime.now(UTC) - age,
+                )
+            )
+        await session.commit()
+
+    fresh = await stack.api.post("/customers", json=body, headers={"Idempotency-Key": "fresh"})
+    stale = await stack.api.post("/customers", json=body, headers={"Idempotency-Key": "stale"})
+
+    assert_problem(fresh, 409, "idempotency_key_in_progress")
+    assert stale.status_code == 201, stale.text
+    replayed = await stack.api.post("/customers", json=body, headers={"Idempotency-Key": "stale"})
+    assert replayed.headers["Idempotent-Replayed"] == "true"
+    assert replayed.json()["id"] == stale.json()["id"]
+
+
+async def test_a_refused_request_lets_its_key_go(stack: Stack) -> None:
+    headers = {"Idempotency-Key": "c-refused"}
+    refused = await stack.api.post(
+        "/customers", json={"name": "X", "email": "not-an-address"}, headers=headers
+    )
+    assert_problem(refused, 422, "validation_failed")
+    customer, contract = await customer_and_contract(stack)
+    bad = {"customer_id": customer["id"], "contract_id": contract["id"], "items": []}
+    assert_problem(
+        await stack.api.post("/invoices", json=bad, headers=headers), 422, "empty_invoice"
+    )
+    fixed = await stack.api.post(
+        "/customers", json={"name": "X", "email": "x@example.test"}, headers=headers
+    )
+    assert fixed.status_code == 201, fixed.text
 
 
 async def test_invoices_are_listed_with_filters_and_paging(stack: Stack) -> None:

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 import structlog
 from fastapi import FastAPI
 from temporalio.client import Client
+from temporalio.service import RPCError
 
+from api.deps import temporal_client
 from api.errors import install_error_handlers
 from api.routes import approval_config, approvals, billing, invoices, parties, portal, webhooks
 from core import eventloop
 from core.logging import configure_logging, install_token_redaction
 from core.settings import Settings, get_settings
-from core.temporal import connect
 from store.db import create_engine, session_factory
 from store.parties import PartiesCache
 
@@ -34,11 +37,11 @@ def create_app(
         app.state.sessions = session_factory(engine)
         app.state.parties = PartiesCache()
         app.state.temporal = temporal
-        if app.state.temporal is None:
-            try:
-                app.state.temporal = await connect(settings)
-            except RuntimeError as err:  # the API still serves reads and says 503 for the rest
-                log.error("api.temporal_unreachable", error=str(err))
+        app.state.temporal_lock = asyncio.Lock()
+        app.state.temporal_retry_at = 0.0
+        # Temporal down at startup: the API serves what needs only the database, answers
+        # 503 for the rest, and connects on a later request (api.deps.temporal_client)
+        await temporal_client(app)
         log.info("api.started", database=engine.dialect.name)
         if freeze_gc:
             eventloop.freeze_startup_objects()
@@ -64,7 +67,15 @@ def create_app(
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, object]:
-        return {"status": "ok", "temporal": app.state.temporal is not None}
+        """Liveness (200 while the process serves), and whether Temporal answers now."""
+        client = await temporal_client(app)
+        reachable = False
+        if client is not None:
+            try:
+                reachable = await client.service_client.check_health(timeout=timedelta(seconds=2))
+            except RPCError:
+                reachable = False
+        return {"status": "ok" if reachable else "degraded", "temporal": reachable}
 
     return app
 

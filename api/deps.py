@@ -5,16 +5,20 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
+import structlog
 from fastapi import Depends, Header, Request
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 
 from api.errors import ServiceUnavailable, Unauthorized
 from core.settings import Settings
+from core.temporal import connect
 from store import api_keys
 from store.parties import PartiesCache
+
+log = structlog.get_logger()
 
 
 async def _settings(request: Request) -> Settings:
@@ -27,13 +31,42 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+# An API started while Temporal was down connects on a later request, trying at most
+# this often (concurrent requests share one attempt).
+RECONNECT_INTERVAL_S = 2.0
+
+
+async def temporal_client(app: Any) -> Client | None:
+    """The app's Temporal client, connecting now if the API started without one."""
+    state = app.state
+    if state.temporal is not None:
+        return state.temporal  # type: ignore[no-any-return]
+    async with state.temporal_lock:
+        if state.temporal is None and time.monotonic() >= state.temporal_retry_at:
+            try:
+                state.temporal = await connect(state.settings)
+                log.info("api.temporal_connected", address=state.settings.temporal_address)
+            except RuntimeError as err:
+                state.temporal_retry_at = time.monotonic() + RECONNECT_INTERVAL_S
+                log.warning("api.temporal_unreachable", error=str(err))
+    return state.temporal  # type: ignore[no-any-return]
+
+
+def temporal_unavailable() -> ServiceUnavailable:
+    return ServiceUnavailable(
+        "Temporal is not reachable; try again shortly", code="temporal_unavailable"
+    )
+
+
 async def _temporal(request: Request) -> Client:
-    client = request.app.state.temporal
+    client = await temporal_client(request.app)
     if client is None:
-        raise ServiceUnavailable(
-            "Temporal is not reachable; try again shortly", code="temporal_unavailable"
-        )
+        raise temporal_unavailable()
     return client
+
+
+async def _temporal_if_reachable(request: Request) -> Client | None:
+    return await temporal_client(request.app)
 
 
 async def _parties(request: Request) -> PartiesCache:
@@ -82,6 +115,8 @@ async def _api_key(
 SettingsDep = Annotated[Settings, Depends(_settings)]
 SessionDep = Annotated[AsyncSession, Depends(_session)]
 TemporalClientDep = Annotated[Client, Depends(_temporal)]
+# for reads that still answer from the database while Temporal is away
+OptionalTemporalDep = Annotated[Client | None, Depends(_temporal_if_reachable)]
 PartiesDep = Annotated[PartiesCache, Depends(_parties)]
 ApiKeyDep = Annotated[Caller, Depends(_api_key)]
 IdempotencyKeyDep = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]

@@ -13,10 +13,22 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from temporalio.service import RPCError, RPCStatusCode
 
 log = structlog.get_logger()
 
 PROBLEM_JSON = "application/problem+json"
+
+# Temporal's answers that mean "not now" (down, overloaded, no worker answered a query in
+# time): a 503 the client can retry, not a 500
+TEMPORAL_AWAY = frozenset(
+    {
+        RPCStatusCode.UNAVAILABLE,
+        RPCStatusCode.DEADLINE_EXCEEDED,
+        RPCStatusCode.RESOURCE_EXHAUSTED,
+        RPCStatusCode.CANCELLED,
+    }
+)
 
 
 class ApiError(Exception):
@@ -108,6 +120,21 @@ def install_error_handlers(app: FastAPI) -> None:
             code=f"http_{err.status_code}",
             instance=request.url.path,
         )
+
+    @app.exception_handler(RPCError)
+    async def _temporal(request: Request, err: RPCError) -> JSONResponse:
+        if err.status not in TEMPORAL_AWAY:
+            return await _unexpected(request, err)
+        log.warning("api.temporal_unavailable", path=request.url.path, status=err.status.name)
+        response = problem(
+            503,
+            "Service unavailable",
+            "Temporal did not answer in time; try again shortly",
+            code="temporal_unavailable",
+            instance=request.url.path,
+        )
+        response.headers["Retry-After"] = "5"
+        return response
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, err: Exception) -> JSONResponse:

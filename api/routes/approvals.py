@@ -5,6 +5,8 @@ history. Plain HTML that works without JavaScript; JSON for `Accept: application
 
 from __future__ import annotations
 
+from contextlib import suppress
+from datetime import timedelta
 from typing import Any, Literal
 
 import structlog
@@ -16,13 +18,15 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.deps import SessionDep, SettingsDep, TemporalClientDep
+from api.deps import OptionalTemporalDep, SessionDep, SettingsDep
+from api.errors import TEMPORAL_AWAY
 from core.links import ApprovalLink, InvalidLink, read_approval_token
 from rendering.invoice_email import babel_locale, money
 from schemas.approval import DecideInput, DecideResult
 from schemas.ids import invoice_workflow_id
 from schemas.tables import Invoice
 from store import approvals, queries
+from store.approvals import LinkEventKind
 from store.db import begin_write
 
 router = APIRouter(prefix="/approvals", tags=["approval links"])
@@ -74,6 +78,18 @@ def _refusal(request: Request, code: str, **extra: Any) -> Response:
     return _answer(request, status, code, message, **extra)
 
 
+def _unavailable(request: Request) -> Response:
+    response = _answer(
+        request,
+        503,
+        "temporal_unavailable",
+        "We could not record your decision just now. Nothing was decided; please try the"
+        " link again in a minute.",
+    )
+    response.headers["Retry-After"] = "30"
+    return response
+
+
 def _client(request: Request) -> tuple[str | None, str | None]:
     return (request.client.host if request.client else None), request.headers.get("user-agent")
 
@@ -85,7 +101,7 @@ def _read(settings: SettingsDep, token: str) -> ApprovalLink:
 
 
 async def _log_event(
-    session: SessionDep, link: ApprovalLink, event: str, request: Request, **detail: Any
+    session: SessionDep, link: ApprovalLink, event: LinkEventKind, request: Request, **detail: Any
 ) -> None:
     ip, agent = _client(request)
     await begin_write(session)
@@ -106,7 +122,7 @@ async def confirm(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    temporal: TemporalClientDep,
+    temporal: OptionalTemporalDep,
 ) -> Response:
     try:
         link = _read(settings, token)
@@ -118,12 +134,12 @@ async def confirm(
     records = await queries.invoice_records(session, invoice.id)
     await session.commit()
     await _log_event(session, link, "opened", request)
-    try:
-        state = await temporal.get_workflow_handle(invoice_workflow_id(link.invoice_id)).query(
-            "state"
-        )
-    except RPCError:
-        state = {}
+    state = {}  # Temporal away: the page still shows the stored invoice
+    if temporal is not None:
+        with suppress(RPCError):
+            state = await temporal.get_workflow_handle(invoice_workflow_id(link.invoice_id)).query(
+                "state", rpc_timeout=timedelta(seconds=5)
+            )
     approval = (state or {}).get("approval") or {}
     summary = {
         "number": invoice.number,
@@ -165,7 +181,7 @@ async def decide(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    temporal: TemporalClientDep,
+    temporal: OptionalTemporalDep,
 ) -> Response:
     try:
         link = _read(settings, token)
@@ -179,6 +195,8 @@ async def decide(
     if body.decision != "approve" and not (body.reason or "").strip():
         return _answer(request, 422, "reason_required", "Please give a reason.")
     ip, agent = _client(request)
+    if temporal is None:
+        return _unavailable(request)
     handle = temporal.get_workflow_handle(invoice_workflow_id(link.invoice_id))
     try:
         result = await handle.execute_update(
@@ -207,6 +225,8 @@ async def decide(
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:
             return _refusal(request, "not_found")
+        if err.status in TEMPORAL_AWAY:
+            return _unavailable(request)
         raise
     if result.outcome not in OUTCOMES:  # refused inside the handler (two clicks in one task)
         await _log_event(session, link, "refused", request, code=result.outcome)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
+import structlog
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from temporalio.client import WorkflowQueryRejectedError, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowQueryRejectedError, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -16,12 +17,13 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.deps import (
     ApiKeyDep,
     IdempotencyKeyDep,
+    OptionalTemporalDep,
     PartiesDep,
     SessionDep,
     SettingsDep,
     TemporalClientDep,
 )
-from api.errors import Conflict, NotFoundError, Unprocessable
+from api.errors import TEMPORAL_AWAY, Conflict, NotFoundError, Unprocessable
 from api.idempotency import Answer, idempotent
 from domain.errors import InvoiceRuleError
 from domain.invoicing import BillableItem, ExplicitLine, generate_invoice
@@ -33,6 +35,8 @@ from schemas.ids import idempotent_id, invoice_workflow_id, new_id
 from schemas.invoice import InvoiceState, InvoiceStatus, StartInvoiceInput
 from schemas.tables import Invoice
 from store import parties, queries
+
+log = structlog.get_logger()
 
 router = APIRouter(prefix="/invoices", tags=["invoices"])
 
@@ -167,7 +171,11 @@ async def correct_invoice(
     return {"status": "accepted", "invoice_id": invoice_id}
 
 
-async def live_state(temporal: TemporalClientDep, invoice_id: str) -> InvoiceState | None:
+async def live_state(temporal: Client | None, invoice_id: str) -> InvoiceState | None:
+    """The workflow's own view, or None: no workflow, or Temporal (or every worker) away,
+    in which case the stored invoice still answers."""
+    if temporal is None:
+        return None
     handle = temporal.get_workflow_handle(invoice_workflow_id(invoice_id))
     try:
         return await handle.query(
@@ -176,6 +184,9 @@ async def live_state(temporal: TemporalClientDep, invoice_id: str) -> InvoiceSta
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:
             return None
+        if err.status in TEMPORAL_AWAY:
+            log.warning("api.live_state_unavailable", invoice_id=invoice_id, status=err.status.name)
+            return None
         raise
     except WorkflowQueryRejectedError:
         return None
@@ -183,7 +194,7 @@ async def live_state(temporal: TemporalClientDep, invoice_id: str) -> InvoiceSta
 
 @router.get("/{invoice_id}", response_model=InvoiceDetail)
 async def get_invoice(
-    invoice_id: str, session: SessionDep, temporal: TemporalClientDep, _: ApiKeyDep
+    invoice_id: str, session: SessionDep, temporal: OptionalTemporalDep, _: ApiKeyDep
 ) -> InvoiceDetail:
     invoice = await session.get(Invoice, invoice_id)
     records = await queries.invoice_records(session, invoice_id) if invoice else None

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Header, Request
 from pydantic import BaseModel, ValidationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.deps import SettingsDep, TemporalClientDep
+from api.deps import SettingsDep, temporal_client, temporal_unavailable
 from api.errors import Unauthorized, Unprocessable
 from integrations.webhook_signing import InvalidSignature, verify
 from schemas.ids import invoice_workflow_id
@@ -44,7 +44,6 @@ class PaymentEvent(BaseModel):
 async def payments_webhook(
     request: Request,
     settings: SettingsDep,
-    temporal: TemporalClientDep,
     signature: Annotated[str | None, Header(alias=SIGNATURE_HEADER)] = None,
 ) -> dict[str, Any]:
     raw = await request.body()
@@ -67,6 +66,9 @@ async def payments_webhook(
         return {"status": "ignored", "reason": f"event type {event.type} is not handled"}
 
     data = event.data
+    temporal = await temporal_client(request.app)  # after the signature: 401 comes first
+    if temporal is None:
+        raise temporal_unavailable()  # 503: the provider delivers the event again later
     handle = temporal.get_workflow_handle(invoice_workflow_id(data.reference))
     try:
         await handle.signal(

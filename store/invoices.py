@@ -68,9 +68,12 @@ async def create_invoice(
     # the API refuses this pair; a start that did not come through it meets the rule here
     not_theirs = contract.customer_id != customer.id
     entries: list[BillableEntry] = []
-    if request.billing_period is not None and not not_theirs:
-        # lock the contract so that entries added meanwhile wait for this invoice to commit
+    if (request.billing_period is not None or contract.cap_minor is not None) and not not_theirs:
+        # Lock the contract: entries added meanwhile wait for this invoice to commit, and
+        # under a cap another invoice of the contract waits, then reads this one's total
+        # (otherwise two could each fit under the cap, and together exceed it).
         await billing.lock_contract(session, contract.id)
+    if request.billing_period is not None and not not_theirs:
         entries = await billing.unbilled_entries(session, contract.id, request.billing_period)
 
     now = datetime.now(UTC)
@@ -378,6 +381,8 @@ async def revise_invoice(
         return await snapshot(session, invoice), None
     contract = await parties.get_contract(session, invoice.contract_id)
     assert contract is not None and invoice.issue_date is not None
+    if contract.cap_minor is not None:  # as in create_invoice: the others' totals, locked
+        await billing.lock_contract(session, contract.id)
     terms = await parties.terms_of(session, contract, excluding_invoice_id=invoice_id)
     try:
         generated = generate_invoice(

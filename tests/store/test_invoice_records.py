@@ -154,3 +154,25 @@ async def test_status_change_writes_one_audit_event_however_often_it_runs(db_url
     assert row is not None and row.status == "OVERDUE"
     assert len(events) == 1
     await engine.dispose()
+
+
+async def test_invoices_created_at_once_on_a_capped_contract_never_exceed_its_cap(
+    db_url: str,
+) -> None:
+    """Each invoice alone fits under the cap, two do not: however they race, one is issued
+    (the sum invoiced so far is read under the contract's lock)."""
+    engine = create_engine(db_url)
+    sessions = session_factory(engine)
+    customer, contract = await customer_and_contract(sessions, cap_minor=200_000)
+    requests = [start_input(customer, contract) for _ in range(6)]  # 120,000 net each
+
+    async def create(request):  # type: ignore[no-untyped-def]
+        async with transaction(sessions) as session:
+            return await invoices.create_invoice(session, request, request.issue_date)
+
+    results = await asyncio.gather(*(create(r) for r in requests))
+
+    issued = [r for r in results if r.invoice is not None]
+    assert len(issued) == 1
+    assert {r.rejection_code for r in results if r.invoice is None} == {"cap_exceeded"}
+    await engine.dispose()

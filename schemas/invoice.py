@@ -148,6 +148,18 @@ class PaymentView(BaseModel):
     accounting_ref: str | None = None
 
 
+class RefusedPayment(BaseModel):
+    """A payment the invoice did not apply (wrong currency, no positive amount): the money
+    is at the provider, and operations decide what to do with it."""
+
+    payment_id: str
+    amount_minor: int
+    currency: str
+    paid_at: datetime
+    source: str
+    reason: str
+
+
 class InvoiceState(BaseModel):
     """Query ``state``: the live view of one invoice process."""
 
@@ -165,6 +177,7 @@ class InvoiceState(BaseModel):
     payment_url: str | None = None
     accounting_invoice_ref: str | None = None
     payments: list[PaymentView] = Field(default_factory=list)
+    refused_payments: list[RefusedPayment] = Field(default_factory=list)
     version: int = 1
     approval: dict[str, Any] | None = None
 

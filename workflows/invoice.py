@@ -51,11 +51,18 @@ with workflow.unsafe.imports_passed_through():
         PostInvoiceInput,
         PostPaymentInput,
         RecordPaymentInput,
+        RefusedPayment,
         SetStatusInput,
         StartInvoiceInput,
     )
     from workflows import options
     from workflows.approval import ApprovalRound
+
+
+# Payments the invoice cannot apply are flagged for operations (patched in: before it, a
+# payment in another currency was dropped with a log line, and one that arrived before the
+# invoice was generated was applied whatever its currency).
+PAYMENT_REFUSALS = "payment-refusals-v1"
 
 
 def overdue_at(invoice: InvoiceSnapshot) -> datetime:
@@ -74,6 +81,7 @@ class InvoiceWorkflow:
         self._pending: list[PaymentReceived] = []
         self._seen_payment_ids: set[str] = set()
         self._payments: dict[str, PaymentView] = {}
+        self._refused_payments: list[RefusedPayment] = []
         self._waiting_for: str | None = "invoice generation"
         self._rejection: str | None = None
         self._payment_url: str | None = None
@@ -485,6 +493,11 @@ class InvoiceWorkflow:
         while self._paid_minor < invoice.total_minor or self._pending:
             if self._pending:
                 payment = self._pending.pop(0)
+                # arrived before the invoice existed, so the signal could not check it
+                refusal = self._refusal(payment)
+                if refusal and workflow.patched(PAYMENT_REFUSALS):
+                    self._refuse_payment(payment, refusal)
+                    continue
                 await self._apply_payment(invoice, payment)
                 postings.append(
                     asyncio.ensure_future(self._post_payment(invoice, payment, postings[0]))
@@ -594,13 +607,44 @@ class InvoiceWorkflow:
         """A payment from the provider's webhook; duplicates (same payment id) are ignored."""
         if payment.payment_id in self._seen_payment_ids:
             return
-        if self._invoice is not None and payment.currency != self._invoice.currency:
+        refusal = self._refusal(payment)
+        if refusal is not None and self._invoice is not None:
             workflow.logger.warning(
-                "invoice.payment_currency_mismatch", extra={"payment_id": payment.payment_id}
+                "invoice.payment_refused",
+                extra={"payment_id": payment.payment_id, "reason": refusal},
             )
-            return
+            if workflow.patched(PAYMENT_REFUSALS):
+                self._seen_payment_ids.add(payment.payment_id)
+                self._refuse_payment(payment, refusal)
+                return
+            if payment.currency != self._invoice.currency:  # as before the patch
+                return
         self._seen_payment_ids.add(payment.payment_id)
         self._pending.append(payment)
+
+    def _refusal(self, payment: PaymentReceived) -> str | None:
+        """Why this payment cannot be applied to the invoice, or None (it can, or the
+        invoice does not exist yet and it is checked when applied)."""
+        if payment.amount_minor <= 0:
+            return f"the amount {payment.amount_minor} is not positive"
+        if self._invoice is not None and payment.currency != self._invoice.currency:
+            return f"paid in {payment.currency}, the invoice is in {self._invoice.currency}"
+        return None
+
+    def _refuse_payment(self, payment: PaymentReceived, reason: str) -> None:
+        """Keep it in view and flag the invoice: the money is at the provider, and a person
+        must refund it or apply it by hand."""
+        self._refused_payments.append(
+            RefusedPayment(
+                payment_id=payment.payment_id,
+                amount_minor=payment.amount_minor,
+                currency=payment.currency,
+                paid_at=payment.paid_at,
+                source=payment.source,
+                reason=reason,
+            )
+        )
+        workflow.upsert_search_attributes([sa.EXCEPTION_REASON.value_set("payment_refused")])
 
     def _approval_view(self) -> dict[str, Any] | None:
         approval = self._approval
@@ -638,4 +682,5 @@ class InvoiceWorkflow:
             payment_url=self._payment_url,
             accounting_invoice_ref=self._accounting_invoice_ref,
             payments=list(self._payments.values()),
+            refused_payments=list(self._refused_payments),
         )

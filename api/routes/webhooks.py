@@ -9,11 +9,12 @@ from typing import Annotated, Any
 
 import structlog
 from fastapi import APIRouter, Header, Request
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import SettingsDep, temporal_client, temporal_unavailable
 from api.errors import Unauthorized, Unprocessable
+from domain.money import MAX_MINOR
 from integrations.webhook_signing import InvalidSignature, verify
 from schemas.ids import invoice_workflow_id
 from schemas.invoice import PaymentReceived
@@ -25,11 +26,11 @@ SIGNATURE_HEADER = "Sandbox-Signature"
 
 
 class PaymentEventData(BaseModel):
-    payment_id: str
+    payment_id: str = Field(min_length=1, max_length=200)
     link_id: str
-    reference: str
-    amount_minor: int
-    currency: str
+    reference: str = Field(min_length=1, max_length=200)
+    amount_minor: int = Field(gt=0, le=MAX_MINOR)
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
     paid_at: datetime
 
 

@@ -11,6 +11,7 @@ from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client
 
 from integrations.webhook_signing import sign
+from schemas import search_attributes as sa
 from tests.e2e.test_lifecycle import customer_and_contract
 from tests.support.stack import WEBHOOK_SECRET, Stack, running_stack
 
@@ -29,7 +30,9 @@ async def start_invoice(stack: Stack, email: str, quantity: str = "1") -> tuple[
     return customer, response.json()["invoice_id"]
 
 
-def payment_event(invoice_id: str, payment_id: str, amount_minor: int) -> bytes:
+def payment_event(
+    invoice_id: str, payment_id: str, amount_minor: int, currency: str = "GBP"
+) -> bytes:
     return json.dumps(
         {
             "id": f"evt_{payment_id}",
@@ -40,7 +43,7 @@ def payment_event(invoice_id: str, payment_id: str, amount_minor: int) -> bytes:
                 "link_id": "plink_x",
                 "reference": invoice_id,
                 "amount_minor": amount_minor,
-                "currency": "GBP",
+                "currency": currency,
                 "paid_at": "2026-11-24T10:00:00Z",
             },
         }
@@ -80,6 +83,53 @@ async def test_unsigned_or_wrongly_signed_webhooks_are_401_and_change_nothing(
         closed = await stack.wait_for_status(invoice_id, "CLOSED")
         assert closed["live"]["paid_minor"] == 14400
         assert len(closed["payments"]) == 1
+
+
+async def test_a_payment_the_invoice_cannot_apply_is_kept_in_view_and_flagged(
+    temporal: Client, sqlite_url: str
+) -> None:
+    """Money in the wrong currency (or an operator's signal with no positive amount) is not
+    applied, and not dropped either: it is listed on the invoice, which operations find
+    by `ExceptionReason = "payment_refused"`; the invoice still waits for its payment."""
+    async with running_stack(temporal, sqlite_url) as stack:
+        _, invoice_id = await start_invoice(stack, "wrong-currency@acme.test")
+        await stack.wait_until_awaiting_payment(invoice_id)
+        now = int(time.time())
+        async with httpx.AsyncClient(base_url=stack.api_url) as provider:
+            for body in (
+                payment_event(invoice_id, "pay_eur", 14400, currency="EUR"),
+                payment_event(invoice_id, "pay_zero", 0),
+            ):
+                signed = {"Sandbox-Signature": sign(WEBHOOK_SECRET, body, now)}
+                answer = await provider.post("/webhooks/payments", content=body, headers=signed)
+                if b"pay_zero" in body:  # the webhook refuses it itself
+                    assert answer.status_code == 422 and answer.json()["code"] == "invalid_event"
+                else:
+                    assert answer.status_code == 200, answer.text
+        handle = stack.temporal.get_workflow_handle(f"invoice-{invoice_id}")
+        await handle.signal(
+            "payment_received",
+            {
+                "payment_id": "pay_operator_zero",
+                "amount_minor": 0,
+                "currency": "GBP",
+                "paid_at": "2026-11-24T10:00:00Z",
+                "source": "operator:alice",
+            },
+        )
+
+        async def both_refused() -> dict | None:
+            live = (await stack.invoice(invoice_id))["live"]
+            return live if len(live["refused_payments"]) == 2 else None
+
+        live = await stack.wait_for(both_refused)
+        refused = {p["payment_id"]: p for p in live["refused_payments"]}
+        assert refused["pay_eur"]["reason"] == "paid in EUR, the invoice is in GBP"
+        assert refused["pay_eur"]["amount_minor"] == 14400
+        assert "not positive" in refused["pay_operator_zero"]["reason"]
+        assert live["paid_minor"] == 0 and live["status"] == "ISSUED"
+        described = await handle.describe()
+        assert described.typed_search_attributes.get(sa.EXCEPTION_REASON) == "payment_refused"
 
 
 async def test_a_retried_call_whose_first_answer_was_lost_has_one_effect_at_the_provider(

@@ -1,7 +1,10 @@
-"""Issue and deliver: payment link at the provider, then the invoice e-mail over SMTP.
+"""Issue and deliver: payment link at the provider, then the invoice e-mail over SMTP,
+or a text message with the links when the customer's mailbox refuses it for good.
 
 Each external call carries a key derived from the invoice id, so a retry after a crash
-asks the provider for the same link and sends the e-mail with the same Message-ID.
+asks the provider for the same link and sends with the same Message-ID or SMS key. A
+retried attempt first looks for a delivery the earlier attempt recorded: if it got that
+far, nothing is sent again.
 """
 
 from __future__ import annotations
@@ -13,12 +16,14 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from core.links import portal_view_url
+from domain.money import format_amount
 from integrations.email import EmailSender
 from integrations.errors import ProviderError
-from integrations.payments import PaymentsClient
+from integrations.payments import PaymentLink, PaymentsClient
+from integrations.sms import SmsClient
 from rendering.invoice_email import render_invoice_email
-from schemas.invoice import DeliverInvoiceInput, DeliverInvoiceResult
-from schemas.tables import Delivery
+from schemas.invoice import DeliverInvoiceInput, DeliverInvoiceResult, InvoiceSnapshot
+from schemas.tables import Delivery, Invoice
 from store import audit, invoices
 from store.db import SessionFactory, insert_if_absent, transaction
 
@@ -29,9 +34,23 @@ def email_message_id(invoice_id: str, purpose: str) -> str:
     return f"<{invoice_id}.{purpose}@invoiceflow>"
 
 
-def permanent(err: ProviderError) -> ApplicationError:
+def permanent(err: ProviderError, payment_url: str | None = None) -> ApplicationError:
+    """A failure no retry cures. Its details carry the payment link when one exists, so the
+    invoice keeps it (operations can give it to the customer another way)."""
     return ApplicationError(
-        f"{err.provider}: {err.detail}", type="PermanentDeliveryFailure", non_retryable=True
+        f"{err.provider}: {err.detail}",
+        {"payment_url": payment_url},
+        type="PermanentDeliveryFailure",
+        non_retryable=True,
+    )
+
+
+def sms_text(invoice: InvoiceSnapshot, payment_url: str) -> str:
+    """Short, plain, one link: what fits a text message."""
+    amount = format_amount(invoice.total_minor, invoice.currency)
+    return (
+        f"Invoice {invoice.number}: {amount} due {invoice.due_date.isoformat()}. "
+        f"We could not reach you by e-mail. View and pay: {payment_url}"
     )
 
 
@@ -41,6 +60,7 @@ class DeliveryActivities:
         sessions: SessionFactory,
         payments: PaymentsClient,
         email: EmailSender,
+        sms: SmsClient,
         *,
         mail_from: str,
         public_base_url: str,
@@ -49,6 +69,7 @@ class DeliveryActivities:
         self._sessions = sessions
         self._payments = payments
         self._email = email
+        self._sms = sms
         self._mail_from = mail_from
         self._public_base_url = public_base_url
         self._link_secret = link_secret
@@ -56,6 +77,10 @@ class DeliveryActivities:
     @activity.defn(name="invoice.deliver")
     async def deliver_invoice(self, data: DeliverInvoiceInput) -> DeliverInvoiceResult:
         invoice = data.invoice
+        if activity.info().attempt > 1:
+            done = await self._delivered_before(invoice.invoice_id)
+            if done is not None:
+                return done
         try:
             link = await self._payments.create_link(
                 idempotency_key=f"{invoice.invoice_id}:payment-link",
@@ -74,7 +99,7 @@ class DeliveryActivities:
             payment_url=link.url,
             view_url=portal_view_url(self._public_base_url, self._link_secret, invoice.invoice_id),
         )
-        delivery_id = f"{invoice.invoice_id}:email:issue"
+        channel, recipient = "email", invoice.customer_email
         try:
             await self._email.send(
                 message_id=email_message_id(invoice.invoice_id, "issue"),
@@ -87,37 +112,104 @@ class DeliveryActivities:
         except ProviderError as err:
             if err.retryable:
                 raise
-            raise permanent(err) from err
+            if not invoice.customer_phone:
+                await self._record(invoice, link, failure=err)
+                raise permanent(err, link.url) from err
+            log.warning("delivery.email_refused", invoice_id=invoice.invoice_id, detail=err.detail)
+            channel, recipient = "sms", invoice.customer_phone
+            await self._text(invoice, link, err)
 
-        # one write for the link and the delivery: SQLite has a single writer, so fewer
-        # write transactions per invoice is throughput
+        await self._record(invoice, link, channel=channel, recipient=recipient)
+        log.info("delivery.sent", invoice_id=invoice.invoice_id, channel=channel)
+        return DeliverInvoiceResult(
+            delivery_id=f"{invoice.invoice_id}:{channel}:issue",
+            channel=channel,
+            recipient=recipient,
+            payment_link_id=link.id,
+            payment_url=link.url,
+        )
+
+    async def _text(
+        self, invoice: InvoiceSnapshot, link: PaymentLink, bounced: ProviderError
+    ) -> None:
+        """The fallback: the links by SMS, when the mailbox refused the e-mail for good."""
+        assert invoice.customer_phone
+        try:
+            await self._sms.send(
+                idempotency_key=f"{invoice.invoice_id}:sms:issue",
+                to=invoice.customer_phone,
+                body=sms_text(invoice, link.url),
+                reference=invoice.invoice_id,
+            )
+        except ProviderError as err:
+            if err.retryable:
+                raise
+            await self._record(invoice, link, failure=err)
+            detail = f"e-mail: {bounced.detail}; sms: {err.detail}"
+            both = ProviderError("email+sms", err.status, detail, retryable=False)
+            raise permanent(both, link.url) from err
+
+    async def _record(
+        self,
+        invoice: InvoiceSnapshot,
+        link: PaymentLink,
+        *,
+        channel: str | None = None,
+        recipient: str | None = None,
+        failure: ProviderError | None = None,
+    ) -> None:
+        """One write for the link and the delivery (SQLite has a single writer: fewer write
+        transactions per invoice is throughput). A failed delivery still keeps the link."""
         async with transaction(self._sessions) as session:
             await invoices.set_payment_link(session, invoice.invoice_id, link.id, link.url)
+            if failure is not None:
+                await audit.record(
+                    session,
+                    step_key=f"{invoice.invoice_id}:delivery_failed",
+                    invoice_id=invoice.invoice_id,
+                    entity="delivery",
+                    action="invoice.delivery_failed",
+                    actor="workflow",
+                    data={"provider": failure.provider, "detail": failure.detail, "link": link.id},
+                )
+                return
+            assert channel and recipient
             await insert_if_absent(
                 session,
                 Delivery,
-                id=delivery_id,
+                id=f"{invoice.invoice_id}:{channel}:issue",
                 invoice_id=invoice.invoice_id,
-                channel="email",
-                recipient=invoice.customer_email,
+                channel=channel,
+                recipient=recipient,
                 purpose="issue",
                 status="sent",
                 sent_at=datetime.now(UTC),
             )
             await audit.record(
                 session,
-                step_key=f"{invoice.invoice_id}:delivered:email",
+                step_key=f"{invoice.invoice_id}:delivered:{channel}",
                 invoice_id=invoice.invoice_id,
                 entity="delivery",
                 action="invoice.delivered",
                 actor="workflow",
-                data={"channel": "email", "recipient": invoice.customer_email, "link": link.id},
+                data={"channel": channel, "recipient": recipient, "link": link.id},
             )
-        log.info("delivery.sent", invoice_id=invoice.invoice_id, channel="email")
-        return DeliverInvoiceResult(
-            delivery_id=delivery_id,
-            channel="email",
-            recipient=invoice.customer_email,
-            payment_link_id=link.id,
-            payment_url=link.url,
-        )
+
+    async def _delivered_before(self, invoice_id: str) -> DeliverInvoiceResult | None:
+        """What an earlier attempt delivered and recorded, if it got that far."""
+        async with transaction(self._sessions, writes=False) as session:
+            for channel in ("email", "sms"):
+                done = await session.get(Delivery, f"{invoice_id}:{channel}:issue")
+                if done is None:
+                    continue
+                row = await session.get(Invoice, invoice_id)
+                assert row is not None and row.payment_link_id and row.payment_url
+                log.info("delivery.already_sent", invoice_id=invoice_id, channel=channel)
+                return DeliverInvoiceResult(
+                    delivery_id=done.id,
+                    channel=done.channel,
+                    recipient=done.recipient,
+                    payment_link_id=row.payment_link_id,
+                    payment_url=row.payment_url,
+                )
+        return None

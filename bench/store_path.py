@@ -117,6 +117,7 @@ async def run(database_url: str) -> dict[str, list[float]]:
         sessions,
         providers,
         providers,
+        providers,
         mail_from="billing@bench.test",
         public_base_url="http://bench.test",
         link_secret="bench-secret",

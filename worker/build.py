@@ -19,6 +19,7 @@ from core.settings import Settings
 from integrations.accounting import AccountingClient
 from integrations.email import EmailSender, SmtpSettings
 from integrations.payments import PaymentsClient
+from integrations.sms import SmsClient
 from store.db import SessionFactory
 from workflows.billing_run import BillingRunWorkflow
 from workflows.invoice import InvoiceWorkflow
@@ -104,6 +105,7 @@ def build_activities(
                 http, settings.payments_url, settings.payments_api_key.get_secret_value()
             ),
             email,
+            SmsClient(http, settings.sms_url, settings.sms_api_key.get_secret_value()),
             mail_from=settings.mail_from,
             public_base_url=settings.public_base_url,
             link_secret=settings.link_signing_secret.get_secret_value(),

@@ -439,6 +439,10 @@ class InvoiceWorkflow:
             # invoice: it stays issued and collectable, flagged for operations.
             workflow.logger.warning("invoice.delivery_failed", extra={"error": str(err.cause)})
             workflow.upsert_search_attributes([sa.EXCEPTION_REASON.value_set("delivery_failed")])
+            cause = err.cause  # the link exists even if no message reached the customer
+            if isinstance(cause, ApplicationError) and cause.details:
+                found = cause.details[0]
+                self._payment_url = found.get("payment_url") if isinstance(found, dict) else None
             return
         self._payment_url = delivered.payment_url
 

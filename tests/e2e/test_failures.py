@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import httpx
 from temporalio.api.sdk.v1 import WorkflowMetadata
@@ -16,8 +17,10 @@ from tests.e2e.test_lifecycle import customer_and_contract
 from tests.support.stack import WEBHOOK_SECRET, Stack, running_stack
 
 
-async def start_invoice(stack: Stack, email: str, quantity: str = "1") -> tuple[dict, str]:
-    customer, contract = await customer_and_contract(stack, email=email)
+async def start_invoice(
+    stack: Stack, email: str, quantity: str = "1", **customer_fields: Any
+) -> tuple[dict, str]:
+    customer, contract = await customer_and_contract(stack, email=email, **customer_fields)
     response = await stack.api.post(
         "/invoices",
         json={
@@ -232,3 +235,50 @@ async def test_operations_find_invoices_by_search_attributes(
         assert state["invoice"]["number"] in details
         assert "Waiting for payment from ACME Ltd" in details
         assert "balance GBP 432.00" in details
+
+
+async def test_an_email_the_mailbox_refuses_goes_by_sms_with_the_payment_link(
+    temporal: Client, sqlite_url: str
+) -> None:
+    async with running_stack(temporal, sqlite_url) as stack:
+        _, invoice_id = await start_invoice(stack, "bounce@acme.test", phone="+447700900123")
+        issued = await stack.wait_until_awaiting_payment(invoice_id)
+
+        [text] = await stack.calls("sms")
+        assert text["request_body"]["to"] == "+447700900123"
+        assert issued["live"]["payment_url"] in text["request_body"]["body"]
+        assert text["idempotency_key"] == f"{invoice_id}:sms:issue"
+        assert await stack.mailbox("bounce@acme.test") == []
+        handle = stack.temporal.get_workflow_handle(f"invoice-{invoice_id}")
+        assert (await handle.describe()).typed_search_attributes.get(sa.EXCEPTION_REASON) is None
+        delivered = [e for e in issued["audit"] if e["action"] == "invoice.delivered"]
+        assert [e["data"]["channel"] for e in delivered] == ["sms"]
+
+        link_id = issued["live"]["payment_url"].rstrip("/").rsplit("/", 1)[-1]
+        await stack.pay(link_id, 14400)
+        await stack.wait_for_status(invoice_id, "CLOSED")
+
+
+async def test_with_no_channel_left_the_invoice_is_flagged_and_keeps_its_payment_link(
+    temporal: Client, sqlite_url: str
+) -> None:
+    async with running_stack(temporal, sqlite_url) as stack:
+        _, invoice_id = await start_invoice(stack, "bounce+nophone@acme.test")
+
+        async def flagged() -> dict | None:
+            found = await stack.invoice(invoice_id)
+            live = found.get("live") or {}
+            return found if live.get("status") == "ISSUED" and live.get("payment_url") else None
+
+        found = await stack.wait_for(flagged)
+        handle = stack.temporal.get_workflow_handle(f"invoice-{invoice_id}")
+        assert (await handle.describe()).typed_search_attributes.get(
+            sa.EXCEPTION_REASON
+        ) == "delivery_failed"
+        assert found["invoice"]["payment_url"] == found["live"]["payment_url"]  # stored too
+        assert "invoice.delivery_failed" in [e["action"] for e in found["audit"]]
+        assert await stack.calls("sms") == []
+        # the customer can still pay through the link operations pass on
+        link_id = found["live"]["payment_url"].rstrip("/").rsplit("/", 1)[-1]
+        await stack.pay(link_id, 14400)
+        await stack.wait_for_status(invoice_id, "CLOSED")

@@ -36,6 +36,7 @@ async def customer_and_contract(stack: Stack, **contract: Any) -> tuple[dict, di
             "name": contract.pop("name", "ACME Ltd"),
             "email": contract.pop("email", "accounts@acme.test"),
             "locale": contract.pop("locale", "en_GB"),
+            **({"phone": contract.pop("phone")} if "phone" in contract else {}),
         },
     )
     assert customer.status_code == 201, customer.text

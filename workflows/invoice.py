@@ -65,6 +65,17 @@ with workflow.unsafe.imports_passed_through():
 PAYMENT_REFUSALS = "payment-refusals-v1"
 
 
+# A correction sent while the approval policy cannot be met ends the wait for an operator:
+# the corrected invoice meets the policy again (patched in: before it, such a correction
+# was accepted and then ignored).
+POLICY_BLOCK_CORRECTIONS = "policy-block-corrections-v1"
+
+
+# An approval deadline that fires together with the decision it waited for is dropped
+# (patched in: before it, the old level's deadline was applied to the next level).
+STALE_DEADLINES = "stale-approval-deadlines-v1"
+
+
 def overdue_at(invoice: InvoiceSnapshot) -> datetime:
     """An invoice is overdue from 00:00 UTC on the day after its due date."""
     return datetime.combine(invoice.due_date + timedelta(days=1), time.min, tzinfo=UTC)
@@ -93,6 +104,7 @@ class InvoiceWorkflow:
         self._last_correction_by: str | None = None
         self._operator_override: DecideInput | None = None
         self._policy_blocked: str | None = None
+        self._block_takes_corrections = False
         self._revising = False
 
     # --- the process -------------------------------------------------------------
@@ -172,9 +184,12 @@ class InvoiceWorkflow:
                 chain = approval_chain(context.policy, subject, today=workflow.now().date())
             except ApprovalPolicyError as err:
                 decision = await self._blocked_by_policy(err, round_no)
-                if decision.decision == "approve":
+                if decision is None:  # corrected meanwhile: the new lines meet the policy again
+                    note = None
+                elif decision.decision == "approve":
                     return await self._approved(invoice)
-                note = decision.reason
+                else:
+                    note = decision.reason
             else:
                 if chain is None:
                     return await self._approved(invoice) if round_no > 1 else invoice
@@ -244,6 +259,11 @@ class InvoiceWorkflow:
                     timeout=max(at - workflow.now(), timedelta(seconds=1)),
                 )
             except TimeoutError:
+                # The timer and a decision can land in one activation (after a worker
+                # outage, say): the deadline was the old level's, so it must not remind,
+                # escalate or expire the level the decision moved to.
+                if approval.state is not before and workflow.patched(STALE_DEADLINES):
+                    continue
                 await approval.on_deadline(kind)
 
     async def _await_correction(self, round_no: int, note: str | None) -> InvoiceSnapshot:
@@ -290,20 +310,41 @@ class InvoiceWorkflow:
             self._correction_refused = None
             return revised.invoice
 
-    async def _blocked_by_policy(self, err: ApprovalPolicyError, round_no: int) -> DecideInput:
+    async def _blocked_by_policy(
+        self, err: ApprovalPolicyError, round_no: int
+    ) -> DecideInput | None:
         """The policy cannot be met (e.g. separation of duties leaves too few approvers):
-        flag it and wait for an operator's decision; never issue unapproved."""
+        flag it and wait for an operator's decision, or for corrected lines (None); never
+        issue unapproved."""
         workflow.upsert_search_attributes([sa.EXCEPTION_REASON.value_set(err.code)])
         await self._set_stored_status(InvoiceStatus.APPROVAL_EXPIRED, f"policy_blocked:r{round_no}")
         self._set_status(InvoiceStatus.APPROVAL_EXPIRED)
         self._policy_blocked = err.detail
         self._operator_override = None
-        self._waiting_for = f"operations: approval policy cannot be met ({err.detail})"
+        self._block_takes_corrections = workflow.patched(POLICY_BLOCK_CORRECTIONS)
+        self._waiting_for = (
+            f"operations: approval policy cannot be met ({err.detail}); an operator decides"
+            " (update `decide`)"
+            + (
+                " or the invoice is corrected (update `correct`)"
+                if self._block_takes_corrections
+                else ""
+            )
+        )
         self._update_details()
+
+        def corrected() -> bool:
+            return self._block_takes_corrections and self._correction is not None
+
         while self._operator_override is None:
+            if corrected():
+                self._policy_blocked = None
+                self._block_takes_corrections = False
+                return None
             try:
                 await workflow.wait_condition(
-                    lambda: self._operator_override is not None, timeout=options.OVERDUE_RECHECK
+                    lambda: self._operator_override is not None or corrected(),
+                    timeout=options.OVERDUE_RECHECK,
                 )
             except TimeoutError:
                 continue
@@ -419,6 +460,12 @@ class InvoiceWorkflow:
             raise ApplicationError(
                 "only an invoice sent back by its approvers can be corrected"
                 f" (it is {self._status.value})",
+                type="not_correctable",
+            )
+        if self._policy_blocked is not None and not self._block_takes_corrections:
+            # a process from before corrections could end a policy block: it would ignore it
+            raise ApplicationError(
+                "the approval policy cannot be met; an operator decides (update `decide`)",
                 type="not_correctable",
             )
         if not data.items and not data.lines:

@@ -366,3 +366,30 @@ async def test_a_bouncing_approver_mailbox_flags_the_invoice_and_the_others_can_
         await stack.wait_until_awaiting_payment(invoice_id)
         described = await handle.describe()
         assert described.typed_search_attributes.get(sa.EXCEPTION_REASON) is None  # cleared
+
+
+async def test_a_correction_ends_a_policy_block_and_the_corrected_invoice_meets_the_policy(
+    temporal: Client, sqlite_url: str
+) -> None:
+    """Blocked (alice created it and is the only approver); the requester corrects the
+    lines below the threshold: no operator is needed, and the corrected lines are issued."""
+    async with running_stack(temporal, sqlite_url) as stack:
+        await approver(stack, "alice")
+        finance = await group(stack, "Finance", ["alice"])
+        await rule(stack, [{"group_id": finance}])
+        invoice_id = await big_invoice(stack, "blocked-corrected@acme.test", created_by="alice")
+        blocked = await stack.wait_for_status(invoice_id, "APPROVAL_EXPIRED")
+        assert "or the invoice is corrected" in blocked["live"]["waiting_for"]
+
+        corrected = await stack.api.put(
+            f"/invoices/{invoice_id}/lines",
+            json={"items": [{"rate_code": "senior", "quantity": "2"}], "changed_by": "bob"},
+        )
+        assert corrected.status_code == 202, corrected.text
+
+        issued = await stack.wait_until_awaiting_payment(invoice_id)
+        assert issued["live"]["total_minor"] == 28_800  # 2 x 120.00 + VAT: the new lines
+        assert [line["quantity"] for line in issued["lines"]] == ["2"]
+        assert await links(stack, "alice") == []
+        handle = stack.temporal.get_workflow_handle(f"invoice-{invoice_id}")
+        assert (await handle.describe()).typed_search_attributes.get(sa.EXCEPTION_REASON) is None

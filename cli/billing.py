@@ -27,6 +27,7 @@ from temporalio.client import (
     ScheduleUpdate,
 )
 
+from cli.failures import temporal_errors
 from core.billing_runs import billing_run_state, start_billing_run
 from core.settings import Settings, get_settings
 from core.temporal import connect
@@ -96,7 +97,9 @@ def run(
     """
     _check_period(period)
     settings = get_settings()
-    raise typer.Exit(asyncio.run(_run(settings, period, wait, page_size, max_in_flight, rerun)))
+    with temporal_errors(settings.temporal_address):
+        code = asyncio.run(_run(settings, period, wait, page_size, max_in_flight, rerun))
+    raise typer.Exit(code)
 
 
 async def _run(
@@ -180,7 +183,9 @@ def schedule(
 ) -> None:
     """Create or update the Temporal Schedule that bills the previous month, every month."""
     settings = get_settings()
-    raise typer.Exit(asyncio.run(_schedule(settings, day, hour, minute)))
+    with temporal_errors(settings.temporal_address):
+        code = asyncio.run(_schedule(settings, day, hour, minute))
+    raise typer.Exit(code)
 
 
 def monthly_schedule(settings: Settings, day: int, hour: int, minute: int) -> Schedule:

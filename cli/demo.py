@@ -15,6 +15,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+from cli.failures import api_errors
 from core.settings import get_settings
 from domain.money import format_amount
 
@@ -76,7 +77,19 @@ async def _wait(
 
 
 async def run_demo(api_url: str, sandbox_url: str, api_key: str | None) -> int:
-    key = api_key or Path(".data/dev-api-key").read_text().strip()
+    key_file = Path(".data/dev-api-key")
+    if not api_key and not key_file.exists():
+        console.print(
+            "[red]No API key: pass --api-key (or INVOICEFLOW_API_KEY), or start the stack"
+            f" with `make run`, which writes {key_file}.[/red]"
+        )
+        return 1
+    key = api_key or key_file.read_text().strip()
+    with api_errors(api_url):
+        return await _drive(api_url, sandbox_url, key)
+
+
+async def _drive(api_url: str, sandbox_url: str, key: str) -> int:
     headers = {"Authorization": f"Bearer {key}"}
     provider_auth = {
         "Authorization": f"Bearer {get_settings().payments_api_key.get_secret_value()}"

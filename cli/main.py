@@ -7,6 +7,7 @@ import asyncio
 import typer
 
 from cli import billing
+from cli.failures import database_errors
 from core.settings import get_settings
 
 app = typer.Typer(no_args_is_help=True, help="InvoiceFlow: invoice processes on Temporal.")
@@ -23,7 +24,8 @@ def db_upgrade() -> None:
     from store.migrations import upgrade
 
     settings = get_settings()
-    upgrade(settings.database_url)
+    with database_errors(settings.database_url):
+        upgrade(settings.database_url)
     typer.echo(f"database is up to date: {settings.database_url.split('@')[-1]}")
 
 
@@ -47,7 +49,8 @@ def apikey_create(
         finally:
             await engine.dispose()
 
-    plain = asyncio.run(create())
+    with database_errors(get_settings().database_url):
+        plain = asyncio.run(create())
     typer.echo(f"API key for {name}: {plain}")
     typer.echo("Store it now: only its hash is kept.")
 

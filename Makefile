@@ -42,7 +42,7 @@ bench-http: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy domain schemas workflows
+	$(VENV)/bin/mypy domain schemas workflows activities integrations store api cli worker core sandbox
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache

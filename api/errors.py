@@ -6,6 +6,7 @@ RFC 9457 problem documents: ``type`` names the problem, ``title`` says it in wor
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import structlog
@@ -18,6 +19,10 @@ from temporalio.service import RPCError, RPCStatusCode
 log = structlog.get_logger()
 
 PROBLEM_JSON = "application/problem+json"
+
+# How long a request waits for a workflow to take an update (an approver's click, a
+# correction): no worker that long is an outage, answered 503, not a hung request.
+UPDATE_TIMEOUT = timedelta(seconds=15)
 
 # Temporal's answers that mean "not now" (down, overloaded, no worker answered a query in
 # time): a 503 the client can retry, not a 500
@@ -82,9 +87,12 @@ def problem(
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, err: ApiError) -> JSONResponse:
-        return problem(
+        response = problem(
             err.status, err.title, err.detail, code=err.code, instance=request.url.path, **err.extra
         )
+        if err.status == 503:
+            response.headers["Retry-After"] = "5"
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, err: RequestValidationError) -> JSONResponse:

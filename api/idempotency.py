@@ -72,7 +72,8 @@ async def idempotent(
         return (await produce()).response()
     request_hash = request_fingerprint(request, body)
     record = (api_key.id, key)
-    if not await _reserve(session, request, record, request_hash):
+    reserved_at = await _reserve(session, request, record, request_hash)
+    if reserved_at is None:
         stored = await session.get(IdempotencyRecord, record, populate_existing=True)
         await session.commit()
         if stored is None:  # the first request failed and let the key go meanwhile
@@ -81,18 +82,21 @@ async def idempotent(
             return _replay(stored, request_hash)
         if stored.request_hash != request_hash:
             raise _reused()
-        if not await _take_over(session, request, record, request_hash):
+        reserved_at = await _take_over(session, request, record, request_hash)
+        if reserved_at is None:
             raise _in_progress()
+    ours = _is(record) & (col(IdempotencyRecord.status_code) == IN_PROGRESS)
+    ours &= col(IdempotencyRecord.created_at) == reserved_at  # not a request that took over
     try:
         answer = await produce()
     except BaseException:
         await session.rollback()
-        await _release(session, record)
+        await _release(session, ours)
         raise
     await begin_write(session)
     await (await session.connection()).execute(
         update(IdempotencyRecord)
-        .where(_is(record), col(IdempotencyRecord.status_code) == IN_PROGRESS)
+        .where(ours)
         .values(status_code=answer.status_code, response_body=answer.body, location=answer.location)
     )
     await session.commit()
@@ -101,9 +105,11 @@ async def idempotent(
 
 async def _reserve(
     session: AsyncSession, request: Request, record: tuple[str, str], request_hash: str
-) -> bool:
-    """Claim the key for this request (its own transaction); False if it is taken."""
+) -> datetime | None:
+    """Claim the key for this request (its own transaction): the claim's time, which
+    identifies it, or None if the key is taken."""
     await begin_write(session)
+    reserved_at = datetime.now(UTC)
     inserted = await insert_if_absent(
         session,
         IdempotencyRecord,
@@ -115,15 +121,15 @@ async def _reserve(
         status_code=IN_PROGRESS,
         response_body={},
         location=None,
-        created_at=datetime.now(UTC),
+        created_at=reserved_at,
     )
     await session.commit()
-    return inserted
+    return reserved_at if inserted else None
 
 
 async def _take_over(
     session: AsyncSession, request: Request, record: tuple[str, str], request_hash: str
-) -> bool:
+) -> datetime | None:
     """A reservation older than RESERVATION_TIMEOUT was left by a request that died: drop
     it and claim the key, unless another request claims it first."""
     await begin_write(session)
@@ -135,17 +141,16 @@ async def _take_over(
         )
     )
     await session.commit()
-    return bool(result.rowcount) and await _reserve(session, request, record, request_hash)
+    if not result.rowcount:
+        return None
+    return await _reserve(session, request, record, request_hash)
 
 
-async def _release(session: AsyncSession, record: tuple[str, str]) -> None:
-    """The request failed: let the key go, so the corrected request can use it."""
+async def _release(session: AsyncSession, ours: Any) -> None:
+    """The request failed: let the key go (its own claim only), so the corrected request
+    can use it."""
     await begin_write(session)
-    await (await session.connection()).execute(
-        delete(IdempotencyRecord).where(
-            _is(record), col(IdempotencyRecord.status_code) == IN_PROGRESS
-        )
-    )
+    await (await session.connection()).execute(delete(IdempotencyRecord).where(ours))
     await session.commit()
 
 

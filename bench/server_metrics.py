@@ -64,7 +64,7 @@ def report(names: list[str], phases: list[dict[tuple[str, str], float]], top: in
         total = [sum(v for (kind, _), v in p.items() if kind == label) for p in phases]
         lines.append(f"  {label + ', all':44}" + "".join(f"{v:12.1f}" for v in total))
     ranked = sorted(
-        keys,
+        (k for k in keys if max(p.get(k, 0.0) for p in phases) >= 0.05),  # not idle polls
         key=lambda k: abs(phases[-1].get(k, 0) - phases[0].get(k, 0)),
         reverse=True,
     )

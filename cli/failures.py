@@ -28,7 +28,7 @@ def _where(url: str) -> str:
 def database_errors(url: str) -> Iterator[None]:
     try:
         yield
-    except (ArgumentError, NoSuchModuleError, ValueError) as err:
+    except (ArgumentError, NoSuchModuleError) as err:
         raise fail(
             f"INVOICEFLOW_DATABASE_URL is not a database URL InvoiceFlow can use ({err}); "
             "e.g. sqlite+aiosqlite:///.data/invoiceflow.db or postgresql://user@host/db"

@@ -34,6 +34,14 @@ class _ProviderTransport(AiohttpTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         try:
             return await super().handle_async_request(request)
+        except httpx.ConnectTimeout as exc:
+            # the library files a hang-up under connection errors, hence a "timeout";
+            # httpx's own transport calls it what it is
+            if isinstance(exc.__cause__, aiohttp.ServerDisconnectedError):
+                raise httpx.RemoteProtocolError(
+                    "Server disconnected without sending a response"
+                ) from exc.__cause__
+            raise
         except aiohttp.ClientError as exc:
             raise httpx.TransportError(f"{type(exc).__name__}: {exc}") from exc
 

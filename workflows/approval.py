@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
 with workflow.unsafe.imports_passed_through():
     from activities.approval import ApprovalActivities, request_id
@@ -68,6 +68,11 @@ def operator_decision(
     return DecisionOutcome(code=code, state=new_state, recorded=decision)  # type: ignore[arg-type]
 
 
+# A mailbox refusing an approval link for good flags the invoice instead of failing its
+# process (patched in, so that the histories of processes it failed still replay).
+APPROVAL_SEND_FAILURES = "approval-send-failures-v1"
+
+
 class ApprovalRound:
     """One round: the chain for one version of the invoice and where it stands."""
 
@@ -110,6 +115,8 @@ class ApprovalRound:
             await self._send(kind, recipients, sequence)
         except ActivityError as err:
             cause = err.cause
+            if isinstance(cause, CancelledError) or not workflow.patched(APPROVAL_SEND_FAILURES):
+                raise  # cancelled; or a history from when a refusal failed the process
             refused = (
                 [str(who) for who in cause.details[0]]
                 if isinstance(cause, ApplicationError) and cause.details

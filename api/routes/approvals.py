@@ -14,12 +14,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 from pydantic import BaseModel, Field
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import OptionalTemporalDep, SessionDep, SettingsDep
-from api.errors import TEMPORAL_AWAY
+from api.errors import TEMPORAL_AWAY, UPDATE_TIMEOUT
 from core.links import ApprovalLink, InvalidLink, read_approval_token
 from rendering.invoice_email import babel_locale, money
 from schemas.approval import DecideInput, DecideResult
@@ -78,14 +78,15 @@ def _refusal(request: Request, code: str, **extra: Any) -> Response:
     return _answer(request, status, code, message, **extra)
 
 
-def _unavailable(request: Request) -> Response:
-    response = _answer(
-        request,
-        503,
-        "temporal_unavailable",
-        "We could not record your decision just now. Nothing was decided; please try the"
-        " link again in a minute.",
+def _unavailable(request: Request, maybe_taken: bool = False) -> Response:
+    message = (
+        "We could not confirm your decision just now. Open the link again in a minute: it"
+        " shows whether your decision was recorded."
+        if maybe_taken
+        else "We could not record your decision just now. Nothing was decided; please try"
+        " the link again in a minute."
     )
+    response = _answer(request, 503, "temporal_unavailable", message)
     response.headers["Retry-After"] = "30"
     return response
 
@@ -213,6 +214,7 @@ async def decide(
                 user_agent=agent,
             ),
             result_type=DecideResult,
+            rpc_timeout=UPDATE_TIMEOUT,
         )
     except WorkflowUpdateFailedError as failed:
         cause = failed.cause
@@ -228,6 +230,9 @@ async def decide(
         if err.status in TEMPORAL_AWAY:
             return _unavailable(request)
         raise
+    except WorkflowUpdateRPCTimeoutOrCancelledError:
+        # taken or not, nobody answered: say so, and let the link tell on the next click
+        return _unavailable(request, maybe_taken=True)
     if result.outcome not in OUTCOMES:  # refused inside the handler (two clicks in one task)
         await _log_event(session, link, "refused", request, code=result.outcome)
         earlier = result.earlier.model_dump(mode="json") if result.earlier else None

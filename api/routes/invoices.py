@@ -9,7 +9,13 @@ import structlog
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from temporalio.client import Client, WorkflowQueryRejectedError, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WorkflowQueryFailedError,
+    WorkflowQueryRejectedError,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -23,7 +29,14 @@ from api.deps import (
     SettingsDep,
     TemporalClientDep,
 )
-from api.errors import TEMPORAL_AWAY, Conflict, NotFoundError, Unprocessable
+from api.errors import (
+    TEMPORAL_AWAY,
+    UPDATE_TIMEOUT,
+    Conflict,
+    NotFoundError,
+    ServiceUnavailable,
+    Unprocessable,
+)
 from api.idempotency import Answer, idempotent
 from domain.errors import InvoiceRuleError
 from domain.invoicing import BillableItem, ExplicitLine, generate_invoice
@@ -157,7 +170,12 @@ async def correct_invoice(
     """Correct an invoice its approvers sent back; a new approval round starts with new links."""
     handle = temporal.get_workflow_handle(invoice_workflow_id(invoice_id))
     try:
-        await handle.execute_update("correct", CorrectInput(**body.model_dump()), result_type=str)
+        await handle.execute_update(
+            "correct",
+            CorrectInput(**body.model_dump()),
+            result_type=str,
+            rpc_timeout=UPDATE_TIMEOUT,
+        )
     except WorkflowUpdateFailedError as failed:
         cause = failed.cause
         code = cause.type if isinstance(cause, ApplicationError) and cause.type else "refused"
@@ -168,6 +186,12 @@ async def correct_invoice(
         if err.status == RPCStatusCode.NOT_FOUND:
             raise NotFoundError(f"invoice {invoice_id} does not exist") from err
         raise
+    except WorkflowUpdateRPCTimeoutOrCancelledError as err:  # no worker took it in time
+        raise ServiceUnavailable(
+            "the invoice process did not answer in time; the correction may or may not have"
+            " been applied: read the invoice, then send it again if it was not",
+            code="temporal_unavailable",
+        ) from err
     return {"status": "accepted", "invoice_id": invoice_id}
 
 
@@ -189,6 +213,9 @@ async def live_state(temporal: Client | None, invoice_id: str) -> InvoiceState |
             return None
         raise
     except WorkflowQueryRejectedError:
+        return None
+    except WorkflowQueryFailedError as err:  # e.g. a history this code cannot replay
+        log.error("api.live_state_failed", invoice_id=invoice_id, error=str(err))
         return None
 
 

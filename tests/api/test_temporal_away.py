@@ -106,6 +106,7 @@ async def test_an_api_started_before_temporal_answers_503_then_connects_by_itsel
             assert refused.status_code == 503, refused.text
             assert refused.headers["content-type"].startswith("application/problem+json")
             assert refused.json()["code"] == "temporal_unavailable"
+            assert refused.headers["Retry-After"] == "5"
             unsigned = await api.post("/webhooks/payments", content=b"{}")
             assert unsigned.status_code == 401  # the signature is checked before Temporal
 

@@ -1,5 +1,7 @@
 """Record workflow histories for the replay test: ``python -m tests.workflows.record_histories``
-(``... record_histories billing`` or ``... invoice`` records only those).
+(``... record_histories billing``, ``invoice``, ``approval`` or ``exceptions`` records only
+those; ``exceptions`` are the refused payment, the corrected policy block, the bounced
+approval link and the invoice delivered by SMS).
 
 Run it after a deliberate, compatible change to a workflow and commit the files; the
 replay test then proves that the code still replays what it recorded, so a change that
@@ -102,6 +104,12 @@ async def main(which: set[str]) -> None:
                 await _invoices(env, stack)
             if "approval" in which:
                 await _approvals(env, stack)
+        if "exceptions" in which:  # each with an approval policy of its own
+            for n, scenario in enumerate(EXCEPTIONS):
+                own = f"sqlite:///{tmp}/exceptions-{n}.db"
+                upgrade(own)
+                async with running_stack(env.client, own) as stack:
+                    await scenario(env, stack)
     await env.shutdown()
 
 
@@ -153,7 +161,94 @@ async def _approvals(env: WorkflowEnvironment, stack: Stack) -> None:
     await _save(stack, invoice_id, "invoice_rejected_corrected_approved")
 
 
+async def _payment_refused(env: WorkflowEnvironment, stack: Stack) -> None:
+    """A payment in another currency is refused and listed; the right one closes it."""
+    today = (await env.get_current_time()).date().isoformat()
+    invoice_id = await _invoice(stack, "euro@acme.test", issue_date=today)
+    issued = await stack.wait_until_awaiting_payment(invoice_id)
+    handle = stack.temporal.get_workflow_handle(f"invoice-{invoice_id}")
+    await handle.signal(
+        "payment_received",
+        {
+            "payment_id": "pay_eur",
+            "amount_minor": 14400,
+            "currency": "EUR",
+            "paid_at": "2026-11-24T10:00:00Z",
+        },
+    )
+    await stack.wait_for(lambda: _refused(stack, invoice_id))
+    await stack.pay(issued["live"]["payment_url"].rsplit("/", 1)[-1], 14400)
+    await stack.wait_for_status(invoice_id, "CLOSED")
+    await _save(stack, invoice_id, "invoice_payment_refused_then_paid")
+
+
+async def _refused(stack: Stack, invoice_id: str) -> bool | None:
+    live = (await stack.invoice(invoice_id))["live"]
+    return True if live["refused_payments"] else None
+
+
+async def _policy_block_corrected(env: WorkflowEnvironment, stack: Stack) -> None:
+    """Blocked by separation of duties, then corrected below the threshold: issued."""
+    from tests.e2e.test_approval_links import big_invoice
+    from tests.support.approvals import approver, group, rule
+
+    await approver(stack, "alice")
+    await rule(stack, [{"group_id": await group(stack, "Finance", ["alice"])}])
+    today = (await env.get_current_time()).date().isoformat()
+    invoice_id = await big_invoice(stack, "blocked@acme.test", created_by="alice", issue_date=today)
+    await stack.wait_for_status(invoice_id, "APPROVAL_EXPIRED")
+    await stack.api.put(
+        f"/invoices/{invoice_id}/lines",
+        json={"items": [{"rate_code": "senior", "quantity": "2"}], "changed_by": "bob"},
+    )
+    await stack.wait_until_awaiting_payment(invoice_id)
+    await _save(stack, invoice_id, "invoice_policy_block_corrected")
+
+
+async def _approval_link_bounced(env: WorkflowEnvironment, stack: Stack) -> None:
+    """One approver's mailbox refuses the link; the other approves."""
+    from tests.e2e.test_approval_links import big_invoice
+    from tests.support.approvals import approver, group, rule, wait_for_links
+
+    await approver(stack, "alice", email="bounce+alice@corp.test")
+    await approver(stack, "bob")
+    finance = await group(stack, "Finance", ["alice", "bob"])
+    await rule(stack, [{"group_id": finance, "quorum": {"kind": "any"}}])
+    today = (await env.get_current_time()).date().isoformat()
+    invoice_id = await big_invoice(stack, "bounced@acme.test", issue_date=today)
+    link = (await wait_for_links(stack, "bob"))[0]
+    async with httpx.AsyncClient() as browser:
+        await browser.post(link, data={"decision": "approve"})
+    await stack.wait_until_awaiting_payment(invoice_id)
+    await _save(stack, invoice_id, "invoice_approval_link_bounced")
+
+
+async def _delivered_by_sms(env: WorkflowEnvironment, stack: Stack) -> None:
+    """The customer's mailbox refuses the invoice: it goes by SMS, and is paid."""
+    today = (await env.get_current_time()).date().isoformat()
+    customer, contract = await customer_and_contract(
+        stack, email="bounce@acme.test", phone="+447700900123"
+    )
+    response = await stack.api.post(
+        "/invoices",
+        json={
+            "customer_id": customer["id"],
+            "contract_id": contract["id"],
+            "issue_date": today,
+            "items": [{"rate_code": "senior", "quantity": "1"}],
+        },
+    )
+    invoice_id = response.json()["invoice_id"]
+    issued = await stack.wait_until_awaiting_payment(invoice_id)
+    await stack.pay(issued["live"]["payment_url"].rsplit("/", 1)[-1], 14400)
+    await stack.wait_for_status(invoice_id, "CLOSED")
+    await _save(stack, invoice_id, "invoice_delivered_by_sms")
+
+
+EXCEPTIONS = (_payment_refused, _policy_block_corrected, _approval_link_bounced, _delivered_by_sms)
+
+
 if __name__ == "__main__":
     # before_approvals_*.json were recorded before the "approval-v1" patch: keep them, they
     # prove that invoices started before approvals existed still replay
-    asyncio.run(main(set(sys.argv[1:]) or {"invoice", "billing", "approval"}))
+    asyncio.run(main(set(sys.argv[1:]) or {"invoice", "billing", "approval", "exceptions"}))

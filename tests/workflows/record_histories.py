@@ -33,8 +33,9 @@ HERE = Path(__file__).parent / "histories"
 BIN = Path(sys.executable).parent
 
 
-async def _invoice(stack: Stack, email: str, **extra: object) -> str:
-    customer, contract = await customer_and_contract(stack, email=email)
+async def _invoice(stack: Stack, email: str, phone: str | None = None, **extra: object) -> str:
+    customer_fields = {"phone": phone} if phone else {}
+    customer, contract = await customer_and_contract(stack, email=email, **customer_fields)
     body = {
         "customer_id": customer["id"],
         "contract_id": contract["id"],
@@ -226,19 +227,7 @@ async def _approval_link_bounced(env: WorkflowEnvironment, stack: Stack) -> None
 async def _delivered_by_sms(env: WorkflowEnvironment, stack: Stack) -> None:
     """The customer's mailbox refuses the invoice: it goes by SMS, and is paid."""
     today = (await env.get_current_time()).date().isoformat()
-    customer, contract = await customer_and_contract(
-        stack, email="bounce@acme.test", phone="+447700900123"
-    )
-    response = await stack.api.post(
-        "/invoices",
-        json={
-            "customer_id": customer["id"],
-            "contract_id": contract["id"],
-            "issue_date": today,
-            "items": [{"rate_code": "senior", "quantity": "1"}],
-        },
-    )
-    invoice_id = response.json()["invoice_id"]
+    invoice_id = await _invoice(stack, "bounce@acme.test", phone="+447700900123", issue_date=today)
     issued = await stack.wait_until_awaiting_payment(invoice_id)
     await stack.pay(issued["live"]["payment_url"].rsplit("/", 1)[-1], 14400)
     await stack.wait_for_status(invoice_id, "CLOSED")

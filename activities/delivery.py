@@ -109,17 +109,19 @@ class DeliveryActivities:
                 html=rendered.html,
                 text=rendered.text,
             )
-        except ProviderError as err:
-            if err.retryable:
+        except ProviderError as bounced:
+            if bounced.retryable:
                 raise
-            if not invoice.customer_phone:
-                await self._record(invoice, link, failure=err)
-                raise permanent(err, link.url) from err
-            log.warning("delivery.email_refused", invoice_id=invoice.invoice_id, detail=err.detail)
-            channel, recipient = "sms", invoice.customer_phone
-            await self._text(invoice, link, err)
+            try:
+                channel, recipient = await self._text(invoice, link, bounced)
+            except ProviderError as failure:
+                if failure.retryable:
+                    raise
+                # no channel left: the invoice stays collectable and keeps its link
+                await self._record_failure(invoice, link, failure)
+                raise permanent(failure, link.url) from failure
 
-        await self._record(invoice, link, channel=channel, recipient=recipient)
+        await self._record_delivery(invoice, link, channel, recipient)
         log.info("delivery.sent", invoice_id=invoice.invoice_id, channel=channel)
         return DeliverInvoiceResult(
             delivery_id=f"{invoice.invoice_id}:{channel}:issue",
@@ -131,9 +133,13 @@ class DeliveryActivities:
 
     async def _text(
         self, invoice: InvoiceSnapshot, link: PaymentLink, bounced: ProviderError
-    ) -> None:
-        """The fallback: the links by SMS, when the mailbox refused the e-mail for good."""
-        assert invoice.customer_phone
+    ) -> tuple[str, str]:
+        """The fallback: the links by SMS, when the mailbox refused the e-mail for good.
+        Raises the e-mail's refusal when there is no phone, one naming both refusals when
+        the SMS is refused too."""
+        if not invoice.customer_phone:
+            raise bounced
+        log.warning("delivery.email_refused", invoice_id=invoice.invoice_id, detail=bounced.detail)
         try:
             await self._sms.send(
                 idempotency_key=f"{invoice.invoice_id}:sms:issue",
@@ -144,36 +150,17 @@ class DeliveryActivities:
         except ProviderError as err:
             if err.retryable:
                 raise
-            await self._record(invoice, link, failure=err)
             detail = f"e-mail: {bounced.detail}; sms: {err.detail}"
-            both = ProviderError("email+sms", err.status, detail, retryable=False)
-            raise permanent(both, link.url) from err
+            raise ProviderError("email+sms", err.status, detail, retryable=False) from err
+        return "sms", invoice.customer_phone
 
-    async def _record(
-        self,
-        invoice: InvoiceSnapshot,
-        link: PaymentLink,
-        *,
-        channel: str | None = None,
-        recipient: str | None = None,
-        failure: ProviderError | None = None,
+    async def _record_delivery(
+        self, invoice: InvoiceSnapshot, link: PaymentLink, channel: str, recipient: str
     ) -> None:
-        """One write for the link and the delivery (SQLite has a single writer: fewer write
-        transactions per invoice is throughput). A failed delivery still keeps the link."""
+        """One write for the link and the delivery: SQLite has a single writer, so fewer
+        write transactions per invoice is throughput."""
         async with transaction(self._sessions) as session:
             await invoices.set_payment_link(session, invoice.invoice_id, link.id, link.url)
-            if failure is not None:
-                await audit.record(
-                    session,
-                    step_key=f"{invoice.invoice_id}:delivery_failed",
-                    invoice_id=invoice.invoice_id,
-                    entity="delivery",
-                    action="invoice.delivery_failed",
-                    actor="workflow",
-                    data={"provider": failure.provider, "detail": failure.detail, "link": link.id},
-                )
-                return
-            assert channel and recipient
             await insert_if_absent(
                 session,
                 Delivery,
@@ -193,6 +180,22 @@ class DeliveryActivities:
                 action="invoice.delivered",
                 actor="workflow",
                 data={"channel": channel, "recipient": recipient, "link": link.id},
+            )
+
+    async def _record_failure(
+        self, invoice: InvoiceSnapshot, link: PaymentLink, failure: ProviderError
+    ) -> None:
+        """No message reached the customer: keep the link, and say why in the audit."""
+        async with transaction(self._sessions) as session:
+            await invoices.set_payment_link(session, invoice.invoice_id, link.id, link.url)
+            await audit.record(
+                session,
+                step_key=f"{invoice.invoice_id}:delivery_failed",
+                invoice_id=invoice.invoice_id,
+                entity="delivery",
+                action="invoice.delivery_failed",
+                actor="workflow",
+                data={"provider": failure.provider, "detail": failure.detail, "link": link.id},
             )
 
     async def _delivered_before(self, invoice_id: str) -> DeliverInvoiceResult | None:

@@ -134,15 +134,10 @@ def install_error_handlers(app: FastAPI) -> None:
         if err.status not in TEMPORAL_AWAY:
             return await _unexpected(request, err)
         log.warning("api.temporal_unavailable", path=request.url.path, status=err.status.name)
-        response = problem(
-            503,
-            "Service unavailable",
-            "Temporal did not answer in time; try again shortly",
-            code="temporal_unavailable",
-            instance=request.url.path,
+        away = ServiceUnavailable(
+            "Temporal did not answer in time; try again shortly", code="temporal_unavailable"
         )
-        response.headers["Retry-After"] = "5"
-        return response
+        return await _api_error(request, away)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, err: Exception) -> JSONResponse:

@@ -29,7 +29,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from schemas import search_attributes as sa
     from schemas.approval import ApprovalContext, DecideInput, SendApprovalLinksInput
-    from schemas.invoice import InvoiceSnapshot
+    from schemas.invoice import InvoiceSnapshot, InvoiceStatus
     from workflows import options
 
 
@@ -66,6 +66,25 @@ def operator_decision(
     )
     code = {"approved": "chain_complete", "rejected": "rejected"}.get(status, "changes_requested")
     return DecisionOutcome(code=code, state=new_state, recorded=decision)  # type: ignore[arg-type]
+
+
+# A decision's writes (its audit event, the request row, the status it moves the invoice
+# to) happen only after the workflow task that accepted it is in history: the decision is
+# recorded by an ordinary activity, the invoice's status waits for it, and the click's
+# answer waits for the status (patched in; before it, the writes ran as local activities
+# inside the accepting task, and a lost task left the writes of a decision that lost).
+DECISION_WRITES = "approval-decision-writes-v1"
+
+_STATUS_AFTER = {
+    "chain_complete": InvoiceStatus.ISSUED,
+    "rejected": InvoiceStatus.CHANGES_REQUESTED,
+    "changes_requested": InvoiceStatus.CHANGES_REQUESTED,
+}
+
+
+def status_after(outcome: str) -> InvoiceStatus | None:
+    """The status an accepted decision moves the invoice to; None: it stays as it is."""
+    return _STATUS_AFTER.get(outcome)
 
 
 # A mailbox refusing an approval link for good flags the invoice instead of failing its

@@ -56,7 +56,7 @@ with workflow.unsafe.imports_passed_through():
         StartInvoiceInput,
     )
     from workflows import options
-    from workflows.approval import ApprovalRound
+    from workflows.approval import DECISION_WRITES, ApprovalRound, status_after
 
 
 # Payments the invoice cannot apply are flagged for operations (patched in: before it, a
@@ -106,6 +106,7 @@ class InvoiceWorkflow:
         self._policy_blocked: str | None = None
         self._block_takes_corrections = False
         self._revising = False
+        self._recording = 0  # decisions whose writes are running (see DECISION_WRITES)
 
     # --- the process -------------------------------------------------------------
 
@@ -370,23 +371,38 @@ class InvoiceWorkflow:
         reason: str | None,
     ) -> None:
         """Audit a decision. Bounded retries: the decision stands (it is in history) even
-        if the audit write fails, and a click must never hang on it."""
+        if the audit write fails, and a click must never hang on it.
+
+        An ordinary activity (patch DECISION_WRITES): it runs only once the workflow task
+        that accepted the decision is in history. A local activity ran inside that task,
+        so when the task was lost (a speculative update task, a task retried after a
+        failure) the write of a decision the history never accepted stayed.
+        """
+        record = RecordDecisionInput(
+            invoice_id=self._request.invoice_id,
+            request_id=request_id,
+            decision=decision,
+            reason=reason,
+            actor=actor,
+            ip=data.ip,
+            user_agent=data.user_agent,
+            at=at,
+        )
         try:
-            await workflow.execute_local_activity_method(
-                ApprovalActivities.record_decision,
-                RecordDecisionInput(
-                    invoice_id=self._request.invoice_id,
-                    request_id=request_id,
-                    decision=decision,
-                    reason=reason,
-                    actor=actor,
-                    ip=data.ip,
-                    user_agent=data.user_agent,
-                    at=at,
-                ),
-                start_to_close_timeout=options.STORE_TIMEOUT,
-                retry_policy=options.AUDIT_RETRY,
-            )
+            if workflow.patched(DECISION_WRITES):
+                await workflow.execute_activity_method(
+                    ApprovalActivities.record_decision,
+                    record,
+                    start_to_close_timeout=options.STORE_TIMEOUT,
+                    retry_policy=options.AUDIT_RETRY,
+                )
+            else:
+                await workflow.execute_local_activity_method(
+                    ApprovalActivities.record_decision,
+                    record,
+                    start_to_close_timeout=options.STORE_TIMEOUT,
+                    retry_policy=options.AUDIT_RETRY,
+                )
         except ActivityError as err:
             workflow.logger.error("approval.audit_failed", extra={"error": str(err.cause)})
 
@@ -399,24 +415,40 @@ class InvoiceWorkflow:
                 return DecideResult(outcome="chain_closed", status=self._status.value)
             self._operator_override = data
             answers = {"approve": "chain_complete", "reject": "rejected"}
-            return DecideResult(
-                outcome=answers.get(data.decision, "changes_requested"), status=self._status.value
-            )
+            code = answers.get(data.decision, "changes_requested")
+            if workflow.patched(DECISION_WRITES):
+                await self._status_settled(code)
+            return DecideResult(outcome=code, status=self._status.value)
         outcome = approval.decide(data)
         if outcome.recorded is None:  # refused after validation (a click in the same task)
             return DecideResult(
                 outcome=outcome.code, status=self._status.value, earlier=outcome.earlier
             )
+        # Set before the first await: a second click in this task sees the level decided.
         approval.state = outcome.state
         recorded = outcome.recorded
         actor = f"operator:{data.operator}" if data.operator else recorded.approver_id
         request_id = data.request_id or approval.request_id_for(
             recorded.approver_id, recorded.level_index
         )
-        await self._record_decision(
-            data, recorded.decision, actor, request_id, recorded.at, recorded.reason
-        )
+        writes_after = workflow.patched(DECISION_WRITES)
+        self._recording += writes_after  # holds the main loop's status writes until done
+        try:
+            await self._record_decision(
+                data, recorded.decision, actor, request_id, recorded.at, recorded.reason
+            )
+        finally:
+            self._recording -= writes_after
+        if writes_after:
+            await self._status_settled(outcome.code)
         return DecideResult(outcome=outcome.code, status=self._status.value)
+
+    async def _status_settled(self, code: str) -> None:
+        """Wait until the stored and live status say what the decision made of the
+        invoice, so the click's answer reports the status after it."""
+        after = status_after(code)
+        if after is not None:
+            await workflow.wait_condition(lambda: self._status == after)
 
     @decide.validator
     def _validate_decide(self, data: DecideInput) -> None:
@@ -583,6 +615,8 @@ class InvoiceWorkflow:
         self._set_status(recorded.status)
 
     async def _set_stored_status(self, status: InvoiceStatus, step: str) -> None:
+        if self._recording:  # a decision accepted in this task: its write goes first
+            await workflow.wait_condition(lambda: not self._recording)
         await workflow.execute_local_activity_method(
             InvoiceStoreActivities.set_status,
             SetStatusInput(invoice_id=self._request.invoice_id, status=status, step_key=step),
@@ -704,7 +738,8 @@ class InvoiceWorkflow:
         return {
             "round": approval.round,
             "status": approval.state.status,
-            "level": approval.state.active_level + 1,
+            # an approved chain's active_level is one past its last level
+            "level": min(approval.state.active_level + 1, len(approval.chain.levels)),
             "levels": len(approval.chain.levels),
             "rule": approval.chain.rule_description,
             "waiting_on": [p.name for p in waiting_on(approval.chain, approval.state)],

@@ -1,5 +1,6 @@
 """Session-wide real servers: a Temporal dev server, the time-skipping test server, and
-database factories for SQLite and PostgreSQL."""
+database factories for SQLite and PostgreSQL (a PostgreSQL of its own when the machine
+has none)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from schemas import search_attributes as sa
-from tests.support.databases import PostgresFactory, SqliteFactory
+from tests.support.databases import PostgresFactory, SqliteFactory, postgres_server
 
 BIN = Path(sys.executable).parent
 TEMPORAL_CLI = BIN / "temporal"
@@ -64,8 +65,16 @@ def sqlite_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SqliteF
 
 
 @pytest.fixture(scope="session")
-def postgresql_factory() -> Iterator[PostgresFactory]:
-    factory = PostgresFactory()
+def postgresql_admin_url() -> Iterator[str]:
+    """INVOICEFLOW_TEST_PG_URL, else the server on 127.0.0.1:5432, else an embedded one
+    started for the session and stopped at its end (tests/support/databases.py)."""
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def postgresql_factory(postgresql_admin_url: str) -> Iterator[PostgresFactory]:
+    factory = PostgresFactory(postgresql_admin_url)
     yield factory
     factory.close()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -43,10 +44,12 @@ async def temporal_client(app: Any) -> Client | None:
         return state.temporal  # type: ignore[no-any-return]
     async with state.temporal_lock:
         if state.temporal is None and time.monotonic() >= state.temporal_retry_at:
+            bound = state.settings.temporal_rpc_timeout_s
             try:
-                state.temporal = await connect(state.settings)
+                async with asyncio.timeout(bound):  # a black-holed address must not hang us
+                    state.temporal = await connect(state.settings, retry_for_s=bound)
                 log.info("api.temporal_connected", address=state.settings.temporal_address)
-            except RuntimeError as err:
+            except (RuntimeError, TimeoutError) as err:
                 state.temporal_retry_at = time.monotonic() + RECONNECT_INTERVAL_S
                 log.warning("api.temporal_unreachable", error=str(err))
     return state.temporal  # type: ignore[no-any-return]

@@ -40,12 +40,23 @@ class ApiError(Exception):
     status: int = 400
     title: str = "Bad request"
     code: str = "bad_request"
+    # seconds, sent as Retry-After: an answer the client should simply repeat later
+    retry_after: int | None = None
 
-    def __init__(self, detail: str, *, code: str | None = None, **extra: Any) -> None:
+    def __init__(
+        self,
+        detail: str,
+        *,
+        code: str | None = None,
+        retry_after: int | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         if code:
             self.code = code
+        if retry_after is not None:
+            self.retry_after = retry_after
         self.extra = extra
 
 
@@ -67,6 +78,7 @@ class Unprocessable(ApiError):
 
 class ServiceUnavailable(ApiError):
     status, title, code = 503, "Service unavailable", "service_unavailable"
+    retry_after = 5
 
 
 def problem(
@@ -90,8 +102,8 @@ def install_error_handlers(app: FastAPI) -> None:
         response = problem(
             err.status, err.title, err.detail, code=err.code, instance=request.url.path, **err.extra
         )
-        if err.status == 503:
-            response.headers["Retry-After"] = "5"
+        if err.retry_after is not None:
+            response.headers["Retry-After"] = str(err.retry_after)
         return response
 
     @app.exception_handler(RequestValidationError)

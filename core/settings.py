@@ -38,6 +38,12 @@ class Settings(BaseSettings):
     temporal_ui_port: int = 8233  # the dev stack's Temporal UI
     temporal_namespace: str = "default"
     task_queue: str = "invoiceflow"
+    # How long the API waits on Temporal before answering without it. A live-state query
+    # (GET /invoices/{id}): then the stored record answers with live null. A workflow start
+    # (POST /invoices, /billing-runs), its retries included: then 503 temporal_unavailable
+    # with Retry-After; a retry with the same Idempotency-Key starts nothing twice.
+    temporal_query_timeout_s: float = Field(default=2.0, gt=0)
+    temporal_rpc_timeout_s: float = Field(default=3.0, gt=0)
     # The Temporal workflow sandbox checks workflow code for non-determinism at run time.
     # It costs the worker CPU per invoice (make bench). The tests run with it on (the
     # lifecycle e2e test also off); a production worker running code that passed them

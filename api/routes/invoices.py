@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
@@ -133,9 +134,21 @@ async def create_invoice(
                     amount_due_minor=preview.total_minor,
                     currency=preview.currency,
                 ),
+                rpc_timeout=timedelta(seconds=settings.temporal_rpc_timeout_s),
             )
         except WorkflowAlreadyStartedError:
-            pass  # the same Idempotency-Key raced here: that workflow is this invoice
+            # the same Idempotency-Key raced here, or an earlier try timed out after Temporal
+            # had started it: that workflow is this invoice
+            pass
+        except RPCError as err:
+            if err.status not in TEMPORAL_AWAY:
+                raise
+            raise ServiceUnavailable(
+                "Temporal did not answer in time; the invoice may or may not have been started:"
+                " send the same request with the same Idempotency-Key again, which never starts"
+                " a second one",
+                code="temporal_unavailable",
+            ) from err
         accepted = InvoiceAccepted(
             invoice_id=invoice_id,
             workflow_id=workflow_id,
@@ -195,20 +208,31 @@ async def correct_invoice(
     return {"status": "accepted", "invoice_id": invoice_id}
 
 
-async def live_state(temporal: Client | None, invoice_id: str) -> InvoiceState | None:
-    """The workflow's own view, or None: no workflow, or Temporal (or every worker) away,
-    in which case the stored invoice still answers."""
+# Temporal refuses a query at once when no worker polled the workflow's task queue lately
+# (every worker gone for ~20 s): the stored record answers, as when Temporal is away.
+NO_WORKER = frozenset({RPCStatusCode.FAILED_PRECONDITION})
+
+
+async def live_state(
+    temporal: Client | None, invoice_id: str, timeout_s: float
+) -> InvoiceState | None:
+    """The workflow's own view, or None: no workflow, or Temporal (or every worker) away
+    or not answering within `timeout_s`, in which case the stored invoice still answers."""
     if temporal is None:
         return None
     handle = temporal.get_workflow_handle(invoice_workflow_id(invoice_id))
     try:
-        return await handle.query(
-            "state", result_type=InvoiceState, rpc_timeout=timedelta(seconds=5)
-        )
+        async with asyncio.timeout(timeout_s + 0.5):  # the SDK's own bound, plus a margin
+            return await handle.query(
+                "state", result_type=InvoiceState, rpc_timeout=timedelta(seconds=timeout_s)
+            )
+    except TimeoutError:
+        log.warning("api.live_state_unavailable", invoice_id=invoice_id, status="timeout")
+        return None
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:
             return None
-        if err.status in TEMPORAL_AWAY:
+        if err.status in TEMPORAL_AWAY or err.status in NO_WORKER:
             log.warning("api.live_state_unavailable", invoice_id=invoice_id, status=err.status.name)
             return None
         raise
@@ -221,12 +245,16 @@ async def live_state(temporal: Client | None, invoice_id: str) -> InvoiceState |
 
 @router.get("/{invoice_id}", response_model=InvoiceDetail)
 async def get_invoice(
-    invoice_id: str, session: SessionDep, temporal: OptionalTemporalDep, _: ApiKeyDep
+    invoice_id: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    temporal: OptionalTemporalDep,
+    _: ApiKeyDep,
 ) -> InvoiceDetail:
     invoice = await session.get(Invoice, invoice_id)
     records = await queries.invoice_records(session, invoice_id) if invoice else None
     await session.commit()
-    live = await live_state(temporal, invoice_id)
+    live = await live_state(temporal, invoice_id, settings.temporal_query_timeout_s)
     if invoice is None and live is None:
         raise NotFoundError(f"invoice {invoice_id} does not exist")
     today = datetime.now(UTC).date()

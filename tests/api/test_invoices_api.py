@@ -12,7 +12,7 @@ import pytest
 from sqlmodel import func, select
 from temporalio.client import Client
 
-from api.idempotency import fingerprint
+from api.idempotency import RESERVATION_TTL, fingerprint
 from schemas.api import CustomerCreate
 from schemas.tables import ApiKey as ApiKeyRow
 from schemas.tables import IdempotencyRecord, Invoice
@@ -210,17 +210,21 @@ async def test_one_key_sent_many_times_at_once_acts_once(stack: Stack) -> None:
     assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
 
 
-async def test_a_reservation_left_by_a_dead_request_is_taken_over_after_a_minute(
+async def test_a_reservation_left_by_a_dead_request_is_taken_over_after_seconds(
     stack: Stack,
 ) -> None:
-    """A process that died mid-request left its key reserved: 409 for a minute, then the
-    key is free again (the request had not answered, so nothing claims it)."""
+    """A process that died mid-request left its key reserved: 409 (with Retry-After) until
+    the reservation is RESERVATION_TTL old, then the key is free again (the request had not
+    answered, so nothing claims it)."""
     body = {"name": "Late Ltd", "email": "late@example.test"}
     async with stack.sessions() as session:
         key_row = (await session.exec(select(ApiKeyRow))).first()
         assert key_row is not None
         api_key_id = key_row.id
-        for key, age in (("fresh", timedelta(seconds=5)), ("stale", timedelta(minutes=2))):
+        for key, age in (
+            ("fresh", timedelta(seconds=1)),
+            ("stale", RESERVATION_TTL + timedelta(seconds=1)),
+        ):
             session.add(
                 IdempotencyRecord(
                     api_key_id=api_key_id,
@@ -241,6 +245,7 @@ async def test_a_reservation_left_by_a_dead_request_is_taken_over_after_a_minute
     stale = await stack.api.post("/customers", json=body, headers={"Idempotency-Key": "stale"})
 
     assert_problem(fresh, 409, "idempotency_key_in_progress")
+    assert fresh.headers["Retry-After"] == "1"
     assert stale.status_code == 201, stale.text
     replayed = await stack.api.post("/customers", json=body, headers={"Idempotency-Key": "stale"})
     assert replayed.headers["Idempotent-Replayed"] == "true"

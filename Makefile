@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test demo bench bench-billing bench-store bench-smtp bench-http lint clean
+.PHONY: install run test demo bench bench-billing bench-store bench-smtp bench-http lint i18n clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,17 @@ bench-http: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy domain schemas workflows activities integrations store api cli worker core sandbox
+
+# Translations (rendering/locales): extract every marked text (babel.cfg) into messages.pot,
+# merge it into each language's messages.po, compile the .mo files. The .mo files are
+# committed, so a fresh clone, the image and `make test` need no step; after editing a .po,
+# run this again (tests/rendering/test_catalogs.py fails on a stale .mo or a missing text).
+LOCALES := rendering/locales
+i18n: $(STAMP)
+	$(VENV)/bin/pybabel extract -F babel.cfg --no-location --sort-output \
+		--project=InvoiceFlow --copyright-holder=InvoiceFlow -o $(LOCALES)/messages.pot .
+	$(VENV)/bin/pybabel update -i $(LOCALES)/messages.pot -d $(LOCALES) --ignore-obsolete
+	$(VENV)/bin/pybabel compile -d $(LOCALES) --statistics
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache

@@ -86,6 +86,12 @@ _ZERO_RATED_NAMES = frozenset({"VAT", "GST", "HST"})
 
 SUPPORTED_REGIONS: frozenset[str] = frozenset(_STANDARD)
 
+# The names are stored on invoices as written here (short English names); documents show
+# them in the reader's language (rendering/labels.py: GST is TPS in French, QST is TVQ).
+TAX_NAMES: frozenset[str] = frozenset(
+    c.name for table in (_STANDARD, _REDUCED) for cs in table.values() for c in cs
+)
+
 
 def _check_region(region: str) -> None:
     if region not in SUPPORTED_REGIONS:

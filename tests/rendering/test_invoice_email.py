@@ -1,77 +1,55 @@
-"""The invoice e-mail: amounts and dates in the customer's locale, fr-CA included."""
+"""The invoice e-mail in en-GB, en-AU and fr-CA: words, units, plurals, tax labels, amounts."""
 
 from __future__ import annotations
 
-from datetime import date
-from decimal import Decimal
+import pytest
 
-from domain.invoicing import InvoiceLine, TaxLine
-from domain.tax import TaxCategory
 from rendering.invoice_email import render_invoice_email
-from schemas.invoice import InvoiceSnapshot
+from tests.rendering.samples import EXPECTED, MARKETS, sample_invoice
 
 
-def snapshot(locale: str, currency: str = "CAD") -> InvoiceSnapshot:
-    return InvoiceSnapshot(
-        invoice_id="inv_1",
-        number="INV-2026-0042",
-        customer_id="cus_1",
-        customer_name="Érable & Fils",
-        customer_email="compta@erable.test",
-        customer_locale=locale,
-        currency=currency,
-        issue_date=date(2026, 11, 2),
-        due_date=date(2026, 11, 17),
-        lines=[
-            InvoiceLine(
-                position=1,
-                description="Conseil <senior>",
-                quantity=Decimal("8.5"),
-                unit="hour",
-                unit_price_minor=15000,
-                net_minor=127500,
-                tax_category=TaxCategory.STANDARD,
-                rate_code="consulting",
-            )
-        ],
-        tax_lines=[
-            TaxLine(
-                name="GST",
-                rate=Decimal("0.05"),
-                category=TaxCategory.STANDARD,
-                taxable_minor=127500,
-                tax_minor=6375,
-            ),
-            TaxLine(
-                name="QST",
-                rate=Decimal("0.09975"),
-                category=TaxCategory.STANDARD,
-                taxable_minor=127500,
-                tax_minor=12718,
-            ),
-        ],
-        subtotal_minor=127500,
-        tax_minor=19093,
-        total_minor=146593,
-    )
+def _plain(text: str) -> str:
+    return text.replace("&amp;", "&")
 
 
-def test_fr_ca_email_uses_french_words_and_canadian_french_amounts() -> None:
-    email = render_invoice_email(snapshot("fr_CA"), payment_url="https://pay.test/p/1")
-    assert email.subject == "Facture INV-2026-0042 de 1\u00a0465,93\u00a0$"
-    assert "1\u00a0275,00\u00a0$" in email.html  # line amount
-    assert "9,975\u00a0%" in email.html  # QST rate
-    assert "17 novembre 2026" in email.html
-    assert "Payer maintenant" in email.html
-    assert "8,5" in email.text
-
-
-def test_en_gb_email_and_html_escaping() -> None:
+@pytest.mark.parametrize("locale", sorted(MARKETS))
+def test_invoice_email_reads_in_the_customers_language_with_units_plurals_and_tax_names(
+    locale: str,
+) -> None:
     email = render_invoice_email(
-        snapshot("en_GB", "GBP"), payment_url="https://pay.test/p/1?a=1&b=2"
+        sample_invoice(locale), payment_url="https://pay.test/p/1", view_url="https://v.test/1"
     )
-    assert email.subject == "Invoice INV-2026-0042 for £1,465.93"
-    assert "17 November 2026" in email.html
+    expected = EXPECTED[locale]
+    for body in (email.html, email.text):
+        for word in expected["quantities"] + expected["taxes"] + expected["words"]:
+            assert word in body, (locale, word)
+        for foreign in expected["foreign"]:
+            assert foreign not in _plain(body), (locale, foreign)
+    assert f'<html lang="{locale.replace("_", "-")}">' in email.html
+
+
+def test_fr_ca_email_subject_amounts_and_french_punctuation() -> None:
+    email = render_invoice_email(sample_invoice("fr_CA"), payment_url="https://pay.test/p/1")
+    assert email.subject == "Facture INV-2026-0042 de 9\u00a0266,98\u00a0$"
+    assert "1\u00a0200,00\u00a0$" in email.html  # 8 h x 150,00 $
+    assert "Total\u00a0: 9\u00a0266,98\u00a0$" in email.text  # French space before the colon
+    assert "Bonjour Érable & Fils," in email.text
+
+
+def test_en_gb_email_subject_and_html_escaping() -> None:
+    email = render_invoice_email(
+        sample_invoice("en_GB"), payment_url="https://pay.test/p/1?a=1&b=2"
+    )
+    assert email.subject == "Invoice INV-2026-0042 for £9,672.00"
     assert "Conseil &lt;senior&gt;" in email.html  # customer data is escaped
+    assert "Hello Érable &amp; Fils," in email.html  # also inside a translated sentence
     assert "https://pay.test/p/1?a=1&amp;b=2" in email.html
-    assert "Total: £1,465.93" in email.text
+    assert "Total: £9,672.00" in email.text
+
+
+def test_an_invoice_with_two_rates_of_one_tax_shows_a_line_for_each() -> None:
+    invoice = sample_invoice("en_GB")
+    reduced = invoice.tax_lines[0].model_copy(update={"rate": "0.05", "tax_minor": 100})
+    invoice = invoice.model_copy(update={"tax_lines": [*invoice.tax_lines, reduced]})
+    email = render_invoice_email(invoice, payment_url="https://pay.test/p/1")
+    assert "VAT at 20%" in email.html and "VAT at 5%" in email.html

@@ -16,12 +16,11 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from core.links import portal_view_url
-from domain.money import format_amount
 from integrations.email import EmailSender
 from integrations.errors import ProviderError
 from integrations.payments import PaymentLink, PaymentsClient
 from integrations.sms import SmsClient
-from rendering.invoice_email import render_invoice_email
+from rendering.invoice_email import render_invoice_email, render_invoice_sms
 from schemas.invoice import DeliverInvoiceInput, DeliverInvoiceResult, InvoiceSnapshot
 from schemas.tables import Delivery, Invoice
 from store import audit, invoices
@@ -46,12 +45,8 @@ def permanent(err: ProviderError, payment_url: str | None = None) -> Application
 
 
 def sms_text(invoice: InvoiceSnapshot, payment_url: str) -> str:
-    """Short, plain, one link: what fits a text message."""
-    amount = format_amount(invoice.total_minor, invoice.currency)
-    return (
-        f"Invoice {invoice.number}: {amount} due {invoice.due_date.isoformat()}. "
-        f"We could not reach you by e-mail. View and pay: {payment_url}"
-    )
+    """Short, plain, one link: what fits a text message (in the customer's language)."""
+    return render_invoice_sms(invoice, payment_url=payment_url)
 
 
 class DeliveryActivities:

@@ -1,4 +1,4 @@
-"""The invoice e-mail (HTML and text) in the customer's language and locale.
+"""The invoice e-mail (HTML and text) and its SMS fallback in the customer's language and locale.
 
 Words come from the gettext catalogs (``rendering/locales``), numbers, units, dates and
 amounts from Babel/CLDR (``rendering.formatting``), tax names per language
@@ -13,7 +13,7 @@ from rendering.formatting import Formats, money
 from rendering.i18n import babel_locale, environment, translations
 from schemas.invoice import InvoiceSnapshot
 
-__all__ = ["RenderedEmail", "babel_locale", "money", "render_invoice_email"]
+__all__ = ["RenderedEmail", "babel_locale", "money", "render_invoice_email", "render_invoice_sms"]
 
 
 @dataclass(frozen=True)
@@ -45,3 +45,19 @@ def render_invoice_email(
         html=env.get_template("invoice_email.html").render(context),
         text=env.get_template("invoice_email.txt").render(context),
     )
+
+
+def render_invoice_sms(invoice: InvoiceSnapshot, *, payment_url: str) -> str:
+    """The SMS sent when the mailbox refused the e-mail: short, plain, one link."""
+    locale = babel_locale(invoice.customer_locale)
+    formats = Formats(locale, invoice.currency)
+    text = translations(locale).gettext(
+        "Invoice %(number)s: %(amount)s due %(date)s. We could not reach you by e-mail. "
+        "View and pay: %(url)s"
+    )
+    return text % {
+        "number": invoice.number,
+        "amount": formats.money(invoice.total_minor),
+        "date": formats.date(invoice.due_date),
+        "url": payment_url,
+    }

@@ -7,15 +7,41 @@ updated or deleted, each keyed by the step that wrote it.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that leaves the database as an aware UTC datetime on every engine.
+
+    SQLite keeps no offset, so its values came back naive and left the API without one
+    (RFC 3339 needs it); PostgreSQL answers in the session's time zone. Values are stored
+    as UTC and read back as UTC; a naive value handed in is taken to be UTC already.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None or value.tzinfo is None:
+            return value
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
 def _utc_column(nullable: bool = False) -> Any:
-    return Field(sa_column=Column(DateTime(timezone=True), nullable=nullable))
+    return Field(sa_column=Column(UTCDateTime(), nullable=nullable))
 
 
 class ApiKey(SQLModel, table=True):

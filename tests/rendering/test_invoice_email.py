@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rendering.invoice_email import render_invoice_email
+from rendering.invoice_email import render_invoice_email, render_invoice_sms
 from tests.rendering.samples import EXPECTED, MARKETS, sample_invoice
 
 
@@ -53,3 +53,21 @@ def test_an_invoice_with_two_rates_of_one_tax_shows_a_line_for_each() -> None:
     invoice = invoice.model_copy(update={"tax_lines": [*invoice.tax_lines, reduced]})
     email = render_invoice_email(invoice, payment_url="https://pay.test/p/1")
     assert "VAT at 20%" in email.html and "VAT at 5%" in email.html
+
+
+@pytest.mark.parametrize(
+    ("locale", "expected"),
+    [
+        ("en_GB", "Invoice INV-2026-0042: £9,672.00 due 17 November 2026. We could not reach"),
+        ("en_AU", "Invoice INV-2026-0042: $8,866.00 due 17 November 2026. We could not reach"),
+        (
+            "fr_CA",
+            "Facture INV-2026-0042\u00a0: 9\u00a0266,98\u00a0$ payable au plus tard le 17 "
+            "novembre 2026. Nous n’avons pas pu vous joindre par courriel.",
+        ),
+    ],
+)
+def test_the_sms_fallback_is_in_the_customers_language(locale: str, expected: str) -> None:
+    text = render_invoice_sms(sample_invoice(locale), payment_url="https://pay.test/p/1")
+    assert text.startswith(expected)
+    assert text.endswith("https://pay.test/p/1")

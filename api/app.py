@@ -14,6 +14,7 @@ from temporalio.service import RPCError
 
 from api.deps import temporal_client
 from api.errors import install_error_handlers
+from api.openapi import TAGS, install_openapi
 from api.routes import approval_config, approvals, billing, invoices, parties, portal, webhooks
 from core import eventloop
 from core.logging import configure_logging, install_token_redaction
@@ -51,12 +52,18 @@ def create_app(
     app = FastAPI(
         title="InvoiceFlow",
         version="0.1.0",
-        description="Invoice processes as durable Temporal workflows.",
+        description="Invoice processes as durable Temporal workflows. Every call of an"
+        " upstream app sends its API key (`Authorization: Bearer <key>` or `X-API-Key`);"
+        " every error is `application/problem+json` with a stable `code`.",
         lifespan=lifespan,
+        docs_url=None,  # served offline by install_openapi
+        redoc_url=None,
+        openapi_tags=TAGS,
     )
     app.state.settings = settings
     install_token_redaction()  # uvicorn's access log sees link tokens in paths
     install_error_handlers(app)
+    install_openapi(app)
     app.include_router(parties.router)
     app.include_router(invoices.router)
     app.include_router(billing.router)

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import structlog
 from fastapi import Depends, Header, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio.client import Client
 
@@ -90,14 +91,28 @@ KEY_CACHE_TTL_S = 30.0
 _verified: dict[str, tuple[Caller, float]] = {}
 
 
+# The two ways to send the key, declared once as OpenAPI security schemes: an operation
+# that depends on ApiKeyDep lists them (either one will do), so "Authorize" in /docs and
+# generated clients send the key. auto_error=False: a missing key is our own 401 problem.
+_bearer = HTTPBearer(
+    scheme_name="bearerAuth", description="Authorization: Bearer <API key>", auto_error=False
+)
+_x_api_key = APIKeyHeader(
+    name="X-API-Key",
+    scheme_name="apiKeyHeader",
+    description="X-API-Key: <API key>",
+    auto_error=False,
+)
+
+
 async def _api_key(
     session: Annotated[AsyncSession, Depends(_session)],
-    authorization: Annotated[str | None, Header()] = None,
-    x_api_key: Annotated[str | None, Header()] = None,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None,
+    x_api_key: Annotated[str | None, Depends(_x_api_key)] = None,
 ) -> Caller:
     plain = x_api_key
-    if authorization and authorization.lower().startswith("bearer "):
-        plain = authorization[7:].strip()
+    if bearer is not None and bearer.scheme.lower() == "bearer":
+        plain = bearer.credentials.strip()
     if not plain:
         raise Unauthorized("send your API key as 'Authorization: Bearer <key>' or 'X-API-Key'")
     digest = api_keys.hash_key(plain)

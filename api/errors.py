@@ -133,6 +133,15 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, err: StarletteHTTPException) -> JSONResponse:
+        if err.status_code == 400 and err.detail == "There was an error parsing the body":
+            # a body FastAPI cannot decode at all: the same answer as a malformed JSON body
+            return problem(
+                422,
+                "Malformed JSON",
+                "the request body could not be read (not JSON, or not UTF-8)",
+                code="malformed_json",
+                instance=request.url.path,
+            )
         return problem(
             err.status_code,
             str(err.detail) if err.status_code < 500 else "Server error",

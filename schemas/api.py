@@ -113,6 +113,14 @@ class InvoiceCreate(_Strict):
         max_length=200,
         description="the person who created the invoice (kept from approving it)",
     )
+    allow_past_due: bool = Field(
+        default=False,
+        description=(
+            "an issue date in the past is accepted while its due date is today or later;"
+            " true also accepts one whose due date has passed (refused otherwise with"
+            " due_date_passed)"
+        ),
+    )
 
 
 class InvoicePreview(BaseModel):
@@ -164,6 +172,20 @@ class InvoiceDetail(BaseModel):
     live: dict[str, Any] | None = Field(
         description="The workflow's own view (query), or null if Temporal is unreachable"
     )
+
+
+class CustomerPage(BaseModel):
+    items: list[CustomerOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class ContractPage(BaseModel):
+    items: list[ContractOut]
+    total: int
+    limit: int
+    offset: int
 
 
 class InvoicePage(BaseModel):

@@ -36,8 +36,16 @@ class NotFound(Exception):
     """A record the step needs does not exist (not worth retrying)."""
 
 
-_INVOICE_EXISTS = select(Invoice.id).where(col(Invoice.id) == bindparam("invoice_id"))
+_INVOICE_EXISTS = select(Invoice.id, Invoice.status).where(
+    col(Invoice.id) == bindparam("invoice_id")
+)
 _INSERT_INVOICE = insert(Invoice)
+# fills in the row the API stored as PENDING when it accepted the invoice
+_COMPLETE_PENDING = (
+    update(Invoice)
+    .where(col(Invoice.id) == bindparam("invoice_id"))
+    .where(col(Invoice.status) == InvoiceStatus.PENDING.value)
+)
 _INSERT_LINES = insert(InvoiceLineRow)
 
 
@@ -54,10 +62,23 @@ async def create_invoice(
     than the SQL; make bench-store).
     """
     connection = await session.connection()
-    if (await connection.execute(_INVOICE_EXISTS, {"invoice_id": request.invoice_id})).first():
+    found = (await connection.execute(_INVOICE_EXISTS, {"invoice_id": request.invoice_id})).first()
+    accepted = found is not None and found.status == InvoiceStatus.PENDING.value
+    if found is not None and not accepted:
         existing = await session.get(Invoice, request.invoice_id)
         assert existing is not None
         return await _result_for(session, existing)
+
+    async def store_row(row: dict[str, Any]) -> None:
+        """Insert the invoice, or complete the PENDING row the API kept (its acceptance time
+        stays the invoice's created_at)."""
+        if accepted:
+            values = {k: v for k, v in row.items() if k not in ("id", "created_at")}
+            await connection.execute(
+                _COMPLETE_PENDING.values(**values), {"invoice_id": request.invoice_id}
+            )
+        else:
+            await connection.execute(_INSERT_INVOICE, row)
 
     lookup = known_parties.customer_and_contract if known_parties else parties.customer_and_contract
     customer, contract = await lookup(session, request.customer_id, request.contract_id)
@@ -117,7 +138,7 @@ async def create_invoice(
     except InvoiceRuleError as rule:
         row["status"] = InvoiceStatus.REJECTED.value
         row["rejection_reason"] = f"{rule.code}: {rule.detail}"
-        await connection.execute(_INSERT_INVOICE, row)
+        await store_row(row)
         await audit.record(
             session,
             step_key=f"{request.invoice_id}:rejected",
@@ -142,7 +163,7 @@ async def create_invoice(
         total_minor=generated.total_minor,
         tax_lines=[line.model_dump(mode="json") for line in generated.tax_lines],
     )
-    await connection.execute(_INSERT_INVOICE, row)
+    await store_row(row)
     await billing.mark_billed(session, entries, request.invoice_id)
     await connection.execute(_INSERT_LINES, _line_rows(request.invoice_id, generated.lines))
     await audit.record(

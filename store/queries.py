@@ -11,7 +11,16 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from schemas.api import InvoiceOut
 from schemas.invoice import OPEN_STATUSES
-from schemas.tables import AccountingPosting, AuditEvent, Delivery, Invoice, InvoiceLineRow, Payment
+from schemas.tables import (
+    AccountingPosting,
+    AuditEvent,
+    Contract,
+    Customer,
+    Delivery,
+    Invoice,
+    InvoiceLineRow,
+    Payment,
+)
 
 
 def invoice_out(invoice: Invoice, today: date) -> InvoiceOut:
@@ -93,8 +102,57 @@ async def list_invoices(
             & col(Invoice.status).in_([s.value for s in OPEN_STATUSES])
         )
         query = query.where(is_overdue if overdue else ~is_overdue)
+    order = (col(Invoice.created_at).desc(), col(Invoice.id))
+    return await page(session, query, order, limit=limit, offset=offset)
+
+
+async def page(
+    session: AsyncSession, query: Any, order: tuple[Any, ...], *, limit: int, offset: int
+) -> tuple[list[Any], int]:
+    """One page of a filtered query and the count of all its rows."""
     total = (await session.exec(select(func.count()).select_from(query.subquery()))).one()
-    rows = await session.exec(
-        query.order_by(col(Invoice.created_at).desc(), col(Invoice.id)).limit(limit).offset(offset)
-    )
+    rows = await session.exec(query.order_by(*order).limit(limit).offset(offset))
     return list(rows), int(total)
+
+
+async def list_customers(
+    session: AsyncSession,
+    *,
+    name: str | None,
+    email: str | None,
+    external_ref: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[Customer], int]:
+    query = select(Customer)
+    if name:
+        query = query.where(func.lower(Customer.name).contains(name.lower(), autoescape=True))
+    if email:
+        query = query.where(func.lower(Customer.email) == email.lower())
+    if external_ref:
+        query = query.where(Customer.external_ref == external_ref)
+    order = (col(Customer.created_at).desc(), col(Customer.id))
+    return await page(session, query, order, limit=limit, offset=offset)
+
+
+async def list_contracts(
+    session: AsyncSession,
+    *,
+    customer_id: str | None,
+    currency: str | None,
+    valid_on: date | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[Contract], int]:
+    query = select(Contract)
+    if customer_id:
+        query = query.where(Contract.customer_id == customer_id)
+    if currency:
+        query = query.where(Contract.currency == currency)
+    if valid_on:
+        query = query.where(
+            (col(Contract.valid_from).is_(None) | (col(Contract.valid_from) <= valid_on))
+            & (col(Contract.valid_to).is_(None) | (col(Contract.valid_to) >= valid_on))
+        )
+    order = (col(Contract.created_at).desc(), col(Contract.id))
+    return await page(session, query, order, limit=limit, offset=offset)

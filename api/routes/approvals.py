@@ -20,6 +20,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import OptionalTemporalDep, SessionDep, SettingsDep
 from api.errors import TEMPORAL_AWAY, UPDATE_TIMEOUT
+from api.openapi import DECISION_BODY, LINK_RESPONSES
 from core.links import ApprovalLink, InvalidLink, read_approval_token
 from rendering.invoice_email import babel_locale, money
 from schemas.approval import DecideInput, DecideResult
@@ -117,7 +118,7 @@ async def _log_event(
     await session.commit()
 
 
-@router.get("/{token}", response_class=HTMLResponse)
+@router.get("/{token}", response_class=HTMLResponse, responses=LINK_RESPONSES)
 async def confirm(
     token: str,
     request: Request,
@@ -176,7 +177,7 @@ async def _decision_body(request: Request) -> DecisionBody | None:
         return None
 
 
-@router.post("/{token}")
+@router.post("/{token}", responses=LINK_RESPONSES, openapi_extra=DECISION_BODY)
 async def decide(
     token: str,
     request: Request,

@@ -48,7 +48,7 @@ from schemas.approval import CorrectInput
 from schemas.ids import idempotent_id, invoice_workflow_id, new_id
 from schemas.invoice import InvoiceState, InvoiceStatus, StartInvoiceInput
 from schemas.tables import Invoice
-from store import parties, queries
+from store import acceptance, parties, queries
 
 log = structlog.get_logger()
 
@@ -100,6 +100,14 @@ async def create_invoice(
             )
         except InvoiceRuleError as rule:
             raise Unprocessable(rule.detail, code=rule.code) from rule
+        if preview.due_date < datetime.now(UTC).date() and not body.allow_past_due:
+            raise Unprocessable(
+                f"issue date {issue_date.isoformat()} makes the invoice due on"
+                f" {preview.due_date.isoformat()}, which has passed: the customer would receive"
+                " an invoice that is overdue on arrival; send allow_past_due: true to issue it"
+                " anyway",
+                code="due_date_passed",
+            )
 
         invoice_id = (
             idempotent_id("inv", api_key.id, idempotency_key) if idempotency_key else new_id("inv")
@@ -149,6 +157,21 @@ async def create_invoice(
                 " a second one",
                 code="temporal_unavailable",
             ) from err
+        await acceptance.record_accepted(
+            session,
+            invoice_id=invoice_id,
+            customer_id=customer.id,
+            contract_id=contract.id,
+            currency=preview.currency,
+            tax_region=contract.tax_region,
+            po_number=body.po_number,
+            issue_date=preview.issue_date,
+            due_date=preview.due_date,
+            subtotal_minor=preview.subtotal_minor,
+            tax_minor=preview.tax_minor,
+            total_minor=preview.total_minor,
+            accepted_by=api_key.name,
+        )
         accepted = InvoiceAccepted(
             invoice_id=invoice_id,
             workflow_id=workflow_id,

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from api.deps import ApiKeyDep, IdempotencyKeyDep, SessionDep
 from api.errors import NotFoundError, Unprocessable
 from api.idempotency import Answer, idempotent
-from schemas.api import ContractCreate, ContractOut, CustomerCreate, CustomerOut
+from schemas.api import (
+    ContractCreate,
+    ContractOut,
+    ContractPage,
+    CustomerCreate,
+    CustomerOut,
+    CustomerPage,
+)
 from schemas.ids import new_id
 from schemas.tables import Contract, Customer
-from store import audit
+from store import audit, queries
 from store.db import begin_write
 
 router = APIRouter(tags=["customers and contracts"])
@@ -45,6 +53,28 @@ async def create_customer(
 
     return await idempotent(
         session, request, api_key, idempotency_key, body.model_dump(mode="json"), produce
+    )
+
+
+@router.get("/customers", response_model=CustomerPage)
+async def list_customers(
+    session: SessionDep,
+    _: ApiKeyDep,
+    name: Annotated[str | None, Query(max_length=200, description="part of the name")] = None,
+    email: Annotated[str | None, Query(max_length=320)] = None,
+    external_ref: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+) -> CustomerPage:
+    """Customers, newest first; `name` matches any part of the name, ignoring case."""
+    rows, total = await queries.list_customers(
+        session, name=name, email=email, external_ref=external_ref, limit=limit, offset=offset
+    )
+    return CustomerPage(
+        items=[CustomerOut.model_validate(row, from_attributes=True) for row in rows],
+        total=total,
+        limit=limit,
+        offset=offset,
     )
 
 
@@ -92,6 +122,33 @@ async def create_contract(
 
     return await idempotent(
         session, request, api_key, idempotency_key, body.model_dump(mode="json"), produce
+    )
+
+
+@router.get("/contracts", response_model=ContractPage)
+async def list_contracts(
+    session: SessionDep,
+    _: ApiKeyDep,
+    customer_id: Annotated[str | None, Query(max_length=100)] = None,
+    currency: Annotated[str | None, Query(pattern=r"^[A-Z]{3}$")] = None,
+    valid_on: Annotated[date | None, Query(description="contracts in force on this day")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+) -> ContractPage:
+    """Contracts, newest first."""
+    rows, total = await queries.list_contracts(
+        session,
+        customer_id=customer_id,
+        currency=currency,
+        valid_on=valid_on,
+        limit=limit,
+        offset=offset,
+    )
+    return ContractPage(
+        items=[ContractOut.model_validate(row, from_attributes=True) for row in rows],
+        total=total,
+        limit=limit,
+        offset=offset,
     )
 
 

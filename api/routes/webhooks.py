@@ -14,12 +14,13 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import SettingsDep, temporal_client, temporal_unavailable
 from api.errors import Unauthorized, Unprocessable
+from api.openapi import problems
 from domain.money import MAX_MINOR
 from integrations.webhook_signing import InvalidSignature, verify
 from schemas.ids import invoice_workflow_id
 from schemas.invoice import PaymentReceived
 
-router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+router = APIRouter(prefix="/webhooks", tags=["provider webhooks"])
 log = structlog.get_logger()
 
 SIGNATURE_HEADER = "Sandbox-Signature"
@@ -41,7 +42,13 @@ class PaymentEvent(BaseModel):
     data: PaymentEventData
 
 
-@router.post("/payments")
+@router.post(
+    "/payments",
+    responses=problems(
+        s401="The signature is missing, malformed, stale or wrong (`invalid_signature`)",
+        s503="Temporal is away; the provider delivers the event again later",
+    ),
+)
 async def payments_webhook(
     request: Request,
     settings: SettingsDep,

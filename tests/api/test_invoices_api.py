@@ -288,6 +288,7 @@ async def test_invoices_are_listed_with_filters_and_paging(stack: Stack) -> None
             "customer_id": customer["id"],
             "contract_id": contract["id"],
             "issue_date": "2026-01-05",
+            "allow_past_due": True,
             "items": [{"rate_code": "senior", "quantity": "1"}],
         },
     )
@@ -317,3 +318,52 @@ async def test_invoices_are_listed_with_filters_and_paging(stack: Stack) -> None
         await stack.api.get("/invoices", params={"status": "NOPE"}), 422, "validation_failed"
     )
     assert_problem(await stack.api.get("/invoices/inv_nothing"), 404, "not_found")
+
+
+async def test_an_accepted_invoice_reads_as_pending_before_any_worker_has_run(
+    temporal: Client, db_url: str
+) -> None:
+    async with running_stack(temporal, db_url, run_worker=False) as stack:
+        customer, contract = await customer_and_contract(stack)
+        accepted = await stack.api.post(
+            "/invoices",
+            json={
+                "customer_id": customer["id"],
+                "contract_id": contract["id"],
+                "po_number": "PO-88",
+                "items": [{"rate_code": "senior", "quantity": "2"}],
+            },
+        )
+        assert accepted.status_code == 202, accepted.text
+        invoice_id = accepted.json()["invoice_id"]
+        body = await stack.invoice(invoice_id)
+        stored = body["invoice"]
+        assert stored["status"] == "PENDING" and stored["number"] is None
+        assert stored["total_minor"] == accepted.json()["preview"]["total_minor"]
+        assert stored["po_number"] == "PO-88"
+        assert stored["created_at"].endswith("Z")
+        assert [e["action"] for e in body["audit"]] == ["invoice.accepted"]
+        listed = (await stack.api.get("/invoices", params={"status": "PENDING"})).json()
+        assert [i["id"] for i in listed["items"]] == [invoice_id]
+
+
+async def test_an_issue_date_whose_due_date_has_passed_needs_an_explicit_yes(
+    stack: Stack,
+) -> None:
+    customer, contract = await customer_and_contract(stack)
+    two_months_ago = (datetime.now(UTC).date() - timedelta(days=61)).isoformat()
+    body = {
+        "customer_id": customer["id"],
+        "contract_id": contract["id"],
+        "issue_date": two_months_ago,
+        "items": [{"rate_code": "senior", "quantity": "1"}],
+    }
+    problem = assert_problem(await stack.api.post("/invoices", json=body), 422, "due_date_passed")
+    assert "allow_past_due" in problem["detail"]
+    assert await invoice_count(stack) == 0
+    # backdated but not yet due (30-day terms): accepted as it is
+    recent = (datetime.now(UTC).date() - timedelta(days=10)).isoformat()
+    ok = await stack.api.post("/invoices", json={**body, "issue_date": recent})
+    assert ok.status_code == 202, ok.text
+    explicit = await stack.api.post("/invoices", json={**body, "allow_past_due": True})
+    assert explicit.status_code == 202, explicit.text

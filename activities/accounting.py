@@ -15,6 +15,7 @@ import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.heartbeat import heartbeats
 from integrations.accounting import (
     AccountingClient,
     AccountingCustomer,
@@ -62,6 +63,7 @@ class AccountingActivities:
         self._client = client
 
     @activity.defn(name="accounting.post_invoice")
+    @heartbeats
     async def post_invoice(self, data: PostInvoiceInput) -> PostingResult:
         invoice = data.invoice
         return await self._post(
@@ -75,6 +77,7 @@ class AccountingActivities:
         )
 
     @activity.defn(name="accounting.post_payment")
+    @heartbeats
     async def post_payment(self, data: PostPaymentInput) -> PostingResult:
         return await self._post(
             key=f"payment:{data.payment_id}",

@@ -13,6 +13,7 @@ import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.heartbeat import heartbeats
 from core.links import ApprovalLink, approval_url
 from core.settings import Settings
 from domain.approval import ApprovalTimers
@@ -61,6 +62,7 @@ class ApprovalActivities:
         )
 
     @activity.defn(name="approval.send_links")
+    @heartbeats
     async def send_links(self, data: SendApprovalLinksInput) -> list[str]:
         """Each recipient's link by e-mail. A mailbox refusing for good does not keep the
         others' links back: they are sent, then the refused approvers are reported in a

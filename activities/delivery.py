@@ -15,6 +15,7 @@ import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.heartbeat import heartbeats
 from core.links import portal_view_url
 from integrations.email import EmailSender
 from integrations.errors import ProviderError
@@ -70,6 +71,7 @@ class DeliveryActivities:
         self._link_secret = link_secret
 
     @activity.defn(name="invoice.deliver")
+    @heartbeats
     async def deliver_invoice(self, data: DeliverInvoiceInput) -> DeliverInvoiceResult:
         invoice = data.invoice
         if activity.info().attempt > 1:

@@ -166,6 +166,7 @@ class ApprovalRound:
                 recipients=recipients,
             ),
             start_to_close_timeout=options.DELIVERY_TIMEOUT,
+            heartbeat_timeout=options.PROVIDER_HEARTBEAT,
             retry_policy=options.DELIVERY_RETRY,
         )
 

@@ -511,6 +511,7 @@ class InvoiceWorkflow:
                 DeliveryActivities.deliver_invoice,
                 DeliverInvoiceInput(invoice=invoice),
                 start_to_close_timeout=options.DELIVERY_TIMEOUT,
+                heartbeat_timeout=options.PROVIDER_HEARTBEAT,
                 retry_policy=options.DELIVERY_RETRY,
             )
         except ActivityError as err:
@@ -531,6 +532,7 @@ class InvoiceWorkflow:
                 AccountingActivities.post_invoice,
                 PostInvoiceInput(invoice=invoice),
                 start_to_close_timeout=options.ACCOUNTING_TIMEOUT,
+                heartbeat_timeout=options.PROVIDER_HEARTBEAT,
                 retry_policy=options.ACCOUNTING_RETRY,
             )
         except ActivityError as err:
@@ -563,6 +565,7 @@ class InvoiceWorkflow:
                     paid_at=payment.paid_at,
                 ),
                 start_to_close_timeout=options.ACCOUNTING_TIMEOUT,
+                heartbeat_timeout=options.PROVIDER_HEARTBEAT,
                 retry_policy=options.ACCOUNTING_RETRY,
             )
         except ActivityError as err:

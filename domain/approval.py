@@ -26,6 +26,10 @@ Choices the issue leaves open, made here:
 - When several rules match, the highest threshold wins (a rule without one ranks lowest);
   a tie goes to the rule with more levels, then to the rule listed first. Thresholds in
   different currencies are ranked after conversion to the document's currency.
+- A rule applies only to documents in its currency scope (`currencies`; empty means any),
+  and a document outside it never needs a rate: a `GBP >= 5,000` rule scoped to GBP says
+  nothing about a CAD invoice. `rates_missing` says which scope currencies a rule's
+  threshold cannot be compared with, so a configuration can be refused when it is made.
 - Amounts are converted through the rate table's base currency and rounded half up to
   the rule currency's minor unit (the rounding rule in `domain.money`) before comparing.
   A rate is only looked up for a rule whose other conditions match.
@@ -232,6 +236,10 @@ class ApprovalRule(BaseModel):
     min_amount_minor: int | None = Field(default=None, ge=0)
     # The threshold's currency; None means the rate table's base currency.
     currency: str | None = None
+    # The currencies of the documents the rule applies to; empty means any currency. The
+    # configuration API always stores a scope (by default the threshold's currency), so a
+    # rule never reaches an invoice in a currency it was not meant for.
+    currencies: frozenset[str] = frozenset()
     customer_ids: frozenset[str] = frozenset()
     regions: frozenset[str] = frozenset()
     requires_po_variance: bool | None = None
@@ -241,6 +249,26 @@ class ApprovalRule(BaseModel):
     @classmethod
     def _known_currency(cls, value: str | None) -> str | None:
         return None if value is None else _check_currency(value)
+
+    @field_validator("currencies")
+    @classmethod
+    def _known_currencies(cls, value: frozenset[str]) -> frozenset[str]:
+        for currency in value:
+            _check_currency(currency)
+        return value
+
+
+def rates_missing(rule: ApprovalRule, rates: RateTable | None) -> list[str]:
+    """The currencies in `rule`'s scope whose documents its threshold cannot be compared
+    with, for lack of an exchange rate (empty: the rule can always be evaluated)."""
+    if rule.min_amount_minor is None:
+        return []
+    threshold = rule.currency or (rates.base if rates else None)
+    scope = rule.currencies or frozenset(CURRENCY_EXPONENTS)
+    known = {rates.base, *rates.rates} if rates else set()
+    if threshold is not None and threshold not in known:
+        return sorted(c for c in scope if c != threshold)
+    return sorted(c for c in scope if c != threshold and c not in known)
 
 
 class RateTable(BaseModel):
@@ -490,6 +518,8 @@ def escalation_target(policy: ApprovalPolicy, group_id: str) -> str | None:
 
 
 def _facts_match(rule: ApprovalRule, subject: ApprovalSubject) -> bool:
+    if rule.currencies and subject.currency not in rule.currencies:
+        return False
     if rule.document_types and subject.document_type not in rule.document_types:
         return False
     if rule.customer_ids and subject.customer_id not in rule.customer_ids:

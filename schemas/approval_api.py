@@ -36,16 +36,9 @@ def _unique(values: list[str], what: str) -> list[str]:
     return values
 
 
-class ApproverCreate(_Strict):
-    id: str | None = Field(
-        default=None,
-        pattern=APPROVER_ID_PATTERN,
-        description=(
-            "The approver's user id in the upstream app, the same id that invoices name as "
-            "their creator or last editor (separation of duties compares the two). "
-            "Generated if left out."
-        ),
-    )
+class ApproverUpdate(_Strict):
+    """PUT /approvers/{id}: the approver's fields (the id stays)."""
+
     name: str = Field(min_length=1, max_length=200)
     email: str = Field(pattern=EMAIL_PATTERN, max_length=320)
     time_zone: str = Field(
@@ -64,7 +57,27 @@ class ApproverCreate(_Strict):
         return value
 
 
-class ApproverOut(BaseModel):
+class ApproverCreate(ApproverUpdate):
+    id: str | None = Field(
+        default=None,
+        pattern=APPROVER_ID_PATTERN,
+        description=(
+            "The approver's user id in the upstream app, the same id that invoices name as "
+            "their creator or last editor (separation of duties compares the two). "
+            "Generated if left out."
+        ),
+    )
+
+
+class _Versioned(BaseModel):
+    """An update is a new version; deactivating is one too. Each version is in the audit
+    trail. An approval round that is running keeps the chain it started with."""
+
+    version: int = Field(description="1 when created, +1 on every update or deactivation")
+    updated_at: UtcDatetime | None = None
+
+
+class ApproverOut(_Versioned):
     id: str
     name: str
     email: str
@@ -86,11 +99,12 @@ class ApproverGroupCreate(_Strict):
         return _unique(value, "members")
 
 
-class ApproverGroupOut(BaseModel):
+class ApproverGroupOut(_Versioned):
     id: str
     name: str
     members: list[str]
     backup_approver_id: str | None
+    active: bool = True
     created_at: UtcDatetime
 
 
@@ -105,6 +119,16 @@ class ApprovalRuleCreate(_Strict):
         default=None, ge=0, description="applies at or above this amount, in `currency`"
     )
     currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+    currencies: list[str] | None = Field(
+        default=None,
+        description=(
+            "Currency scope: the currencies of the invoices this rule applies to; an invoice"
+            " in another currency is never stopped by it. Default: the threshold's currency"
+            " (any currency for a rule without a threshold). A currency other than the"
+            " threshold's needs an exchange rate (INVOICEFLOW_APPROVAL_RATES), else 422"
+            " `scope_needs_rates`."
+        ),
+    )
     customer_ids: list[str] = Field(default_factory=list)
     regions: list[str] = Field(default_factory=list, description="tax regions, e.g. GB, CA-QC")
     requires_po_variance: bool | None = Field(
@@ -116,6 +140,11 @@ class ApprovalRuleCreate(_Strict):
     @classmethod
     def _check_currency(cls, value: str | None) -> str | None:
         return None if value is None else _currency(value)
+
+    @field_validator("currencies")
+    @classmethod
+    def _check_currencies(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else _unique([_currency(c) for c in value], "currencies")
 
     @field_validator("regions")
     @classmethod
@@ -136,13 +165,14 @@ class ApprovalRuleCreate(_Strict):
         return self
 
 
-class ApprovalRuleOut(BaseModel):
+class ApprovalRuleOut(_Versioned):
     id: str
     position: int
     description: str
     document_types: list[str]
     min_amount_minor: int | None
     currency: str | None
+    currencies: list[str] = Field(description="currency scope; empty: any currency")
     customer_ids: list[str]
     regions: list[str]
     requires_po_variance: bool | None
@@ -163,7 +193,7 @@ class DelegationCreate(_Strict):
         return self
 
 
-class DelegationOut(BaseModel):
+class DelegationOut(_Versioned):
     id: str
     approver_id: str
     delegate_id: str
@@ -171,3 +201,37 @@ class DelegationOut(BaseModel):
     ends: date
     created_at: UtcDatetime
     revoked_at: UtcDatetime | None
+
+
+# PATCH bodies: the fields of the PUT body, each optional; the fields sent replace the
+# record's, and the result is checked as a PUT would be.
+
+
+class ApproverPatch(_Strict):
+    name: str | None = None
+    email: str | None = None
+    time_zone: str | None = None
+
+
+class ApproverGroupPatch(_Strict):
+    name: str | None = None
+    members: list[str] | None = None
+    backup_approver_id: str | None = None
+
+
+class ApprovalRulePatch(_Strict):
+    description: str | None = None
+    document_types: list[DocumentType] | None = None
+    min_amount_minor: int | None = None
+    currency: str | None = None
+    currencies: list[str] | None = None
+    customer_ids: list[str] | None = None
+    regions: list[str] | None = None
+    requires_po_variance: bool | None = None
+    levels: list[LevelRule] | None = None
+
+
+class DelegationPatch(_Strict):
+    delegate_id: str | None = None
+    starts: date | None = None
+    ends: date | None = None

@@ -245,6 +245,8 @@ class ApproverRow(SQLModel, table=True):
     time_zone: str = "UTC"
     active: bool = True
     created_at: datetime = _utc_column()
+    version: int = 1  # +1 on every update or deactivation; each version is in the audit
+    updated_at: datetime | None = _utc_column(nullable=True)
 
 
 class ApproverGroupRow(SQLModel, table=True):
@@ -255,6 +257,9 @@ class ApproverGroupRow(SQLModel, table=True):
     backup_approver_id: str | None = Field(default=None, foreign_key="approvers.id")
     members: list[str] = Field(sa_column=Column(JSON, nullable=False))  # approver ids, in order
     created_at: datetime = _utc_column()
+    active: bool = True
+    version: int = 1
+    updated_at: datetime | None = _utc_column(nullable=True)
 
 
 class ApprovalRuleRow(SQLModel, table=True):
@@ -270,6 +275,8 @@ class ApprovalRuleRow(SQLModel, table=True):
     definition: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     active: bool = True
     created_at: datetime = _utc_column()
+    version: int = 1
+    updated_at: datetime | None = _utc_column(nullable=True)
 
 
 class DelegationRow(SQLModel, table=True):
@@ -285,6 +292,8 @@ class DelegationRow(SQLModel, table=True):
     ends: date
     created_at: datetime = _utc_column()
     revoked_at: datetime | None = _utc_column(nullable=True)
+    version: int = 1
+    updated_at: datetime | None = _utc_column(nullable=True)
 
 
 class ApprovalRequestRow(SQLModel, table=True):

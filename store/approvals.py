@@ -62,13 +62,33 @@ def rule_definition(rule: ApprovalRule) -> dict[str, Any]:
     """What `approval_rules.definition` stores: the rule less its id and description, with
     sets as sorted lists so the stored JSON is the same for the same rule."""
     values = rule.model_dump(mode="json", exclude={"id", "description"})
-    for key in ("document_types", "customer_ids", "regions"):
+    for key in ("document_types", "customer_ids", "regions", "currencies"):
         values[key] = sorted(values[key])
     return values
 
 
 def rule_from_row(row: ApprovalRuleRow) -> ApprovalRule:
-    return ApprovalRule(id=row.id, description=row.description, **row.definition)
+    """The stored rule. One stored before rules had a currency scope is scoped to its
+    threshold's currency, as a new one is by default."""
+    definition = dict(row.definition)
+    if "currencies" not in definition:
+        threshold = definition.get("currency")
+        has_threshold = definition.get("min_amount_minor") is not None
+        definition["currencies"] = [threshold] if threshold and has_threshold else []
+    return ApprovalRule(id=row.id, description=row.description, **definition)
+
+
+async def new_version(
+    session: AsyncSession, row: Any, changes: dict[str, Any], at: datetime
+) -> Any:
+    """Apply `changes` to a configuration row as its next version (deactivating is one)."""
+    for key, value in changes.items():
+        setattr(row, key, value)
+    row.version += 1
+    row.updated_at = at
+    session.add(row)
+    await session.flush()
+    return row
 
 
 async def add_approver(session: AsyncSession, approver: Approver, at: datetime) -> ApproverRow:
@@ -129,10 +149,31 @@ async def active_approvers(session: AsyncSession) -> list[ApproverRow]:
     return list(rows)
 
 
-async def groups(session: AsyncSession) -> list[ApproverGroupRow]:
+async def groups(
+    session: AsyncSession, *, include_inactive: bool = False
+) -> list[ApproverGroupRow]:
+    query = select(ApproverGroupRow)
+    if not include_inactive:
+        query = query.where(col(ApproverGroupRow.active).is_(True))
     rows = await session.exec(
-        select(ApproverGroupRow).order_by(
-            col(ApproverGroupRow.created_at), col(ApproverGroupRow.id)
+        query.order_by(col(ApproverGroupRow.created_at), col(ApproverGroupRow.id))
+    )
+    return list(rows)
+
+
+async def all_approvers(session: AsyncSession) -> list[ApproverRow]:
+    rows = await session.exec(
+        select(ApproverRow).order_by(col(ApproverRow.created_at), col(ApproverRow.id))
+    )
+    return list(rows)
+
+
+async def rules(session: AsyncSession, *, include_inactive: bool = False) -> list[ApprovalRuleRow]:
+    if not include_inactive:
+        return await active_rules(session)
+    rows = await session.exec(
+        select(ApprovalRuleRow).order_by(
+            col(ApprovalRuleRow.position), col(ApprovalRuleRow.created_at), col(ApprovalRuleRow.id)
         )
     )
     return list(rows)
@@ -167,7 +208,7 @@ async def load_policy(
     """The approval policy as configured now (`rules`: the active rules, if already read in
     this transaction).
 
-    Only active approvers and rules and non-revoked delegations take part. An inactive
+    Only active approvers, groups and rules and non-revoked delegations take part. An inactive
     approver is also left out of every group (and as a backup) and out of every delegation,
     so nobody inactive ever gets a link. No rate table is configured (``rates=None``), so
     every rule with a threshold names its currency (the API requires it).
@@ -437,3 +478,29 @@ async def link_events_for(session: AsyncSession, invoice_id: str) -> list[Approv
         .order_by(col(ApprovalLinkEvent.id))
     )
     return list(rows)
+
+
+async def link_trail(session: AsyncSession, invoice_id: str) -> list[dict[str, Any]]:
+    """An invoice's approval link events (sent, opened, decided, refused), oldest first,
+    each with the round, level and approver of its link, for the invoice's record."""
+    rows = await session.exec(
+        select(ApprovalLinkEvent, ApprovalRequestRow)
+        .join(ApprovalRequestRow, col(ApprovalRequestRow.id) == col(ApprovalLinkEvent.request_id))
+        .where(ApprovalRequestRow.invoice_id == invoice_id)
+        .order_by(col(ApprovalLinkEvent.id))
+    )
+    return [
+        {
+            "event": event.event,
+            "at": (event.at if event.at.tzinfo else event.at.replace(tzinfo=UTC)).isoformat(),
+            "request_id": event.request_id,
+            "round": request.round,
+            "level": request.level + 1,
+            "approver_id": request.approver_id,
+            "delegated_from": request.delegated_from,
+            "ip": event.ip,
+            "user_agent": event.user_agent,
+            "detail": event.detail,
+        }
+        for event, request in rows
+    ]

@@ -367,7 +367,8 @@ async def test_a_policy_built_through_the_api_comes_back_from_load_policy(stack:
 
     expected = ApprovalPolicy(
         rules=[
-            ApprovalRule.model_validate({"id": big_rule["id"], **big}),
+            # scoped to its threshold's currency by default
+            ApprovalRule.model_validate({"id": big_rule["id"], **big, "currencies": ["GBP"]}),
             ApprovalRule.model_validate({"id": credit_rule["id"], **credit}),
         ],
         groups=[

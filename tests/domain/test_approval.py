@@ -36,6 +36,7 @@ from domain.approval import (
     escalation_target,
     expire,
     next_deadline,
+    rates_missing,
     record_decision,
     record_reminder,
     waiting_on,
@@ -302,6 +303,36 @@ def test_a_foreign_currency_without_a_rate_table_is_a_missing_rate() -> None:
 def test_a_rule_that_does_not_match_on_its_other_conditions_needs_no_rate() -> None:
     policy = make_policy(rule("vip", customer_ids={"cus_vip"}, min_amount_minor=1, currency="GBP"))
     assert approval_chain(policy, subject(currency="EUR"), today=TODAY) is None
+
+
+def test_a_rule_never_reaches_a_document_outside_its_currency_scope() -> None:
+    gbp_only = rule("gbp", min_amount_minor=500_000, currency="GBP", currencies={"GBP"})
+    policy = make_policy(gbp_only)  # no rate table at all
+    assert (
+        approval_chain(policy, subject(currency="CAD", amount_minor=137_970), today=TODAY) is None
+    )
+    assert approval_chain(policy, subject(amount_minor=600_000), today=TODAY) is not None
+
+
+def test_a_rule_scoped_to_other_currencies_converts_them_with_the_rate_table() -> None:
+    wide = rule("wide", min_amount_minor=100_000, currency="GBP", currencies={"GBP", "EUR"})
+    chain = approval_chain(
+        make_policy(wide, rates=RATES), subject(currency="EUR", amount_minor=120_000), today=TODAY
+    )
+    assert chain is not None and chain.compared_amount_minor == 102_000
+    assert (
+        approval_chain(make_policy(wide, rates=RATES), subject(currency="USD"), today=TODAY) is None
+    )
+
+
+def test_rates_missing_names_the_scope_currencies_a_threshold_cannot_be_compared_with() -> None:
+    gbp = {"min_amount_minor": 500_000, "currency": "GBP"}
+    assert rates_missing(rule("a", currencies={"GBP"}, **gbp), None) == []
+    assert rates_missing(rule("b", currencies={"GBP", "CAD"}, **gbp), None) == ["CAD"]
+    assert rates_missing(rule("c", currencies={"GBP", "EUR", "CAD"}, **gbp), RATES) == ["CAD"]
+    assert rates_missing(rule("d", currencies={"EUR"}), None) == []  # no threshold
+    unscoped = rates_missing(rule("e", **gbp), RATES)
+    assert "CAD" in unscoped and "EUR" not in unscoped and "GBP" not in unscoped
 
 
 # --- the chain ---------------------------------------------------------------------------

@@ -1,9 +1,17 @@
 """``make run``: start every part of the embedded stack, print where each one is, and stop
-them all cleanly on Ctrl-C. Data lives under ``.data/`` and survives restarts."""
+them all cleanly on Ctrl-C. Data lives under ``.data/`` and survives restarts.
+
+SIGINT, SIGTERM and SIGHUP all stop the stack, however many arrive and whenever they do
+(make forwards a SIGTERM its group already got, so two arrive at once): the handler only
+records the signal, the main loop acts on it at safe points, and the stop itself cannot
+be interrupted. Each part runs in its own process group, which is what gets signalled;
+and a part whose CLI is killed outright gets SIGTERM from the kernel."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
 import os
 import secrets
 import signal
@@ -11,6 +19,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -41,9 +50,48 @@ def port_free(port: int, host: str = "127.0.0.1") -> bool:
         return sock.connect_ex((host, port)) != 0
 
 
-def wait_for_port(part: Part, timeout: float = 60) -> None:
+class StopSignals:
+    """Records SIGINT/SIGTERM/SIGHUP instead of raising from wherever the code happens to
+    be (inside Popen a started child would be lost; inside stop() the rest would be)."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+
+    def install(self) -> None:
+        # also when started in the background, where a shell leaves SIGINT ignored
+        for signum in self.SIGNALS:
+            signal.signal(signum, self._record)
+
+    def _record(self, signum: int, _frame: object) -> None:
+        if self.received is None:
+            self.received = signum
+
+    def __bool__(self) -> bool:
+        return self.received is not None
+
+
+_PR_SET_PDEATHSIG = 1
+_prctl: Callable[..., int] | None
+try:
+    _prctl = ctypes.CDLL(None, use_errno=True).prctl
+except (OSError, AttributeError):  # not Linux: no last resort, the orderly stop remains
+    _prctl = None
+
+
+def _die_with_cli() -> None:
+    """In each part's child before exec: SIGTERM when the CLI dies without stopping it
+    (kill -9), instead of running on under PID 1 and holding its port."""
+    if _prctl is not None:
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def wait_for_port(part: Part, stopping: StopSignals | None = None, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if stopping:
+            return
         if part.process and part.process.poll() is not None:
             raise RuntimeError(
                 f"{part.name} exited with code {part.process.returncode}; see {DATA}/logs"
@@ -126,28 +174,42 @@ def parts() -> list[Part]:
     ]
 
 
-def stop(running: list[Part]) -> None:
+def _signal_group(part: Part, signum: int) -> None:
+    """The part's whole process group (it leads its own session), so nothing it started
+    outlives it."""
+    if part.process is None:
+        return
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(part.process.pid, signum)
+
+
+def stop(running: list[Part], timeout: float = 15) -> None:
+    """SIGTERM to every part, newest first; whatever is left after timeout is killed."""
     for part in reversed(running):
         if part.process and part.process.poll() is None:
-            part.process.send_signal(signal.SIGTERM)
+            _signal_group(part, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
     for part in reversed(running):
         if part.process is None:
             continue
         try:
-            part.process.wait(timeout=15)
+            part.process.wait(timeout=max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            part.process.kill()
+            pass
+        # also what the part left behind in its group
+        _signal_group(part, signal.SIGKILL)
+        part.process.wait()
 
 
-def _interrupt(signum: int, _frame: object) -> None:
-    raise KeyboardInterrupt
+def _say(message: str) -> None:
+    # after SIGHUP the terminal may be gone: a failed print must not skip the stop
+    with contextlib.suppress(OSError, ValueError):
+        console.print(message)
 
 
 def run() -> int:
-    # Ctrl-C and SIGTERM both stop the stack in order (also when started in the background,
-    # where a shell leaves SIGINT ignored).
-    signal.signal(signal.SIGINT, _interrupt)
-    signal.signal(signal.SIGTERM, _interrupt)
+    stopping = StopSignals()
+    stopping.install()
     settings = get_settings()
     DATA.mkdir(exist_ok=True)
     (DATA / "logs").mkdir(exist_ok=True)
@@ -164,6 +226,8 @@ def run() -> int:
     running: list[Part] = []
     try:
         for part in stack:
+            if stopping:
+                break
             log = open(DATA / "logs" / f"{part.name}.log", "ab")  # noqa: SIM115 (lives with the child)
             # own process group: Ctrl-C reaches only us, and we stop the parts in order
             part.process = subprocess.Popen(
@@ -172,26 +236,29 @@ def run() -> int:
                 stdout=log,
                 stderr=log,
                 start_new_session=True,
+                preexec_fn=_die_with_cli,
             )
             running.append(part)
             if part.port:
-                wait_for_port(part)
-            console.print(f"[green]✓[/green] {part.name} started")
-        print_table(key)
-        while all(p.process and p.process.poll() is None for p in running):
-            time.sleep(0.5)
+                wait_for_port(part, stopping)
+            if not stopping:
+                console.print(f"[green]✓[/green] {part.name} started")
+        if not stopping:
+            print_table(key)
+        while not stopping and all(p.process and p.process.poll() is None for p in running):
+            time.sleep(0.2)
+        if stopping:
+            _say("\nstopping…")
+            return 0
         dead = [p.name for p in running if p.process and p.process.poll() is not None]
         console.print(f"[red]stopped: {', '.join(dead)} exited; see {DATA}/logs[/red]")
         return 1
-    except KeyboardInterrupt:
-        console.print("\nstopping…")
-        return 0
     except RuntimeError as err:
-        console.print(f"[red]{err}[/red]")
+        _say(f"[red]{err}[/red]")
         return 1
     finally:
         stop(running)
-        console.print("all parts stopped; data kept in .data/")
+        _say("all parts stopped; data kept in .data/")
 
 
 def print_table(key: str) -> None:

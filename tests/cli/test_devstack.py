@@ -1,8 +1,10 @@
 """`make run`'s stack: one command starts every part, they work together, Ctrl-C stops
-them all, and a second start keeps the data."""
+them all, and a second start keeps the data; whatever signals reach make's group, and
+however many, every part stops and frees its port."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -36,7 +38,7 @@ def start(workdir: Path, env: dict[str, str]) -> subprocess.Popen[str]:
     )
 
 
-def wait_ready(proc: subprocess.Popen[str], timeout: float = 90) -> str:
+def wait_line(proc: subprocess.Popen[str], text: str, timeout: float = 90) -> str:
     assert proc.stdout is not None
     output = ""
     deadline = time.monotonic() + timeout
@@ -45,9 +47,13 @@ def wait_ready(proc: subprocess.Popen[str], timeout: float = 90) -> str:
         if not line and proc.poll() is not None:
             raise AssertionError(f"dev stack exited early:\n{output}")
         output += line
-        if "Ctrl-C stops everything" in line:
+        if text in line:
             return output
-    raise AssertionError(f"dev stack not ready in {timeout}s:\n{output}")
+    raise AssertionError(f"no {text!r} in {timeout}s:\n{output}")
+
+
+def wait_ready(proc: subprocess.Popen[str], timeout: float = 90) -> str:
+    return wait_line(proc, "Ctrl-C stops everything", timeout)
 
 
 def stop(proc: subprocess.Popen[str]) -> str:
@@ -56,9 +62,8 @@ def stop(proc: subprocess.Popen[str]) -> str:
     return rest
 
 
-def test_one_command_runs_the_stack_and_ctrl_c_stops_every_part(tmp_path: Path) -> None:
-    temporal, ui, api, sandbox, smtp = free_ports(5)
-    env = {
+def stack_env(temporal: int, ui: int, api: int, sandbox: int, smtp: int) -> dict[str, str]:
+    return {
         **os.environ,
         "PYTHONPATH": str(ROOT),
         "INVOICEFLOW_TEMPORAL_ADDRESS": f"127.0.0.1:{temporal}",
@@ -70,6 +75,11 @@ def test_one_command_runs_the_stack_and_ctrl_c_stops_every_part(tmp_path: Path) 
         "INVOICEFLOW_ACCOUNTING_URL": f"http://127.0.0.1:{sandbox}",
         "INVOICEFLOW_SMTP_PORT": str(smtp),
     }
+
+
+def test_one_command_runs_the_stack_and_ctrl_c_stops_every_part(tmp_path: Path) -> None:
+    temporal, ui, api, sandbox, smtp = free_ports(5)
+    env = stack_env(temporal, ui, api, sandbox, smtp)
     proc = start(tmp_path, env)
     try:
         output = wait_ready(proc)
@@ -104,3 +114,75 @@ def test_one_command_runs_the_stack_and_ctrl_c_stops_every_part(tmp_path: Path) 
     finally:
         stop(again)
     assert again.returncode == 0
+
+
+def processes_in(workdir: Path) -> dict[int, str]:
+    """Live processes working in workdir: make, the CLI and every part it started."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.readlink(entry / "cwd") != str(workdir):
+                continue
+            if (entry / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                continue  # exited, only waiting to be reaped
+            found[int(entry.name)] = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue  # gone meanwhile
+    return found
+
+
+# when, then (signal, the pause before it): a SIGTERM to make's group reaches the CLI
+# twice, since make forwards it; the later ones land inside the stop. Each round that waits
+# for "ready" starts the whole stack (about 10 s here), hence only two of them.
+ROUNDS = [
+    ("ready", [(signal.SIGTERM, 0.0), (signal.SIGTERM, 0.3)]),
+    ("temporal started", [(signal.SIGTERM, 0.0), (signal.SIGTERM, 0.05)]),
+    # no stop at all: the kernel's SIGTERM to each part when the CLI dies is what is left
+    ("worker started", [(signal.SIGKILL, 0.0)]),
+    ("ready", [(signal.SIGHUP, 0.0), (signal.SIGINT, 0.2)]),
+]
+
+
+def test_signals_to_make_runs_group_stop_every_part_every_time(tmp_path: Path) -> None:
+    workdir = tmp_path.resolve()
+    ports = free_ports(5)
+    env = stack_env(*ports)
+    (workdir / "Makefile").write_text(f"run:\n\t{sys.executable} -m cli.main dev\n")
+    try:
+        for when, signals in ROUNDS:
+            make = subprocess.Popen(
+                ["make", "--no-print-directory", "run"],
+                cwd=workdir,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                process_group=0,  # as a shell runs a job: make leads the group
+            )
+            if when == "ready":
+                output = wait_ready(make)
+                assert len(processes_in(workdir)) >= 6, processes_in(workdir)  # make, CLI, 4
+            else:
+                output = wait_line(make, when)
+            for signum, pause in signals:
+                time.sleep(pause)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(make.pid, signum)
+            rest, _ = make.communicate(timeout=60)
+            output += rest
+            if signals[0][0] == signal.SIGKILL:
+                deadline = time.monotonic() + 20
+                while processes_in(workdir) and time.monotonic() < deadline:
+                    time.sleep(0.2)
+            else:
+                assert "all parts stopped" in output, (when, signals, output)
+            assert processes_in(workdir) == {}, (when, signals, output)
+            for port in ports:
+                with bound_socket() as probe:
+                    assert probe.connect_ex(("127.0.0.1", port)) != 0, (port, when, signals)
+    finally:
+        for pid in processes_in(workdir):  # a failed round must not hold the ports
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)

@@ -6,7 +6,7 @@ import asyncio
 
 import typer
 
-from cli import billing
+from cli import approvals, billing
 from cli.failures import database_errors
 from core.settings import get_settings
 
@@ -16,6 +16,7 @@ key_app = typer.Typer(no_args_is_help=True, help="API keys for upstream apps.")
 app.add_typer(db_app, name="db")
 app.add_typer(key_app, name="apikey")
 app.add_typer(billing.app, name="billing")
+app.add_typer(approvals.app, name="approvals")
 
 
 @db_app.command("upgrade")

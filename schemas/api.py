@@ -169,6 +169,14 @@ class InvoiceDetail(BaseModel):
     deliveries: list[dict[str, Any]]
     accounting: list[dict[str, Any]]
     audit: list[dict[str, Any]]
+    approval_links: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description=(
+            "Every approval link event, oldest first: sent, opened (each GET of the page),"
+            " decided, refused (a click the process refused, with its code); each with the"
+            " link's round, level (1-based) and approver"
+        ),
+    )
     live: dict[str, Any] | None = Field(
         description="The workflow's own view (query), or null if Temporal is unreachable"
     )

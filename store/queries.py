@@ -21,6 +21,7 @@ from schemas.tables import (
     InvoiceLineRow,
     Payment,
 )
+from store import approvals
 
 
 def invoice_out(invoice: Invoice, today: date) -> InvoiceOut:
@@ -76,6 +77,7 @@ async def invoice_records(
             session, AccountingPosting, invoice_id, col(AccountingPosting.posted_at)
         ),
         "audit": await _rows(session, AuditEvent, invoice_id, col(AuditEvent.id)),
+        "approval_links": await approvals.link_trail(session, invoice_id),
     }
 
 

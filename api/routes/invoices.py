@@ -21,6 +21,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.corrections import check_correction
 from api.deps import (
     ApiKeyDep,
     IdempotencyKeyDep,
@@ -201,9 +202,15 @@ class CorrectionBody(BaseModel):
 
 @router.put("/{invoice_id}/lines", status_code=202)
 async def correct_invoice(
-    invoice_id: str, body: CorrectionBody, temporal: TemporalClientDep, api_key: ApiKeyDep
+    invoice_id: str,
+    body: CorrectionBody,
+    session: SessionDep,
+    temporal: TemporalClientDep,
+    api_key: ApiKeyDep,
 ) -> dict[str, str]:
-    """Correct an invoice its approvers sent back; a new approval round starts with new links."""
+    """Correct an invoice its approvers sent back; a new approval round starts with new links.
+    The lines are checked as on creation first (the same 422s)."""
+    await check_correction(session, invoice_id, body.items, body.lines)
     handle = temporal.get_workflow_handle(invoice_workflow_id(invoice_id))
     try:
         await handle.execute_update(

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _ANY_ADDRESS = {"", "0.0.0.0", "::"}
+
+DEFAULT_WEBHOOK_RETRY_SCHEDULE_S = (60, 300, 1800, 3600, 10800, 21600, 43200, 86400, 86400)
 
 
 class SandboxSettings(BaseSettings):
@@ -27,13 +29,36 @@ class SandboxSettings(BaseSettings):
     webhook_secret: str = "whsec_dev_only"
     # None: derived from host and http_port, see `public_base_url`.
     public_url: str | None = None
-    webhook_max_attempts: int = Field(default=5, ge=1)
-    # Delay before retry n is webhook_retry_base_s * 2**(n-1): 1, 2, 4, 8 s by default.
-    webhook_retry_base_s: float = Field(default=1.0, ge=0)
+    # Seconds before each retry of a webhook the receiver did not acknowledge (2xx), as a
+    # real provider retries (Stripe: up to three days, backing off): 1 min, 5 min, 30 min,
+    # 1 h, 3 h, 6 h, 12 h, 24 h, 24 h; 10 attempts over ~2.9 days, then it is abandoned.
+    # As JSON in the environment: SANDBOX_WEBHOOK_RETRY_SCHEDULE_S='[1, 5, 30]'.
+    webhook_retry_schedule_s: list[float] = Field(
+        default=list(DEFAULT_WEBHOOK_RETRY_SCHEDULE_S), max_length=100
+    )
+    # Every delay of the schedule is multiplied by this: 1 for the real thing; tests run
+    # the same schedule faster (1e-4: the ~2.9 days in ~25 s, the first retry after 6 ms).
+    webhook_time_scale: float = Field(default=1.0, gt=0)
     webhook_timeout_s: float = Field(default=5.0, gt=0)
     # The control API (/_sandbox) answers loopback clients only, unless this is set
     # (for a sandbox in a container reached through a published port).
     control_allow_remote: bool = False
+
+    @field_validator("webhook_retry_schedule_s")
+    @classmethod
+    def _no_negative_delay(cls, schedule: list[float]) -> list[float]:
+        if any(delay < 0 for delay in schedule):
+            raise ValueError("webhook retry delays cannot be negative")
+        return schedule
+
+    @property
+    def webhook_attempts(self) -> int:
+        """The first delivery plus one retry per delay of the schedule."""
+        return len(self.webhook_retry_schedule_s) + 1
+
+    def webhook_retry_delay_s(self, attempt: int) -> float:
+        """How long to wait after failed attempt `attempt` (1-based) before the next."""
+        return self.webhook_retry_schedule_s[attempt - 1] * self.webhook_time_scale
 
     @property
     def public_base_url(self) -> str:

@@ -52,6 +52,11 @@ CREATE TABLE IF NOT EXISTS records (
     created_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS records_kind ON records (kind, reference);
+CREATE TABLE IF NOT EXISTS webhook_pending (
+    event_id TEXT PRIMARY KEY,
+    attempt INTEGER NOT NULL,
+    due_at REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS mail (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     message_id TEXT UNIQUE,
@@ -144,6 +149,13 @@ class Tx:
         ).fetchone()
         return None if row is None else json.loads(row[0])
 
+    def put_pending_webhook(self, event_id: str, attempt: int, due_at: float) -> None:
+        """Attempt `attempt` of the event's delivery is due at `due_at` (Unix time)."""
+        self._conn.execute(
+            "INSERT OR REPLACE INTO webhook_pending (event_id, attempt, due_at) VALUES (?, ?, ?)",
+            (event_id, attempt, due_at),
+        )
+
     def list(self, kind: str, reference: str | None = None) -> list[dict[str, Any]]:
         sql, args = "SELECT data FROM records WHERE kind = ?", [kind]
         if reference is not None:
@@ -196,6 +208,24 @@ class SandboxStore:
     def record(self, kind: str, id: str) -> dict[str, Any] | None:
         with self.transaction() as tx:
             return tx.get(kind, id)
+
+    # -- webhooks not yet acknowledged -----------------------------------------------------
+
+    def put_pending_webhook(self, event_id: str, attempt: int, due_at: float) -> None:
+        with self.transaction() as tx:
+            tx.put_pending_webhook(event_id, attempt, due_at)
+
+    def drop_pending_webhook(self, event_id: str) -> None:
+        with self.transaction():
+            self._conn.execute("DELETE FROM webhook_pending WHERE event_id = ?", (event_id,))
+
+    def pending_webhooks(self) -> list[tuple[str, int, float]]:
+        """(event id, next attempt, due at) for every delivery still to make, oldest first."""
+        with self.transaction():
+            rows = self._conn.execute(
+                "SELECT event_id, attempt, due_at FROM webhook_pending ORDER BY due_at"
+            ).fetchall()
+        return [(row[0], row[1], row[2]) for row in rows]
 
     # -- call log -------------------------------------------------------------------------
 
@@ -287,7 +317,7 @@ class SandboxStore:
 
     def reset(self) -> None:
         with self.transaction():
-            for table in ("calls", "idempotency", "records", "mail"):
+            for table in ("calls", "idempotency", "records", "mail", "webhook_pending"):
                 self._conn.execute(f"DELETE FROM {table}")
 
 

@@ -1,10 +1,16 @@
-"""Outgoing payment webhooks: signed like Stripe's, retried with backoff, every attempt logged.
+"""Outgoing payment webhooks: signed like Stripe's, retried on a provider's schedule, every
+attempt logged.
 
 Deliveries run as asyncio tasks owned by the dispatcher rather than as response background
 tasks, so a slow or dead receiver never holds a provider response (or server shutdown)
-hostage. Events are stored with the payment that caused them, so they can be redelivered
-(``POST /_sandbox/webhooks/{id}/redeliver``), which is how tests prove our webhook handler
-tolerates duplicates. Pending retries are dropped when the sandbox stops.
+hostage. An unacknowledged event is retried on `SandboxSettings.webhook_retry_schedule_s`
+(a real provider's: from a minute to a day apart, for ~3 days), scaled by
+`webhook_time_scale` for tests. Each delivery still to make (event, next attempt, when) is a
+row of the state file, written with the event itself: a sandbox stopped or killed
+resumes them when it starts again with the same ``data_dir`` (the attempt in flight at the
+stop is made again; receivers dedupe on the event id). Events are stored with the payment
+that caused them, so they can be redelivered (``POST /_sandbox/webhooks/{id}/redeliver``),
+which is how tests prove our webhook handler tolerates duplicates.
 """
 
 from __future__ import annotations
@@ -32,10 +38,12 @@ SIGNATURE_HEADER = "Sandbox-Signature"
 def new_event(
     tx: Tx, event_type: str, data: dict[str, Any], reference: str | None
 ) -> dict[str, Any]:
-    """Create and store an event inside the transaction of the effect that caused it."""
+    """Create and store an event, due for delivery now, inside the transaction of the
+    effect that caused it: a crash right after the commit still delivers it on restart."""
     event_id = f"evt_{uuid.uuid4().hex[:24]}"
     event = {"id": event_id, "type": event_type, "created": int(time.time()), "data": data}
     tx.insert(EVENT_KIND, event_id, reference, event)
+    tx.put_pending_webhook(event_id, 1, time.time())
     return event
 
 
@@ -44,14 +52,26 @@ class WebhookDispatcher:
         self._settings = settings
         self._store = store
         self._client: httpx.AsyncClient | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: dict[str, asyncio.Task[None]] = {}
 
     async def start(self) -> None:
+        """Open the HTTP client and resume the deliveries a previous run left pending."""
         self._client = provider_client(self._settings.webhook_timeout_s)
+        resumed = 0
+        for event_id, attempt, due_at in self._store.pending_webhooks():
+            event = self._store.record(EVENT_KIND, event_id)
+            if event is None:
+                self._store.drop_pending_webhook(event_id)
+                continue
+            self._spawn(event, attempt, due_at)
+            resumed += 1
+        if resumed:
+            log.info("sandbox.webhooks_resumed", pending=resumed)
 
     async def cancel_pending(self) -> None:
-        """Drop deliveries in flight (shutdown, or a reset between tests)."""
-        tasks = list(self._tasks)
+        """Stop the delivery tasks (shutdown, or a reset between tests). What they had
+        still to do stays in the state file, unless a reset clears it."""
+        tasks = list(self._tasks.values())
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -63,16 +83,30 @@ class WebhookDispatcher:
             self._client = None
 
     def schedule(self, event: dict[str, Any]) -> None:
-        task = asyncio.get_running_loop().create_task(self._deliver(event))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        """Deliver `event` from its first attempt, now (a new event, or a redelivery)."""
+        now = time.time()
+        self._store.put_pending_webhook(event["id"], 1, now)
+        self._spawn(event, 1, now)
 
-    async def _deliver(self, event: dict[str, Any]) -> None:
+    def _spawn(self, event: dict[str, Any], attempt: int, due_at: float) -> None:
+        event_id = event["id"]
+        earlier = self._tasks.pop(event_id, None)
+        if earlier is not None:  # a redelivery restarts the schedule
+            earlier.cancel()
+        task = asyncio.get_running_loop().create_task(self._deliver(event, attempt, due_at))
+        self._tasks[event_id] = task
+
+        def forget(done: asyncio.Task[None]) -> None:
+            if self._tasks.get(event_id) is done:
+                del self._tasks[event_id]
+
+        task.add_done_callback(forget)
+
+    async def _deliver(self, event: dict[str, Any], attempt: int, due_at: float) -> None:
         settings = self._settings
         body = json.dumps(event, separators=(",", ":")).encode()
-        for attempt in range(1, settings.webhook_max_attempts + 1):
-            if attempt > 1:
-                await asyncio.sleep(settings.webhook_retry_base_s * 2 ** (attempt - 2))
+        while True:
+            await asyncio.sleep(max(0.0, due_at - time.time()))
             status, response, error = await self._post(body)
             self._store.record_call(
                 CallRecord(
@@ -86,21 +120,29 @@ class WebhookDispatcher:
                     at=utcnow(),
                     replayed=False,
                     effect=False,
-                    note=f"attempt {attempt}/{settings.webhook_max_attempts}"
+                    note=f"attempt {attempt}/{settings.webhook_attempts}"
                     + (f": {error}" if error else ""),
                 )
             )
             if 200 <= status < 300:
+                self._store.drop_pending_webhook(event["id"])
                 log.info("sandbox.webhook_delivered", event_id=event["id"], attempt=attempt)
                 return
+            if attempt >= settings.webhook_attempts:
+                self._store.drop_pending_webhook(event["id"])
+                log.error("sandbox.webhook_abandoned", event_id=event["id"], attempts=attempt)
+                return
+            due_at = time.time() + settings.webhook_retry_delay_s(attempt)
+            attempt += 1
+            self._store.put_pending_webhook(event["id"], attempt, due_at)
             log.warning(
                 "sandbox.webhook_failed",
                 event_id=event["id"],
-                attempt=attempt,
+                attempt=attempt - 1,
                 status=status,
                 error=error,
+                retry_in_s=round(due_at - time.time(), 3),
             )
-        log.error("sandbox.webhook_abandoned", event_id=event["id"])
 
     async def _post(self, body: bytes) -> tuple[int, str | None, str | None]:
         """One attempt: (status or 0, response text, error)."""

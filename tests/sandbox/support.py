@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ class ReceivedRequest:
     path: str
     headers: dict[str, str]
     body: bytes
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -93,18 +95,22 @@ def sandbox_settings(**overrides: object) -> SandboxSettings:
         "data_dir": None,
         "api_key": API_KEY,
         "webhook_secret": WEBHOOK_SECRET,
-        "webhook_retry_base_s": 0.02,
+        # the provider's own schedule (a minute to a day apart), 10,000 times faster
+        "webhook_time_scale": 1e-4,
     }
     values.update(overrides)
     return SandboxSettings.model_validate(values)
 
 
 @asynccontextmanager
-async def receiver_and_sandbox() -> AsyncIterator[tuple[WebhookReceiver, SandboxHandle]]:
+async def receiver_and_sandbox(
+    **overrides: object,
+) -> AsyncIterator[tuple[WebhookReceiver, SandboxHandle]]:
     receiver = WebhookReceiver()
     await receiver.start()
     try:
-        async with running_sandbox(sandbox_settings(webhook_url=receiver.url)) as handle:
+        settings = sandbox_settings(webhook_url=receiver.url, **overrides)
+        async with running_sandbox(settings) as handle:
             yield receiver, handle
     finally:
         await receiver.stop()

@@ -121,6 +121,7 @@ async def running_stack(
         smtp_port=0,
         webhook_url=f"{api_url}/webhooks/payments",
         webhook_secret=WEBHOOK_SECRET,
+        webhook_time_scale=1e-4,  # the provider's retry schedule, 10,000 times faster
     )
     async with running_sandbox(sandbox_settings) as sandbox:
         settings = Settings(

@@ -140,7 +140,7 @@ async def confirm(
     if temporal is not None:
         with suppress(RPCError):
             state = await temporal.get_workflow_handle(invoice_workflow_id(link.invoice_id)).query(
-                "state", rpc_timeout=timedelta(seconds=5)
+                "state", rpc_timeout=timedelta(seconds=settings.temporal_query_timeout_s)
             )
     approval = (state or {}).get("approval") or {}
     summary = {

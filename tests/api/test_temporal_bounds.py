@@ -26,8 +26,10 @@ from schemas.invoice import StartInvoiceInput
 from store import api_keys
 from store.db import create_engine, session_factory, transaction
 from tests.api.test_temporal_away import TcpProxy
+from tests.e2e.test_approval_links import big_invoice, finance_policy
 from tests.e2e.test_failures import start_invoice
 from tests.e2e.test_lifecycle import RATES
+from tests.support.approvals import wait_for_links
 from tests.support.servers import serve
 from tests.support.stack import running_stack
 from worker.build import build_worker, smtp_settings
@@ -56,6 +58,30 @@ async def test_an_invoice_whose_worker_is_gone_reads_from_the_database_within_se
             assert body["live"] is None
             assert body["invoice"]["payment_url"]  # the stored record, as it was left
             assert elapsed < stack.settings.temporal_query_timeout_s + 1, elapsed
+
+
+async def test_an_approval_page_whose_worker_is_gone_shows_the_stored_invoice_within_seconds(
+    temporal: Client, sqlite_url: str
+) -> None:
+    async with running_stack(temporal, sqlite_url, run_worker=False) as stack:
+        await finance_policy(stack)
+        async with (
+            provider_client(10) as http,
+            EmailSender(smtp_settings(stack.settings)) as email,
+            build_worker(temporal, stack.settings, stack.sessions, http, email),
+        ):
+            invoice_id = await big_invoice(stack, "gone-approval@acme.test")
+            [link] = await wait_for_links(stack, "alice")
+
+        async with httpx.AsyncClient(headers={"User-Agent": "pytest-browser"}) as browser:
+            started = time.monotonic()
+            page = await browser.get(link)
+            elapsed = time.monotonic() - started
+
+        assert page.status_code == 200, page.text
+        assert "Approve" in page.text
+        assert elapsed < stack.settings.temporal_query_timeout_s + 1, elapsed
+        assert invoice_id
 
 
 @dataclass

@@ -15,7 +15,16 @@ from temporalio.service import RPCError
 from api.deps import temporal_client
 from api.errors import install_error_handlers
 from api.openapi import TAGS, install_openapi
-from api.routes import approval_config, approvals, billing, invoices, parties, portal, webhooks
+from api.routes import (
+    approval_config,
+    approvals,
+    billing,
+    invoice_actions,
+    invoices,
+    parties,
+    portal,
+    webhooks,
+)
 from core import eventloop
 from core.logging import configure_logging, install_token_redaction
 from core.settings import Settings, get_settings
@@ -66,6 +75,7 @@ def create_app(
     install_openapi(app)
     app.include_router(parties.router)
     app.include_router(invoices.router)
+    app.include_router(invoice_actions.router)
     app.include_router(billing.router)
     app.include_router(webhooks.router)
     app.include_router(portal.router)

@@ -41,6 +41,7 @@ _DESCRIPTIONS = {
     410: "Gone",
     422: "Invalid input (`validation_failed`, `malformed_json`, or a business rule's code)",
     500: "Unexpected error; the request changed nothing (`internal_error`)",
+    502: "A provider refused the call (`provider_refused`, or the operation's own code)",
     503: "Temporal is away (`temporal_unavailable`); retry after `Retry-After` seconds",
 }
 

@@ -25,6 +25,7 @@ class InvoiceStatus(StrEnum):
     OVERDUE = "OVERDUE"
     PAID = "PAID"
     CLOSED = "CLOSED"
+    CANCELLED = "CANCELLED"  # withdrawn before it was issued; keeps its number, owes nothing
 
 
 OPEN_STATUSES = (InvoiceStatus.ISSUED, InvoiceStatus.PARTIALLY_PAID, InvoiceStatus.OVERDUE)
@@ -92,6 +93,45 @@ class DeliverInvoiceResult(BaseModel):
     recipient: str
     payment_link_id: str
     payment_url: str
+
+
+class CancelInvoiceInput(BaseModel):
+    """Update `cancel`: withdraw an invoice that is not issued yet (waiting for approval,
+    a correction, or an operator)."""
+
+    reason: str = Field(min_length=1, max_length=2000)
+    cancelled_by: str = Field(min_length=1, max_length=200)
+
+
+class CancelInvoiceResult(BaseModel):
+    status: InvoiceStatus
+
+
+class ResendInvoiceInput(BaseModel):
+    """Update `resend`: e-mail an issued invoice again. `request_id` names the request: the
+    same id sends once (use it as the update id too)."""
+
+    request_id: str = Field(min_length=1, max_length=200)
+    requested_by: str = Field(min_length=1, max_length=200)
+    to: str | None = Field(default=None, description="another address; the customer's if empty")
+
+
+class ResendInvoiceResult(BaseModel):
+    delivery_id: str
+    recipient: str
+
+
+class SendNoticeInput(BaseModel):
+    """A resend of the invoice e-mail, or a payment receipt (activity input)."""
+
+    invoice: InvoiceSnapshot
+    payment_url: str | None
+    key: str  # names the notice: the Message-ID and the delivery record derive from it
+    recipient: str | None = None
+    requested_by: str = "workflow"
+    amount_minor: int = 0  # receipts: the payment, and what is paid with it
+    paid_minor: int = 0
+    paid_at: datetime | None = None
 
 
 class PostInvoiceInput(BaseModel):

@@ -14,6 +14,7 @@ from activities.accounting import AccountingActivities
 from activities.approval import ApprovalActivities
 from activities.billing import BillingActivities
 from activities.delivery import DeliveryActivities
+from activities.notices import NoticeActivities
 from activities.store import InvoiceStoreActivities
 from core.settings import Settings
 from integrations.accounting import AccountingClient
@@ -65,6 +66,7 @@ class ActivitySet:
     accounting: AccountingActivities
     billing: BillingActivities
     approval: ApprovalActivities
+    notices: NoticeActivities
 
     def all(self) -> list:  # type: ignore[type-arg]
         return [
@@ -72,6 +74,8 @@ class ActivitySet:
             self.store.record_payment,
             self.store.set_status,
             self.delivery.deliver_invoice,
+            self.notices.resend_invoice,
+            self.notices.send_receipt,
             self.accounting.post_invoice,
             self.accounting.post_payment,
             self.billing.list_contracts,
@@ -119,6 +123,13 @@ def build_activities(
             ),
         ),
         billing=BillingActivities(sessions),
+        notices=NoticeActivities(
+            sessions,
+            email,
+            mail_from=settings.mail_from,
+            public_base_url=settings.public_base_url,
+            link_secret=settings.link_signing_secret.get_secret_value(),
+        ),
     )
 
 

@@ -19,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.accounting import AccountingActivities
     from activities.approval import ApprovalActivities
     from activities.delivery import DeliveryActivities
+    from activities.notices import NoticeActivities
     from activities.store import InvoiceStoreActivities
     from domain.approval import (
         ApprovalPolicyError,
@@ -39,6 +40,9 @@ with workflow.unsafe.imports_passed_through():
         ReviseInvoiceInput,
     )
     from schemas.invoice import (
+        OPEN_STATUSES,
+        CancelInvoiceInput,
+        CancelInvoiceResult,
         CreateInvoiceInput,
         DeliverInvoiceInput,
         InvoiceResult,
@@ -52,6 +56,9 @@ with workflow.unsafe.imports_passed_through():
         PostPaymentInput,
         RecordPaymentInput,
         RefusedPayment,
+        ResendInvoiceInput,
+        ResendInvoiceResult,
+        SendNoticeInput,
         SetStatusInput,
         StartInvoiceInput,
     )
@@ -74,6 +81,21 @@ POLICY_BLOCK_CORRECTIONS = "policy-block-corrections-v1"
 # An approval deadline that fires together with the decision it waited for is dropped
 # (patched in: before it, the old level's deadline was applied to the next level).
 STALE_DEADLINES = "stale-approval-deadlines-v1"
+
+
+# Each payment applied sends the customer a receipt (patched in: before it, none was sent).
+PAYMENT_RECEIPTS = "payment-receipts-v1"
+
+# Not issued yet: an invoice in these states can be cancelled (update `cancel`).
+CANCELLABLE = (
+    InvoiceStatus.AWAITING_APPROVAL,
+    InvoiceStatus.CHANGES_REQUESTED,
+    InvoiceStatus.APPROVAL_EXPIRED,
+)
+
+
+class _Cancelled(Exception):
+    """Raised inside the approval stage once a cancel was accepted; caught by `run`."""
 
 
 def overdue_at(invoice: InvoiceSnapshot) -> datetime:
@@ -107,6 +129,9 @@ class InvoiceWorkflow:
         self._block_takes_corrections = False
         self._revising = False
         self._recording = 0  # decisions whose writes are running (see DECISION_WRITES)
+        self._cancel: CancelInvoiceInput | None = None
+        self._delivered = False  # the first delivery has run (a resend needs it)
+        self._notices: list[asyncio.Future[Any]] = []  # receipts sent in the background
 
     # --- the process -------------------------------------------------------------
 
@@ -124,11 +149,15 @@ class InvoiceWorkflow:
 
         invoice = self._invoice = created.invoice
         if workflow.patched("approval-v1"):  # histories recorded before approvals replay as before
-            invoice = self._invoice = await self._approve(invoice)
+            try:
+                invoice = self._invoice = await self._approve(invoice)
+            except _Cancelled:
+                return await self._cancelled(invoice)
         self._set_status(InvoiceStatus.ISSUED, number=invoice.number)
         self._waiting_for = "delivery to the customer"
         self._update_details()
         await self._deliver(invoice)
+        self._delivered = True
 
         # postings[0] is the invoice's own post; payment posts wait for it
         postings: list[asyncio.Future[Any]] = [asyncio.ensure_future(self._post_invoice(invoice))]
@@ -145,6 +174,7 @@ class InvoiceWorkflow:
             payment = self._pending.pop(0)
             await self._apply_payment(invoice, payment)
             await self._post_payment(invoice, payment, postings[0])
+        await asyncio.gather(*self._notices)  # the last receipt goes out before the run ends
         self._waiting_for = None
         self._update_details()
         return InvoiceResult(
@@ -153,6 +183,110 @@ class InvoiceWorkflow:
             number=invoice.number,
             paid_minor=self._paid_minor,
         )
+
+    # --- cancel and resend -------------------------------------------------------------
+
+    def _raise_if_cancelled(self) -> None:
+        if self._cancel is not None:
+            raise _Cancelled
+
+    async def _cancelled(self, invoice: InvoiceSnapshot) -> InvoiceResult:
+        """Withdrawn before it was issued: stored and shown as CANCELLED with who and why.
+        The number stays allocated (the series stays gapless) and nothing is owed."""
+        cancel = self._cancel
+        assert cancel is not None
+        await self._set_stored_status(
+            InvoiceStatus.CANCELLED, "cancelled", actor=cancel.cancelled_by, note=cancel.reason
+        )
+        self._set_status(InvoiceStatus.CANCELLED)
+        workflow.upsert_search_attributes([sa.EXCEPTION_REASON.value_unset()])
+        self._waiting_for = None
+        workflow.set_current_details(
+            f"**{invoice.number}** · {invoice.customer_name} · **Cancelled** by"
+            f" {cancel.cancelled_by}: {cancel.reason}"
+        )
+        return InvoiceResult(
+            invoice_id=self._request.invoice_id,
+            status=InvoiceStatus.CANCELLED,
+            number=invoice.number,
+        )
+
+    @workflow.update(name="cancel")
+    async def cancel(self, data: CancelInvoiceInput) -> CancelInvoiceResult:
+        """Withdraw an invoice that is not issued yet (an operator can do it from the UI:
+        `{"reason": "...", "cancelled_by": "..."}`)."""
+        self._cancel = data
+        await workflow.wait_condition(lambda: self._status == InvoiceStatus.CANCELLED)
+        return CancelInvoiceResult(status=self._status)
+
+    @cancel.validator
+    def _validate_cancel(self, data: CancelInvoiceInput) -> None:
+        if self._cancel is not None or self._status == InvoiceStatus.CANCELLED:
+            raise ApplicationError("the invoice is already cancelled", type="already_cancelled")
+        if self._status not in CANCELLABLE:
+            raise ApplicationError(
+                f"only an invoice that is not issued yet can be cancelled (it is"
+                f" {self._status.value}); an issued invoice is corrected by a credit note",
+                type="not_cancellable",
+            )
+        if self._revising:
+            raise ApplicationError(
+                "a correction is being applied; try again in a moment", type="not_cancellable"
+            )
+
+    @workflow.update(name="resend")
+    async def resend(self, data: ResendInvoiceInput) -> ResendInvoiceResult:
+        """E-mail the issued invoice again, with its payment link. Send it with the update
+        id `data.request_id`: a repeated request is the same update and sends nothing more."""
+        invoice = self._invoice
+        assert invoice is not None
+        try:
+            return await workflow.execute_activity_method(
+                NoticeActivities.resend_invoice,
+                SendNoticeInput(
+                    invoice=invoice,
+                    payment_url=self._payment_url,
+                    key=data.request_id,
+                    recipient=data.to,
+                    requested_by=data.requested_by,
+                ),
+                start_to_close_timeout=options.DELIVERY_TIMEOUT,
+                heartbeat_timeout=options.PROVIDER_HEARTBEAT,
+                retry_policy=options.RESEND_RETRY,
+            )
+        except ActivityError as err:
+            raise ApplicationError(
+                f"the invoice could not be sent again: {err.cause}", type="resend_failed"
+            ) from err
+
+    @resend.validator
+    def _validate_resend(self, data: ResendInvoiceInput) -> None:
+        if not self._delivered or self._status not in OPEN_STATUSES:
+            raise ApplicationError(
+                f"only an issued, unpaid invoice can be sent again (it is {self._status.value})",
+                type="not_resendable",
+            )
+
+    async def _send_receipt(self, invoice: InvoiceSnapshot, payment: PaymentReceived) -> None:
+        """A short receipt for one payment: the amount and the balance after it. A mailbox
+        refusing it for good is logged, never a failed invoice."""
+        try:
+            await workflow.execute_activity_method(
+                NoticeActivities.send_receipt,
+                SendNoticeInput(
+                    invoice=invoice,
+                    payment_url=self._payment_url,
+                    key=payment.payment_id,
+                    amount_minor=payment.amount_minor,
+                    paid_minor=self._paid_minor,
+                    paid_at=payment.paid_at,
+                ),
+                start_to_close_timeout=options.DELIVERY_TIMEOUT,
+                heartbeat_timeout=options.PROVIDER_HEARTBEAT,
+                retry_policy=options.DELIVERY_RETRY,
+            )
+        except ActivityError as err:
+            workflow.logger.warning("invoice.receipt_failed", extra={"error": str(err.cause)})
 
     # --- approval ----------------------------------------------------------------------
 
@@ -212,6 +346,7 @@ class InvoiceWorkflow:
 
     async def _approved(self, invoice: InvoiceSnapshot) -> InvoiceSnapshot:
         """Store the move to ISSUED and clear any flag operations had on the approval."""
+        self._raise_if_cancelled()  # accepted together with the last approval: cancel wins
         await self._set_stored_status(InvoiceStatus.ISSUED, f"approved:v{self._version}")
         workflow.upsert_search_attributes([sa.EXCEPTION_REASON.value_unset()])
         self._policy_blocked = None
@@ -220,6 +355,7 @@ class InvoiceWorkflow:
     async def _run_round(self, approval: ApprovalRound) -> None:
         level = 0
         while approval.state.status in ("pending", "expired"):
+            self._raise_if_cancelled()
             if approval.state.status == "pending" and approval.state.active_level != level:
                 # checked first: a level may complete while a send or a reminder is running
                 level = approval.state.active_level
@@ -241,7 +377,11 @@ class InvoiceWorkflow:
                 expired = approval.state
 
                 def moved_on(expired: ApprovalState = expired) -> bool:
-                    return approval.state is not expired or self._correction is not None
+                    return (
+                        approval.state is not expired
+                        or self._correction is not None
+                        or self._cancel is not None
+                    )
 
                 try:
                     await workflow.wait_condition(moved_on, timeout=options.OVERDUE_RECHECK)
@@ -256,7 +396,7 @@ class InvoiceWorkflow:
             before = approval.state
             try:
                 await workflow.wait_condition(
-                    lambda: approval.state is not before,  # noqa: B023 (awaited in this iteration)
+                    lambda: approval.state is not before or self._cancel is not None,  # noqa: B023
                     timeout=max(at - workflow.now(), timedelta(seconds=1)),
                 )
             except TimeoutError:
@@ -274,6 +414,7 @@ class InvoiceWorkflow:
         )
         self._set_status(InvoiceStatus.CHANGES_REQUESTED)
         while True:
+            self._raise_if_cancelled()
             self._waiting_for = (
                 f"a corrected invoice from {self._request.requested_by} (update `correct`)"
                 + (f"; approver's note: {note}" if note else "")
@@ -281,10 +422,12 @@ class InvoiceWorkflow:
             self._update_details()
             try:
                 await workflow.wait_condition(
-                    lambda: self._correction is not None, timeout=options.OVERDUE_RECHECK
+                    lambda: self._correction is not None or self._cancel is not None,
+                    timeout=options.OVERDUE_RECHECK,
                 )
             except TimeoutError:
                 continue
+            self._raise_if_cancelled()
             correction = self._correction
             assert correction is not None
             self._revising = True  # the `correct` validator refuses a second one meanwhile
@@ -338,13 +481,18 @@ class InvoiceWorkflow:
             return self._block_takes_corrections and self._correction is not None
 
         while self._operator_override is None:
+            self._raise_if_cancelled()
             if corrected():
                 self._policy_blocked = None
                 self._block_takes_corrections = False
                 return None
             try:
                 await workflow.wait_condition(
-                    lambda: self._operator_override is not None or corrected(),
+                    lambda: (
+                        self._operator_override is not None
+                        or corrected()
+                        or self._cancel is not None
+                    ),
                     timeout=options.OVERDUE_RECHECK,
                 )
             except TimeoutError:
@@ -448,11 +596,13 @@ class InvoiceWorkflow:
         invoice, so the click's answer reports the status after it."""
         after = status_after(code)
         if after is not None:
-            await workflow.wait_condition(lambda: self._status == after)
+            await workflow.wait_condition(lambda: self._status in (after, InvoiceStatus.CANCELLED))
 
     @decide.validator
     def _validate_decide(self, data: DecideInput) -> None:
         """Refuse here, and the click writes nothing to history."""
+        if self._cancel is not None:
+            raise ApplicationError("the invoice was cancelled", type="chain_closed")
         approval = self._approval
         if data.operator is not None:
             if not data.operator.strip():
@@ -488,6 +638,8 @@ class InvoiceWorkflow:
 
     @correct.validator
     def _validate_correct(self, data: CorrectInput) -> None:
+        if self._cancel is not None:
+            raise ApplicationError("the invoice was cancelled", type="not_correctable")
         if self._status not in (InvoiceStatus.CHANGES_REQUESTED, InvoiceStatus.APPROVAL_EXPIRED):
             raise ApplicationError(
                 "only an invoice sent back by its approvers can be corrected"
@@ -616,13 +768,23 @@ class InvoiceWorkflow:
             paid_at=payment.paid_at,
         )
         self._set_status(recorded.status)
+        if workflow.patched(PAYMENT_RECEIPTS):
+            self._notices.append(asyncio.ensure_future(self._send_receipt(invoice, payment)))
 
-    async def _set_stored_status(self, status: InvoiceStatus, step: str) -> None:
+    async def _set_stored_status(
+        self, status: InvoiceStatus, step: str, *, actor: str = "workflow", note: str | None = None
+    ) -> None:
         if self._recording:  # a decision accepted in this task: its write goes first
             await workflow.wait_condition(lambda: not self._recording)
         await workflow.execute_local_activity_method(
             InvoiceStoreActivities.set_status,
-            SetStatusInput(invoice_id=self._request.invoice_id, status=status, step_key=step),
+            SetStatusInput(
+                invoice_id=self._request.invoice_id,
+                status=status,
+                step_key=step,
+                actor=actor,
+                note=note,
+            ),
             start_to_close_timeout=options.STORE_TIMEOUT,
             retry_policy=options.STORE_RETRY,
         )
@@ -657,7 +819,9 @@ class InvoiceWorkflow:
         workflow.upsert_search_attributes(updates)
 
     def _balance(self) -> int:
-        return (self._invoice.total_minor - self._paid_minor) if self._invoice else 0
+        if self._invoice is None or self._status == InvoiceStatus.CANCELLED:
+            return 0
+        return self._invoice.total_minor - self._paid_minor
 
     def _update_details(self) -> None:
         invoice = self._invoice

@@ -47,6 +47,15 @@ DELIVERY_RETRY = RetryPolicy(
     non_retryable_error_types=["PermanentDeliveryFailure"],
 )
 
+# A resend asked for by a person, who waits for the answer: a few quick tries, then the
+# update fails with the reason instead of holding the request past the API's update wait.
+RESEND_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_attempts=3,
+    non_retryable_error_types=["PermanentDeliveryFailure"],
+)
+
 ACCOUNTING_TIMEOUT = timedelta(seconds=30)
 ACCOUNTING_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=5),

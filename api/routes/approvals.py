@@ -227,7 +227,11 @@ async def decide(
         return _refusal(request, code, earlier=earlier)
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:
-            return _refusal(request, "not_found")
+            # no running process: an invoice that was issued, closed or cancelled meanwhile
+            # is settled, not missing
+            ended = await session.get(Invoice, link.invoice_id) is not None
+            await session.commit()
+            return _refusal(request, "chain_closed" if ended else "not_found")
         if err.status in TEMPORAL_AWAY:
             return _unavailable(request)
         raise

@@ -1,7 +1,8 @@
 """Record workflow histories for the replay test: ``python -m tests.workflows.record_histories``
-(``... record_histories billing``, ``invoice``, ``approval`` or ``exceptions`` records only
-those; ``exceptions`` are the refused payment, the corrected policy block, the bounced
-approval link and the invoice delivered by SMS).
+(``... record_histories billing``, ``invoice``, ``approval``, ``exceptions`` or ``actions``
+records only those; ``exceptions`` are the refused payment, the corrected policy block,
+the bounced approval link and the invoice delivered by SMS; ``actions`` the cancel during
+approval and the resend with a receipt per payment).
 
 Run it after a deliberate, compatible change to a workflow and commit the files; the
 replay test then proves that the code still replays what it recorded, so a change that
@@ -105,8 +106,10 @@ async def main(which: set[str]) -> None:
                 await _invoices(env, stack)
             if "approval" in which:
                 await _approvals(env, stack)
-        if "exceptions" in which:  # each with an approval policy of its own
-            for n, scenario in enumerate(EXCEPTIONS):
+        groups = {"exceptions": EXCEPTIONS, "actions": ACTIONS}
+        chosen = [s for name, scenarios in groups.items() if name in which for s in scenarios]
+        if chosen:  # each with an approval policy of its own
+            for n, scenario in enumerate(chosen):
                 own = f"sqlite:///{tmp}/exceptions-{n}.db"
                 upgrade(own)
                 async with running_stack(env.client, own) as stack:
@@ -234,10 +237,41 @@ async def _delivered_by_sms(env: WorkflowEnvironment, stack: Stack) -> None:
     await _save(stack, invoice_id, "invoice_delivered_by_sms")
 
 
+async def _cancelled_in_approval(env: WorkflowEnvironment, stack: Stack) -> None:
+    """Cancelled while its approvers had the links."""
+    from tests.e2e.test_approval_links import big_invoice, finance_policy
+    from tests.support.approvals import wait_for_links
+
+    await finance_policy(stack)
+    today = (await env.get_current_time()).date().isoformat()
+    invoice_id = await big_invoice(stack, "cancelled@acme.test", issue_date=today)
+    await wait_for_links(stack, "alice")
+    await stack.api.post(
+        f"/invoices/{invoice_id}/cancel", json={"reason": "duplicate", "cancelled_by": "dana"}
+    )
+    await stack.wait_for_status(invoice_id, "CANCELLED")
+    await _save(stack, invoice_id, "invoice_cancelled_in_approval")
+
+
+async def _resent_paid_with_receipts(env: WorkflowEnvironment, stack: Stack) -> None:
+    """Sent again on request, then paid in two parts, a receipt for each."""
+    today = (await env.get_current_time()).date().isoformat()
+    invoice_id = await _invoice(stack, "receipts@acme.test", issue_date=today)
+    issued = await stack.wait_until_awaiting_payment(invoice_id)
+    await stack.api.post(f"/invoices/{invoice_id}/resend", json={"requested_by": "dana"})
+    link = issued["live"]["payment_url"].rsplit("/", 1)[-1]
+    await stack.pay(link, 4400)
+    await stack.pay(link, 10000)
+    await stack.wait_for_status(invoice_id, "CLOSED")
+    await _save(stack, invoice_id, "invoice_resent_paid_with_receipts")
+
+
 EXCEPTIONS = (_payment_refused, _policy_block_corrected, _approval_link_bounced, _delivered_by_sms)
+ACTIONS = (_cancelled_in_approval, _resent_paid_with_receipts)
 
 
 if __name__ == "__main__":
     # before_approvals_*.json were recorded before the "approval-v1" patch: keep them, they
     # prove that invoices started before approvals existed still replay
-    asyncio.run(main(set(sys.argv[1:]) or {"invoice", "billing", "approval", "exceptions"}))
+    everything = {"invoice", "billing", "approval", "exceptions", "actions"}
+    asyncio.run(main(set(sys.argv[1:]) or everything))

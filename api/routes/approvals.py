@@ -18,15 +18,15 @@ from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeou
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.approval_page import page_context
 from api.deps import OptionalTemporalDep, SessionDep, SettingsDep
 from api.errors import TEMPORAL_AWAY, UPDATE_TIMEOUT
 from api.openapi import DECISION_BODY, LINK_RESPONSES
 from core.links import ApprovalLink, InvalidLink, read_approval_token
-from rendering.invoice_email import babel_locale, money
 from schemas.approval import DecideInput, DecideResult
 from schemas.ids import invoice_workflow_id
 from schemas.tables import Invoice
-from store import approvals, queries
+from store import approvals
 from store.approvals import LinkEventKind
 from store.db import begin_write
 
@@ -133,7 +133,6 @@ async def confirm(
     invoice = await session.get(Invoice, link.invoice_id)
     if invoice is None:
         return _refusal(request, "not_found")
-    records = await queries.invoice_records(session, invoice.id)
     await session.commit()
     await _log_event(session, link, "opened", request)
     state = {}  # Temporal away: the page still shows the stored invoice
@@ -142,28 +141,19 @@ async def confirm(
             state = await temporal.get_workflow_handle(invoice_workflow_id(link.invoice_id)).query(
                 "state", rpc_timeout=timedelta(seconds=settings.temporal_query_timeout_s)
             )
-    approval = (state or {}).get("approval") or {}
-    summary = {
-        "number": invoice.number,
-        "customer_id": invoice.customer_id,
-        "total": money(invoice.total_minor, invoice.currency, babel_locale("en_GB")),
-        "total_minor": invoice.total_minor,
-        "currency": invoice.currency,
-        "status": (state or {}).get("status", invoice.status),
-        "level": link.level + 1,
-        "levels": approval.get("levels"),
-        "why": approval.get("rule"),
-        "version": link.version,
-        "current_version": (state or {}).get("version"),
-    }
+    shown = await page_context(session, link, invoice, state or {})
+    await session.commit()
     if _wants_json(request):
-        return JSONResponse({"invoice": summary, "lines": records["lines"], "approval": approval})
-    html = _env.get_template("approval_confirm.html").render(
-        summary=summary,
-        lines=records["lines"],
-        money=lambda minor: money(minor, invoice.currency, babel_locale("en_GB")),
-        action=str(request.url.path),
-    )
+        return JSONResponse(
+            {
+                "invoice": shown["summary"],
+                "lines": shown["lines"],
+                "taxes": shown["taxes"],
+                "approval": shown["approval"],
+                "decided": shown["decided"],
+            }
+        )
+    html = _env.get_template("approval_confirm.html").render(**shown, action=str(request.url.path))
     return HTMLResponse(html)
 
 

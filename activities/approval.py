@@ -28,7 +28,7 @@ from schemas.approval import (
     ReviseInvoiceResult,
     SendApprovalLinksInput,
 )
-from store import approvals, audit, invoices
+from store import approval_policy, approvals, audit, invoices
 from store.db import SessionFactory, transaction
 
 log = structlog.get_logger()
@@ -47,7 +47,7 @@ class ApprovalActivities:
     @activity.defn(name="approval.load_context")
     async def load_context(self, data: LoadApprovalContextInput) -> ApprovalContext:
         async with transaction(self._sessions, writes=False) as session:
-            policy = await approvals.policy_for_invoices(session)
+            policy = await approval_policy.policy_for_invoices(session)
         s = self._settings
         if s.approval_rates is not None:
             policy = policy.model_copy(update={"rates": s.approval_rates})

@@ -11,7 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.errors import Conflict, Unprocessable
 from schemas.tables import ApproverRow
-from store import approvals, audit
+from store import approval_policy, audit
 
 Body = TypeVar("Body", bound=BaseModel)
 
@@ -29,7 +29,7 @@ def merged(model: type[Body], current: dict[str, Any], patch: BaseModel) -> Body
 async def check_policy(session: AsyncSession) -> None:
     """Refuse a change after which the stored configuration no longer makes a policy."""
     try:
-        await approvals.load_policy(session)
+        await approval_policy.load_policy(session)
     except ValidationError as invalid:
         messages = "; ".join(e["msg"] for e in invalid.errors())
         raise Unprocessable(

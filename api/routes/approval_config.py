@@ -12,7 +12,7 @@ Each change is checked against what it names (422 ``unknown_approver``, ``unknow
 ``unknown_customer``, ``invalid_quorum``, ``self_delegation``, ``scope_needs_rates``; 409
 ``approver_exists``, ``delegation_overlaps``, ``group_in_use``, ``deactivated``; 404 for an
 unknown id) and then, before it commits, against the whole policy as
-`store.approvals.load_policy` builds it (422 ``inconsistent_policy``), so the stored
+`store.approval_policy.load_policy` builds it (422 ``inconsistent_policy``), so the stored
 configuration always makes a policy the invoice workflow can use.
 """
 
@@ -49,7 +49,7 @@ from schemas.approval_api import (
 )
 from schemas.ids import new_id
 from schemas.tables import ApprovalRuleRow, ApproverGroupRow, ApproverRow
-from store import approvals
+from store import approval_policy
 from store.db import begin_write
 
 router = APIRouter(tags=["approvals"])
@@ -90,7 +90,7 @@ async def create_approver(
         approver = Approver(
             id=approver_id, name=body.name, email=body.email, time_zone=body.time_zone
         )
-        row = await approvals.add_approver(session, approver, datetime.now(UTC))
+        row = await approval_policy.add_approver(session, approver, datetime.now(UTC))
         out = _approver_out(row)
         await audit_change(session, "approver", row.id, "created", api_key.name, None, out)
         await check_policy(session)
@@ -107,9 +107,9 @@ async def list_approvers(
     session: SessionDep, _: ApiKeyDep, include_inactive: IncludeInactive = False
 ) -> list[ApproverOut]:
     rows = await (
-        approvals.all_approvers(session)
+        approval_policy.all_approvers(session)
         if include_inactive
-        else approvals.active_approvers(session)
+        else approval_policy.active_approvers(session)
     )
     return [_approver_out(row) for row in rows]
 
@@ -127,7 +127,7 @@ async def _update_approver(
     before = _approver_out(row)
     if unchanged(before, body):
         return before
-    await approvals.new_version(session, row, body.model_dump(), datetime.now(UTC))
+    await approval_policy.new_version(session, row, body.model_dump(), datetime.now(UTC))
     after = _approver_out(row)
     await audit_change(session, "approver", row.id, "updated", actor, before, after)
     await check_policy(session)
@@ -168,7 +168,7 @@ async def deactivate_approver(
     row = await _approver(session, approver_id)
     if row.active:
         before = _approver_out(row)
-        await approvals.new_version(session, row, {"active": False}, datetime.now(UTC))
+        await approval_policy.new_version(session, row, {"active": False}, datetime.now(UTC))
         after = _approver_out(row)
         await audit_change(session, "approver", row.id, "deactivated", api_key.name, before, after)
         await check_policy(session)
@@ -203,7 +203,7 @@ async def create_group(
         backup = [body.backup_approver_id] if body.backup_approver_id else []
         await require_approvers(session, [*body.members, *backup])
         group = ApproverGroup(id=new_id("grp"), **body.model_dump())
-        row = await approvals.add_group(session, group, datetime.now(UTC))
+        row = await approval_policy.add_group(session, group, datetime.now(UTC))
         out = _group_out(row)
         await audit_change(session, "approver_group", row.id, "created", api_key.name, None, out)
         await check_policy(session)
@@ -219,7 +219,7 @@ async def create_group(
 async def list_groups(
     session: SessionDep, _: ApiKeyDep, include_inactive: IncludeInactive = False
 ) -> list[ApproverGroupOut]:
-    rows = await approvals.groups(session, include_inactive=include_inactive)
+    rows = await approval_policy.groups(session, include_inactive=include_inactive)
     return [_group_out(row) for row in rows]
 
 
@@ -238,7 +238,7 @@ async def _update_group(
         return before
     backup = [body.backup_approver_id] if body.backup_approver_id else []
     await require_approvers(session, [*body.members, *backup])
-    await approvals.new_version(session, row, body.model_dump(), datetime.now(UTC))
+    await approval_policy.new_version(session, row, body.model_dump(), datetime.now(UTC))
     after = _group_out(row)
     await audit_change(session, "approver_group", row.id, "updated", actor, before, after)
     await check_policy(session)
@@ -274,7 +274,7 @@ async def deactivate_group(group_id: str, session: SessionDep, api_key: ApiKeyDe
     await begin_write(session)
     row = await _group(session, group_id)
     if row.active:
-        users = [r.id for r in await approvals.active_rules(session) if _names(r, group_id)]
+        users = [r.id for r in await approval_policy.active_rules(session) if _names(r, group_id)]
         if users:
             raise Conflict(
                 f"approver group {group_id} is used by active rule(s) {', '.join(users)};"
@@ -283,7 +283,7 @@ async def deactivate_group(group_id: str, session: SessionDep, api_key: ApiKeyDe
                 rule_ids=users,
             )
         before = _group_out(row)
-        await approvals.new_version(session, row, {"active": False}, datetime.now(UTC))
+        await approval_policy.new_version(session, row, {"active": False}, datetime.now(UTC))
         after = _group_out(row)
         await audit_change(
             session, "approver_group", row.id, "deactivated", api_key.name, before, after
@@ -294,4 +294,4 @@ async def deactivate_group(group_id: str, session: SessionDep, api_key: ApiKeyDe
 
 
 def _names(rule: ApprovalRuleRow, group_id: str) -> bool:
-    return any(level.group_id == group_id for level in approvals.rule_from_row(rule).levels)
+    return any(level.group_id == group_id for level in approval_policy.rule_from_row(rule).levels)

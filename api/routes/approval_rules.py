@@ -39,7 +39,7 @@ from schemas.approval_api import (
 )
 from schemas.ids import new_id
 from schemas.tables import ApprovalRuleRow, ApproverGroupRow, ApproverRow, Customer, DelegationRow
-from store import approvals
+from store import approval_policy
 from store.db import begin_write
 
 router = APIRouter(tags=["approvals"])
@@ -53,7 +53,7 @@ IncludeInactive = Annotated[
 
 
 def _rule_out(row: ApprovalRuleRow) -> ApprovalRuleOut:
-    rule = approvals.rule_from_row(row)
+    rule = approval_policy.rule_from_row(row)
     return ApprovalRuleOut(
         id=row.id,
         position=row.position,
@@ -131,7 +131,7 @@ async def create_rule(
     async def produce() -> Answer:
         await begin_write(session)
         rule = await _checked_rule(session, settings, new_id("rule"), body)
-        row = await approvals.add_rule(session, rule, datetime.now(UTC))
+        row = await approval_policy.add_rule(session, rule, datetime.now(UTC))
         out = _rule_out(row)
         await audit_change(session, "approval_rule", row.id, "created", api_key.name, None, out)
         await check_policy(session)
@@ -148,7 +148,7 @@ async def list_rules(
     session: SessionDep, _: ApiKeyDep, include_inactive: IncludeInactive = False
 ) -> list[ApprovalRuleOut]:
     """Rules in policy order (active ones only, unless asked)."""
-    rows = await approvals.rules(session, include_inactive=include_inactive)
+    rows = await approval_policy.rules(session, include_inactive=include_inactive)
     return [_rule_out(row) for row in rows]
 
 
@@ -168,10 +168,10 @@ async def _update_rule(
     require_active(row.active, f"approval rule {rule_id}")
     before = _rule_out(row)
     rule = await _checked_rule(session, settings, rule_id, body)
-    changes = {"description": rule.description, "definition": approvals.rule_definition(rule)}
+    changes = {"description": rule.description, "definition": approval_policy.rule_definition(rule)}
     if changes == {"description": row.description, "definition": row.definition}:
         return before
-    await approvals.new_version(session, row, changes, datetime.now(UTC))
+    await approval_policy.new_version(session, row, changes, datetime.now(UTC))
     after = _rule_out(row)
     await audit_change(session, "approval_rule", row.id, "updated", actor, before, after)
     await check_policy(session)
@@ -222,7 +222,7 @@ async def deactivate_rule(rule_id: str, session: SessionDep, api_key: ApiKeyDep)
     row = await _rule_row(session, rule_id)
     if row.active:
         before = _rule_out(row)
-        await approvals.new_version(session, row, {"active": False}, datetime.now(UTC))
+        await approval_policy.new_version(session, row, {"active": False}, datetime.now(UTC))
         after = _rule_out(row)
         await audit_change(
             session, "approval_rule", row.id, "deactivated", api_key.name, before, after
@@ -258,7 +258,7 @@ async def _check_delegation(
             f"approver {approver_id} cannot delegate to themselves", code="self_delegation"
         )
     await require_approvers(session, [body.delegate_id])
-    for other in await approvals.delegations_of(session, approver_id, include_revoked=False):
+    for other in await approval_policy.delegations_of(session, approver_id, include_revoked=False):
         if other.id != itself and other.starts <= body.ends and body.starts <= other.ends:
             raise Conflict(
                 f"approver {approver_id} already delegates to {other.delegate_id} from "
@@ -287,7 +287,9 @@ async def create_delegation(
             raise NotFoundError(f"approver {approver_id} does not exist", code="unknown_approver")
         await _check_delegation(session, approver_id, body)
         delegation = Delegation(approver_id=approver_id, **body.model_dump())
-        row = await approvals.add_delegation(session, new_id("dlg"), delegation, datetime.now(UTC))
+        row = await approval_policy.add_delegation(
+            session, new_id("dlg"), delegation, datetime.now(UTC)
+        )
         out = _delegation_out(row)
         await audit_change(session, "delegation", row.id, "created", api_key.name, None, out)
         await check_policy(session)
@@ -308,7 +310,7 @@ async def list_delegations(
     """All of an approver's delegations, revoked ones included (with ``revoked_at``)."""
     if await session.get(ApproverRow, approver_id) is None:
         raise NotFoundError(f"approver {approver_id} does not exist", code="unknown_approver")
-    rows = await approvals.delegations_of(session, approver_id)
+    rows = await approval_policy.delegations_of(session, approver_id)
     return [_delegation_out(row) for row in rows]
 
 
@@ -328,7 +330,7 @@ async def _update_delegation(
     if unchanged(before, body):
         return before
     await _check_delegation(session, approver_id, body, itself=row.id)
-    await approvals.new_version(session, row, body.model_dump(), datetime.now(UTC))
+    await approval_policy.new_version(session, row, body.model_dump(), datetime.now(UTC))
     after = _delegation_out(row)
     await audit_change(session, "delegation", row.id, "updated", actor, before, after)
     await check_policy(session)
@@ -376,7 +378,7 @@ async def revoke_delegation(
     if row.revoked_at is None:
         before = _delegation_out(row)
         at = datetime.now(UTC)
-        await approvals.new_version(session, row, {"revoked_at": at}, at)
+        await approval_policy.new_version(session, row, {"revoked_at": at}, at)
         after = _delegation_out(row)
         await audit_change(session, "delegation", row.id, "revoked", api_key.name, before, after)
     await session.commit()

@@ -22,7 +22,7 @@ from domain.approval import (
     Quorum,
 )
 from schemas.tables import ApprovalRuleRow, ApproverGroupRow, ApproverRow, DelegationRow
-from store import approvals
+from store import approval_policy
 from tests.api.test_invoices_api import assert_problem
 from tests.e2e.test_lifecycle import customer_and_contract
 from tests.support.stack import Stack, running_stack
@@ -42,7 +42,7 @@ async def rows(stack: Stack, table: type) -> int:
 
 async def policy(stack: Stack) -> ApprovalPolicy:
     async with stack.sessions() as session:
-        return await approvals.load_policy(session)
+        return await approval_policy.load_policy(session)
 
 
 async def created(stack: Stack, path: str, body: dict[str, Any], **kwargs: Any) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from schemas.tables import (
     DelegationRow,
     Invoice,
 )
-from store import approvals
+from store import approval_policy, approvals
 from store.db import SessionFactory, create_engine, session_factory, transaction
 from tests.support.factories import customer_and_contract
 
@@ -123,7 +123,7 @@ async def decide(
 
 async def test_an_empty_configuration_is_an_empty_policy(sessions: SessionFactory) -> None:
     async with sessions() as session:
-        policy = await approvals.load_policy(session)
+        policy = await approval_policy.load_policy(session)
     assert policy == ApprovalPolicy(rules=[], groups=[], approvers=[], delegations=[])
 
 
@@ -160,18 +160,18 @@ async def test_load_policy_returns_what_was_stored_in_rule_order_without_inactiv
     )
     async with transaction(sessions) as session:
         for approver in (alice, bob, carol):
-            await approvals.add_approver(session, approver, T0)
+            await approval_policy.add_approver(session, approver, T0)
         gone = Approver(id="gone", name="Gone", email="gone@example.test")
-        (await approvals.add_approver(session, gone, T0)).active = False
+        (await approval_policy.add_approver(session, gone, T0)).active = False
         for minutes, group in enumerate((finance, directors)):  # listed in creation order
-            await approvals.add_group(session, group, T0 + timedelta(minutes=minutes))
+            await approval_policy.add_group(session, group, T0 + timedelta(minutes=minutes))
         # stored out of order: the policy follows position, not insertion or id
         session.add(
             ApprovalRuleRow(
                 id=credit.id,
                 description=credit.description,
                 position=2,
-                definition=approvals.rule_definition(credit),
+                definition=approval_policy.rule_definition(credit),
                 created_at=T0,
             )
         )
@@ -180,7 +180,7 @@ async def test_load_policy_returns_what_was_stored_in_rule_order_without_inactiv
                 id=big.id,
                 description=big.description,
                 position=1,
-                definition=approvals.rule_definition(big),
+                definition=approval_policy.rule_definition(big),
                 created_at=T0 + timedelta(minutes=1),
             )
         )
@@ -189,7 +189,7 @@ async def test_load_policy_returns_what_was_stored_in_rule_order_without_inactiv
                 id="rule_old",
                 description="Switched off",
                 position=0,
-                definition=approvals.rule_definition(credit),
+                definition=approval_policy.rule_definition(credit),
                 active=False,
                 created_at=T0,
             )
@@ -200,22 +200,22 @@ async def test_load_policy_returns_what_was_stored_in_rule_order_without_inactiv
             starts=date(2026, 12, 1),
             ends=date(2026, 12, 5),
         )
-        await approvals.add_delegation(session, "dlg_1", away, T0)
+        await approval_policy.add_delegation(session, "dlg_1", away, T0)
         revoked = Delegation(
             approver_id="bob", delegate_id="carol", starts=date(2026, 12, 1), ends=date(2026, 12, 2)
         )
-        revoked_row = await approvals.add_delegation(session, "dlg_2", revoked, T0)
-        await approvals.revoke_delegation(session, revoked_row, T0)
+        revoked_row = await approval_policy.add_delegation(session, "dlg_2", revoked, T0)
+        await approval_policy.revoke_delegation(session, revoked_row, T0)
         to_inactive = Delegation(
             approver_id="carol",
             delegate_id="gone",
             starts=date(2026, 12, 1),
             ends=date(2026, 12, 2),
         )
-        await approvals.add_delegation(session, "dlg_3", to_inactive, T0)
+        await approval_policy.add_delegation(session, "dlg_3", to_inactive, T0)
 
     async with sessions() as session:
-        policy = await approvals.load_policy(session)
+        policy = await approval_policy.load_policy(session)
 
     assert policy.rules == [big, credit]
     assert policy.approvers == [alice, bob, carol]
@@ -239,10 +239,10 @@ async def test_load_policy_returns_what_was_stored_in_rule_order_without_inactiv
 async def test_revoking_a_delegation_twice_revokes_it_once(sessions: SessionFactory) -> None:
     async with transaction(sessions) as session:
         for who in ("dan", "erin"):
-            await approvals.add_approver(
+            await approval_policy.add_approver(
                 session, Approver(id=who, name=who, email=f"{who}@example.test"), T0
             )
-        row = await approvals.add_delegation(
+        row = await approval_policy.add_delegation(
             session,
             "dlg_x",
             Delegation(
@@ -253,12 +253,14 @@ async def test_revoking_a_delegation_twice_revokes_it_once(sessions: SessionFact
             ),
             T0,
         )
-        assert await approvals.revoke_delegation(session, row, T0) is True
-        assert await approvals.revoke_delegation(session, row, T0 + timedelta(days=1)) is False
+        assert await approval_policy.revoke_delegation(session, row, T0) is True
+        assert (
+            await approval_policy.revoke_delegation(session, row, T0 + timedelta(days=1)) is False
+        )
     async with sessions() as session:
         stored = await session.get(DelegationRow, "dlg_x")
         assert stored is not None and utc(stored.revoked_at) == T0
-        assert (await approvals.load_policy(session)).delegations == []
+        assert (await approval_policy.load_policy(session)).delegations == []
 
 
 # --- the records -------------------------------------------------------------------------
@@ -404,7 +406,7 @@ async def test_config_rows_keep_their_json_shape(sessions: SessionFactory) -> No
         customer_ids=frozenset({"cus_b", "cus_a"}),
         levels=[LevelRule(group_id="g")],
     )
-    definition = approvals.rule_definition(rule)
+    definition = approval_policy.rule_definition(rule)
     assert definition["regions"] == ["AU", "GB", "NZ"]
     assert definition["customer_ids"] == ["cus_a", "cus_b"]
     assert definition["levels"] == [{"group_id": "g", "quorum": {"kind": "any", "count": None}}]
@@ -412,8 +414,8 @@ async def test_config_rows_keep_their_json_shape(sessions: SessionFactory) -> No
         session.add(ApproverRow(id="a", name="A", email="a@example.test", created_at=T0))
         await session.flush()
         session.add(ApproverGroupRow(id="g", name="G", members=["a"], created_at=T0))
-        first = await approvals.add_rule(session, rule, T0)
-        second = await approvals.add_rule(session, rule.model_copy(update={"id": "r2"}), T0)
+        first = await approval_policy.add_rule(session, rule, T0)
+        second = await approval_policy.add_rule(session, rule.model_copy(update={"id": "r2"}), T0)
     assert (first.position, second.position) == (1, 2)
     async with sessions() as session:
-        assert (await approvals.load_policy(session)).rules[0] == rule
+        assert (await approval_policy.load_policy(session)).rules[0] == rule

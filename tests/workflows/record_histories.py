@@ -2,7 +2,8 @@
 (``... record_histories billing``, ``invoice``, ``approval``, ``exceptions`` or ``actions``
 records only those; ``exceptions`` are the refused payment, the corrected policy block,
 the bounced approval link and the invoice delivered by SMS; ``actions`` the cancel during
-approval and the resend with a receipt per payment).
+approval and the resend with a receipt per payment; ``decisions`` the decisions written
+after their acceptance).
 
 Run it after a deliberate, compatible change to a workflow and commit the files; the
 replay test then proves that the code still replays what it recorded, so a change that
@@ -106,7 +107,7 @@ async def main(which: set[str]) -> None:
                 await _invoices(env, stack)
             if "approval" in which:
                 await _approvals(env, stack)
-        groups = {"exceptions": EXCEPTIONS, "actions": ACTIONS}
+        groups = {"exceptions": EXCEPTIONS, "actions": ACTIONS, "decisions": DECISIONS}
         chosen = [s for name, scenarios in groups.items() if name in which for s in scenarios]
         if chosen:  # each with an approval policy of its own
             for n, scenario in enumerate(chosen):
@@ -266,12 +267,46 @@ async def _resent_paid_with_receipts(env: WorkflowEnvironment, stack: Stack) -> 
     await _save(stack, invoice_id, "invoice_resent_paid_with_receipts")
 
 
+async def _decisions_after_acceptance(env: WorkflowEnvironment, stack: Stack) -> None:
+    """Decisions written after their acceptance (approval-decision-writes-v1): level one
+    approved, level two rejected, corrected, then approved by an operator."""
+    from schemas.approval import DecideInput, DecideResult
+    from tests.e2e.test_approval_links import big_invoice
+    from tests.support.approvals import approver, group, rule, wait_for_links
+
+    for person in ("alice", "dave"):
+        await approver(stack, person)
+    finance = await group(stack, "Finance", ["alice"])
+    directors = await group(stack, "Directors", ["dave"])
+    await rule(stack, [{"group_id": finance}, {"group_id": directors}])
+    today = (await env.get_current_time()).date().isoformat()
+    invoice_id = await big_invoice(stack, "decided@acme.test", issue_date=today)
+    async with httpx.AsyncClient() as browser:
+        await browser.post((await wait_for_links(stack, "alice"))[0], data={"decision": "approve"})
+        dave = (await wait_for_links(stack, "dave"))[0]
+        await browser.post(dave, data={"decision": "reject", "reason": "wrong rate"})
+    await stack.wait_for_status(invoice_id, "CHANGES_REQUESTED")
+    await stack.api.put(
+        f"/invoices/{invoice_id}/lines",
+        json={"items": [{"rate_code": "senior", "quantity": "9"}], "changed_by": "erin"},
+    )
+    await wait_for_links(stack, "alice", count=2)
+    await stack.temporal.get_workflow_handle(f"invoice-{invoice_id}").execute_update(
+        "decide",
+        DecideInput(operator="olga", decision="approve", reason="urgent"),
+        result_type=DecideResult,
+    )
+    await stack.wait_until_awaiting_payment(invoice_id)
+    await _save(stack, invoice_id, "invoice_decisions_written_after_acceptance")
+
+
 EXCEPTIONS = (_payment_refused, _policy_block_corrected, _approval_link_bounced, _delivered_by_sms)
 ACTIONS = (_cancelled_in_approval, _resent_paid_with_receipts)
+DECISIONS = (_decisions_after_acceptance,)
 
 
 if __name__ == "__main__":
     # before_approvals_*.json were recorded before the "approval-v1" patch: keep them, they
     # prove that invoices started before approvals existed still replay
-    everything = {"invoice", "billing", "approval", "exceptions", "actions"}
+    everything = {"invoice", "billing", "approval", "exceptions", "actions", "decisions"}
     asyncio.run(main(set(sys.argv[1:]) or everything))

@@ -52,7 +52,8 @@ LOCALES := rendering/locales
 i18n: $(STAMP)
 	$(VENV)/bin/pybabel extract -F babel.cfg --no-location --sort-output \
 		--project=InvoiceFlow --copyright-holder=InvoiceFlow -o $(LOCALES)/messages.pot .
-	$(VENV)/bin/pybabel update -i $(LOCALES)/messages.pot -d $(LOCALES) --ignore-obsolete
+	$(VENV)/bin/pybabel update -i $(LOCALES)/messages.pot -d $(LOCALES) --ignore-obsolete \
+		--no-fuzzy-matching
 	$(VENV)/bin/pybabel compile -d $(LOCALES) --statistics
 
 clean:

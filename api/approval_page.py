@@ -12,34 +12,45 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from babel.dates import format_date, format_datetime
+from babel import Locale
+from babel.dates import format_date, format_time
+from babel.numbers import format_percent
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.links import ApprovalLink
 from rendering.formatting import money
-from rendering.i18n import babel_locale, translations
+from rendering.i18n import N_, babel_locale, translations
 from rendering.labels import quantity_with_unit, tax_label
 from schemas.tables import ApprovalRequestRow, ApproverRow, Customer, Invoice
 from store import approvals, invoices
 
-LOCALE = babel_locale("en_GB")  # approvers have no locale of their own yet
+# Approvers have no locale of their own yet: the page follows the browser's Accept-Language
+# (rendering.i18n.negotiate), en_GB by default.
+LOCALE = babel_locale("en_GB")
 
 VERBS = {
-    "approve": "Approved",
-    "reject": "Rejected",
-    "request_changes": "Changes requested",
+    "approve": N_("Approved"),
+    "reject": N_("Rejected"),
+    "request_changes": N_("Changes requested"),
 }
 
 
-def _when(value: datetime | str) -> str:
+def _when(value: datetime | str, locale: Locale = LOCALE) -> str:
     at = datetime.fromisoformat(value) if isinstance(value, str) else value
     at = at if at.tzinfo else at.replace(tzinfo=UTC)
-    return format_datetime(at.astimezone(UTC), "d MMMM y 'at' HH:mm 'UTC'", locale=LOCALE)
+    at = at.astimezone(UTC)
+    return translations(locale).gettext("%(date)s at %(time)s UTC") % {
+        "date": format_date(at, "long", locale=locale),
+        "time": format_time(at, "HH:mm", locale=locale),
+    }
 
 
-def _percent(rate: Any) -> str:
-    value = (Decimal(str(rate)) * 100).normalize()
-    return f"{value:f}%"
+def _percent(rate: Any, locale: Locale = LOCALE) -> str:
+    return format_percent(Decimal(str(rate)), locale=locale, decimal_quantization=False)
+
+
+def _verb(decision: str, locale: Locale) -> str:
+    return translations(locale).gettext(VERBS[decision]) if decision in VERBS else decision
 
 
 async def _names(session: AsyncSession, ids: set[str]) -> dict[str, str]:
@@ -62,9 +73,14 @@ def _settling(rows: list[ApprovalRequestRow]) -> ApprovalRequestRow | None:
 
 
 async def decision_panel(
-    session: AsyncSession, link: ApprovalLink, invoice: Invoice, state: dict[str, Any]
+    session: AsyncSession,
+    link: ApprovalLink,
+    invoice: Invoice,
+    state: dict[str, Any],
+    locale: Locale = LOCALE,
 ) -> dict[str, Any] | None:
     """The decision to show instead of the buttons, or None while this person may decide."""
+    t = translations(locale)
     requests = await approvals.requests_for(session, invoice.id)
     own = next((r for r in requests if r.id == link.request_id), None)
     level = [r for r in requests if r.round == link.round and r.level == link.level]
@@ -86,65 +102,75 @@ async def decision_panel(
     if chosen is not None and chosen.decision:
         names = await _names(session, {chosen.approver_id})
         return {
-            "title": VERBS.get(chosen.decision, chosen.decision),
+            "title": _verb(chosen.decision, locale),
             "decision": chosen.decision,
             "by": names[chosen.approver_id],
             "by_id": chosen.approver_id,
             "yours": chosen.approver_id == link.approver_id,
-            "at": _when(chosen.decided_at) if chosen.decided_at else None,
+            "at": _when(chosen.decided_at, locale) if chosen.decided_at else None,
             "reason": chosen.reason,
         }
     decisions = live.get("decisions") or []
     if decisions and live.get("round") == link.round:  # e.g. an operator, from the Temporal UI
         last = decisions[-1]
         who = str(last["approver_id"])
-        by = f"{who.removeprefix('operator:')} (operations)" if who.startswith("operator:") else who
+        operator = who.removeprefix("operator:")
+        by = t.gettext("%(name)s (operations)") % {"name": operator} if operator != who else who
         return {
-            "title": VERBS.get(last["decision"], last["decision"]),
+            "title": _verb(last["decision"], locale),
             "decision": last["decision"],
             "by": by,
             "by_id": who,
             "yours": who == link.approver_id,
-            "at": _when(last["at"]),
+            "at": _when(last["at"], locale),
             "reason": last.get("reason"),
         }
     if own is not None and own.status == "superseded":
         return {
-            "title": "Changed",
+            "title": t.gettext("Changed"),
             "decision": None,
-            "note": "The invoice changed since this link was sent; its new version has its own"
-            " link.",
+            "note": t.gettext(
+                "The invoice changed since this link was sent; its new version has its own link."
+            ),
         }
     if own is not None and own.status == "expired" or live.get("status") == "expired":
-        return {"title": "Expired", "decision": None, "note": "Nobody decided in time."}
+        return {
+            "title": t.gettext("Expired"),
+            "decision": None,
+            "note": t.gettext("Nobody decided in time."),
+        }
     return {
-        "title": "Settled",
+        "title": t.gettext("Settled"),
         "decision": None,
-        "note": "This invoice's approval is no longer waiting for you.",
+        "note": t.gettext("This invoice's approval is no longer waiting for you."),
     }
 
 
 async def page_context(
-    session: AsyncSession, link: ApprovalLink, invoice: Invoice, state: dict[str, Any]
+    session: AsyncSession,
+    link: ApprovalLink,
+    invoice: Invoice,
+    state: dict[str, Any],
+    locale: Locale = LOCALE,
 ) -> dict[str, Any]:
-    """Everything the page (and its JSON form) shows."""
-    t = translations(LOCALE)
+    """Everything the page (and its JSON form) shows, in `locale`."""
+    t = translations(locale)
     customer = await session.get(Customer, invoice.customer_id)
     lines = await invoices.lines(session, invoice.id)
     approval = state.get("approval") or {}
 
     def fmt(minor: int) -> str:
-        return money(minor, invoice.currency, LOCALE)
+        return money(minor, invoice.currency, locale)
 
     summary = {
         "number": invoice.number,
         "customer_id": invoice.customer_id,
         "customer_name": customer.name if customer else invoice.customer_id,
         "po_number": invoice.po_number,
-        "issue_date": format_date(invoice.issue_date, "long", locale=LOCALE)
+        "issue_date": format_date(invoice.issue_date, "long", locale=locale)
         if invoice.issue_date
         else None,
-        "due_date": format_date(invoice.due_date, "long", locale=LOCALE)
+        "due_date": format_date(invoice.due_date, "long", locale=locale)
         if invoice.due_date
         else None,
         "subtotal": fmt(invoice.subtotal_minor),
@@ -163,7 +189,7 @@ async def page_context(
     shown_lines = [
         {
             "description": line.description,
-            "quantity": quantity_with_unit(line.quantity, line.unit, LOCALE, t),
+            "quantity": quantity_with_unit(line.quantity, line.unit, locale, t),
             "unit_price": fmt(line.unit_price_minor),
             "net": fmt(line.net_minor),
             "net_minor": line.net_minor,
@@ -172,7 +198,7 @@ async def page_context(
     ]
     taxes = [
         {
-            "label": f"{tax_label(tax['name'], t)} {_percent(tax['rate'])}",
+            "label": f"{tax_label(tax['name'], t)} {_percent(tax['rate'], locale)}",
             "on": fmt(int(tax["taxable_minor"])),
             "amount": fmt(int(tax["tax_minor"])),
             "tax_minor": int(tax["tax_minor"]),
@@ -183,6 +209,6 @@ async def page_context(
         "summary": summary,
         "lines": shown_lines,
         "taxes": taxes,
-        "decided": await decision_panel(session, link, invoice, state),
+        "decided": await decision_panel(session, link, invoice, state, locale),
         "approval": approval,
     }

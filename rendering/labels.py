@@ -53,6 +53,8 @@ _TAXES: dict[str, Callable[[NullTranslations], str]] = {
 TRANSLATED_TAX_NAMES = frozenset(_TAXES)
 
 _STATUSES: dict[str, Callable[[NullTranslations], str]] = {
+    "PENDING": lambda t: t.pgettext("invoice status", "Being prepared"),
+    "REJECTED": lambda t: t.pgettext("invoice status", "Refused"),
     "AWAITING_APPROVAL": lambda t: t.pgettext("invoice status", "Being approved"),
     "CHANGES_REQUESTED": lambda t: t.pgettext("invoice status", "Being corrected"),
     "APPROVAL_EXPIRED": lambda t: t.pgettext("invoice status", "Being approved"),
@@ -61,6 +63,7 @@ _STATUSES: dict[str, Callable[[NullTranslations], str]] = {
     "OVERDUE": lambda t: t.pgettext("invoice status", "Overdue"),
     "PAID": lambda t: t.pgettext("invoice status", "Paid"),
     "CLOSED": lambda t: t.pgettext("invoice status", "Closed"),
+    "CANCELLED": lambda t: t.pgettext("invoice status", "Cancelled"),
 }
 
 

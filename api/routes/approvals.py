@@ -12,7 +12,6 @@ from typing import Any, Literal
 import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from jinja2 import Environment, PackageLoader, select_autoescape
 from pydantic import BaseModel, Field
 from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.exceptions import ApplicationError
@@ -23,6 +22,8 @@ from api.deps import OptionalTemporalDep, SessionDep, SettingsDep
 from api.errors import TEMPORAL_AWAY, UPDATE_TIMEOUT
 from api.openapi import DECISION_BODY, LINK_RESPONSES
 from core.links import ApprovalLink, InvalidLink, read_approval_token
+from rendering.i18n import N_, environment, html_lang, negotiate, translations
+from rendering.labels import status_label
 from schemas.approval import DecideInput, DecideResult
 from schemas.ids import invoice_workflow_id
 from schemas.tables import Invoice
@@ -32,29 +33,28 @@ from store.db import begin_write
 
 router = APIRouter(prefix="/approvals", tags=["approval links"])
 log = structlog.get_logger()
-_env = Environment(loader=PackageLoader("api", "templates"), autoescape=select_autoescape(["html"]))
-
-# What each refusal tells the person who clicked, and its HTTP status.
+# What each refusal tells the person who clicked, and its HTTP status. The messages are
+# translated (rendering/locales) into the language the browser asks for (Accept-Language).
 REFUSALS: dict[str, tuple[int, str]] = {
-    "already_decided": (409, "This approval has already been decided."),
-    "not_your_approval": (403, "This approval is not yours to decide."),
+    "already_decided": (409, N_("This approval has already been decided.")),
+    "not_your_approval": (403, N_("This approval is not yours to decide.")),
     "version_changed": (
         409,
-        "The invoice changed since this link was sent. A new link is on its way to you.",
+        N_("The invoice changed since this link was sent. A new link is on its way to you."),
     ),
-    "level_not_active": (409, "This approval level is no longer active."),
-    "chain_closed": (409, "This invoice's approval is already settled."),
-    "duplicate_level_approver": (409, "You already approved another level of this invoice."),
-    "expired": (410, "This link has expired. Ask for a new one."),
-    "invalid": (400, "This link is not valid."),
-    "not_found": (404, "We could not find this invoice."),
+    "level_not_active": (409, N_("This approval level is no longer active.")),
+    "chain_closed": (409, N_("This invoice's approval is already settled.")),
+    "duplicate_level_approver": (409, N_("You already approved another level of this invoice.")),
+    "expired": (410, N_("This link has expired. Ask for a new one.")),
+    "invalid": (400, N_("This link is not valid.")),
+    "not_found": (404, N_("We could not find this invoice.")),
 }
 OUTCOMES = {
-    "applied": "Your approval is recorded; the level still waits for other approvers.",
-    "level_complete": "Approved. The next approval level has been asked.",
-    "chain_complete": "Approved. The invoice will now be sent to the customer.",
-    "rejected": "Rejected. The invoice goes back for correction.",
-    "changes_requested": "Changes requested. The invoice's owner has your note.",
+    "applied": N_("Your approval is recorded; the level still waits for other approvers."),
+    "level_complete": N_("Approved. The next approval level has been asked."),
+    "chain_complete": N_("Approved. The invoice will now be sent to the customer."),
+    "rejected": N_("Rejected. The invoice goes back for correction."),
+    "changes_requested": N_("Changes requested. The invoice's owner has your note."),
 }
 
 
@@ -68,24 +68,41 @@ def _wants_json(request: Request) -> bool:
 
 
 def _answer(request: Request, status: int, code: str, message: str, **extra: Any) -> Response:
+    locale = negotiate(request.headers.get("accept-language"))
+    t = translations(locale)
+    message = t.gettext(message)
     if _wants_json(request):
         return JSONResponse({"code": code, "message": message, **extra}, status_code=status)
-    html = _env.get_template("approval_result.html").render(message=message, code=code, **extra)
+    html = (
+        environment(locale, "api")
+        .get_template("approval_result.html")
+        .render(
+            message=message,
+            code=code,
+            lang=html_lang(locale),
+            status_label=lambda status: status_label(status, t),
+            **extra,
+        )
+    )
     return HTMLResponse(html, status_code=status)
 
 
 def _refusal(request: Request, code: str, **extra: Any) -> Response:
-    status, message = REFUSALS.get(code, (409, "This decision cannot be applied."))
+    status, message = REFUSALS.get(code, (409, N_("This decision cannot be applied.")))
     return _answer(request, status, code, message, **extra)
 
 
 def _unavailable(request: Request, maybe_taken: bool = False) -> Response:
     message = (
-        "We could not confirm your decision just now. Open the link again in a minute: it"
-        " shows whether your decision was recorded."
+        N_(
+            "We could not confirm your decision just now. Open the link again in a minute: it"
+            " shows whether your decision was recorded."
+        )
         if maybe_taken
-        else "We could not record your decision just now. Nothing was decided; please try"
-        " the link again in a minute."
+        else N_(
+            "We could not record your decision just now. Nothing was decided; please try"
+            " the link again in a minute."
+        )
     )
     response = _answer(request, 503, "temporal_unavailable", message)
     response.headers["Retry-After"] = "30"
@@ -141,7 +158,8 @@ async def confirm(
             state = await temporal.get_workflow_handle(invoice_workflow_id(link.invoice_id)).query(
                 "state", rpc_timeout=timedelta(seconds=settings.temporal_query_timeout_s)
             )
-    shown = await page_context(session, link, invoice, state or {})
+    locale = negotiate(request.headers.get("accept-language"))
+    shown = await page_context(session, link, invoice, state or {}, locale)
     await session.commit()
     if _wants_json(request):
         return JSONResponse(
@@ -153,7 +171,11 @@ async def confirm(
                 "decided": shown["decided"],
             }
         )
-    html = _env.get_template("approval_confirm.html").render(**shown, action=str(request.url.path))
+    html = (
+        environment(locale, "api")
+        .get_template("approval_confirm.html")
+        .render(**shown, action=str(request.url.path), lang=html_lang(locale))
+    )
     return HTMLResponse(html)
 
 
@@ -182,10 +204,10 @@ async def decide(
     body = await _decision_body(request)
     if body is None:
         return _answer(
-            request, 422, "invalid_decision", "Choose approve, reject or request changes."
+            request, 422, "invalid_decision", N_("Choose approve, reject or request changes.")
         )
     if body.decision != "approve" and not (body.reason or "").strip():
-        return _answer(request, 422, "reason_required", "Please give a reason.")
+        return _answer(request, 422, "reason_required", N_("Please give a reason."))
     ip, agent = _client(request)
     if temporal is None:
         return _unavailable(request)

@@ -15,6 +15,7 @@ from schemas.ids import invoice_workflow_id
 from tests.e2e.test_failures import start_invoice
 from tests.support.stack import Stack, running_stack
 from tests.support.worker_process import kill, start_worker
+from workflows.options import PROVIDER_HEARTBEAT
 
 RECOVERY_BOUND_S = 20.0
 CALL_LATENCY_MS = 2500  # every provider call takes this long until the worker is killed
@@ -88,5 +89,43 @@ async def test_invoices_in_flight_when_the_worker_is_killed_close_within_seconds
             p["invoice_reference"] for p in await stack.provider_records("/accounting/v1/payments")
         )
         assert links == posted == payments == Counter(invoice_ids)
-        for n in range(4):
-            assert len(await stack.mailbox(f"crash{n}@acme.test")) == 1
+        for n in range(4):  # the invoice (and the receipt), each once: no message again
+            subjects = [m["subject"] for m in await stack.mailbox(f"crash{n}@acme.test")]
+            assert subjects and len(subjects) == len(set(subjects)), subjects
+
+
+async def test_a_provider_call_slower_than_the_heartbeat_timeout_is_not_cut_short(
+    temporal: Client, sqlite_url: str
+) -> None:
+    """The heartbeat timeout catches a dead worker, not a slow provider: a live worker
+    beats all the while it waits."""
+    slower = int(PROVIDER_HEARTBEAT.total_seconds() * 1000) + 1500
+    async with running_stack(temporal, sqlite_url) as stack:
+        slow = {"api": "accounting", "latency_ms": slower}
+        (await stack.sandbox.post("/_sandbox/faults", json=slow)).raise_for_status()
+        _, invoice_id = await start_invoice(stack, "slow-ledger@acme.test")
+
+        handle = stack.temporal.get_workflow_handle(invoice_workflow_id(invoice_id))
+
+        async def posting_attempt() -> int | None:
+            """The attempt that posted the invoice, once it did."""
+            events = (await handle.fetch_history()).events
+            scheduled = {
+                e.event_id
+                for e in events
+                if e.activity_task_scheduled_event_attributes.activity_type.name
+                == "accounting.post_invoice"
+            }
+            started = {
+                e.event_id: e.activity_task_started_event_attributes.attempt
+                for e in events
+                if e.activity_task_started_event_attributes.scheduled_event_id in scheduled
+            }
+            for e in events:
+                completed = e.activity_task_completed_event_attributes
+                if completed.scheduled_event_id in scheduled:
+                    return started[completed.started_event_id]
+            return None
+
+        assert await stack.wait_for(posting_attempt, timeout=30) == 1  # never timed out
+        assert len(await stack.calls("accounting")) == 1

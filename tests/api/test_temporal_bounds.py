@@ -5,6 +5,7 @@ Idempotency-Key converges on the one invoice (started or not by the first try)."
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
@@ -13,9 +14,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import pytest
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from api import deps
 from api.app import create_app
 from api.routes.invoices import live_state
 from core.settings import Settings
@@ -114,7 +117,7 @@ class _Api:
 
 
 @contextlib.asynccontextmanager
-async def _api_behind(proxy: TcpProxy, database_url: str, **settings: Any) -> AsyncIterator[_Api]:
+async def _api_at(address: str, database_url: str, **settings: Any) -> AsyncIterator[_Api]:
     engine = create_engine(database_url)
     async with transaction(session_factory(engine)) as session:
         row, key = await api_keys.create(session, "bounds-test")
@@ -122,7 +125,7 @@ async def _api_behind(proxy: TcpProxy, database_url: str, **settings: Any) -> As
     config = Settings(
         environment="test",
         database_url=database_url,
-        temporal_address=f"127.0.0.1:{proxy.port}",
+        temporal_address=address,
         **settings,
     )
     async with (
@@ -141,7 +144,9 @@ async def test_an_invoice_started_while_temporal_is_down_is_a_prompt_503_and_the
     await proxy.open()
     invoice_id = ""
     try:
-        async with _api_behind(proxy, sqlite_url, temporal_rpc_timeout_s=1.0) as api:
+        async with _api_at(
+            f"127.0.0.1:{proxy.port}", sqlite_url, temporal_rpc_timeout_s=1.0
+        ) as api:
             customer = (
                 await api.http.post("/customers", json={"name": "Down", "email": "d@acme.test"})
             ).json()
@@ -207,3 +212,29 @@ async def test_an_invoice_started_while_temporal_is_down_is_a_prompt_503_and_the
         if invoice_id:  # no worker polls its queue: leave nothing behind
             with contextlib.suppress(RPCError):
                 await temporal.get_workflow_handle(invoice_workflow_id(invoice_id)).terminate()
+
+
+async def test_a_temporal_address_that_accepts_and_never_answers_is_a_prompt_503(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(deps, "RECONNECT_INTERVAL_S", 0.0)  # this request tries to connect
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # takes the connection, says nothing
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        address = f"127.0.0.1:{port}"
+        async with _api_at(address, sqlite_url, temporal_rpc_timeout_s=1.0) as api:
+            started = time.monotonic()
+            refused = await api.http.post(
+                "/billing-runs", json={"period": "2031-01"}, headers={"Idempotency-Key": "b"}
+            )
+            elapsed = time.monotonic() - started
+    finally:
+        server.close()
+
+    assert refused.status_code == 503, refused.text
+    assert refused.json()["code"] == "temporal_unavailable"
+    assert elapsed < 2.5, elapsed

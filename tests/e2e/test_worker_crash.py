@@ -5,6 +5,7 @@ sticky queue), and no customer, provider or ledger sees an effect twice."""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -31,6 +32,13 @@ async def started_activities(stack: Stack, invoice_ids: list[str]) -> Counter[st
             if pending.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED:
                 running[pending.activity_type.name] += 1
     return running
+
+
+def worker_errors(log: Path) -> list[str]:
+    """The distinct failures the worker logged (a workflow task failing, for one)."""
+    lines = log.read_text(errors="replace").splitlines()
+    failing = (re.search(r'message: "([^"]*)"', line) for line in lines if "Failing" in line)
+    return sorted({found.group(1) for found in failing if found})
 
 
 async def pay_and_close(stack: Stack, invoice_id: str) -> float:
@@ -71,7 +79,10 @@ async def test_invoices_in_flight_when_the_worker_is_killed_close_within_seconds
 
             restarted_at = loop.time()
             worker = await start_worker(settings, log)
-            closed_at = await asyncio.gather(*(pay_and_close(stack, i) for i in invoice_ids))
+            try:
+                closed_at = await asyncio.gather(*(pay_and_close(stack, i) for i in invoice_ids))
+            except AssertionError as stuck:
+                raise AssertionError(f"{stuck}; the worker said: {worker_errors(log)}") from stuck
         finally:
             await kill(worker)
 

@@ -84,7 +84,10 @@ STALE_DEADLINES = "stale-approval-deadlines-v1"
 
 
 # Each payment applied sends the customer a receipt (patched in: before it, none was sent).
-PAYMENT_RECEIPTS = "payment-receipts-v1"
+# Asked once, when the first payment signal arrives: a patch asked right after a local
+# activity can land in a later workflow task on the first run than on replay, which is a
+# nondeterminism error (v1 did that).
+PAYMENT_RECEIPTS = "payment-receipts-v2"
 
 # Not issued yet: an invoice in these states can be cancelled (update `cancel`).
 CANCELLABLE = (
@@ -132,6 +135,7 @@ class InvoiceWorkflow:
         self._cancel: CancelInvoiceInput | None = None
         self._delivered = False  # the first delivery has run (a resend needs it)
         self._notices: list[asyncio.Future[Any]] = []  # receipts sent in the background
+        self._receipts: bool | None = None  # PAYMENT_RECEIPTS, asked at the first payment
 
     # --- the process -------------------------------------------------------------
 
@@ -768,7 +772,7 @@ class InvoiceWorkflow:
             paid_at=payment.paid_at,
         )
         self._set_status(recorded.status)
-        if workflow.patched(PAYMENT_RECEIPTS):
+        if self._receipts:
             self._notices.append(asyncio.ensure_future(self._send_receipt(invoice, payment)))
 
     async def _set_stored_status(
@@ -857,6 +861,8 @@ class InvoiceWorkflow:
     @workflow.signal(name="payment_received")
     def payment_received(self, payment: PaymentReceived) -> None:
         """A payment from the provider's webhook; duplicates (same payment id) are ignored."""
+        if self._receipts is None:
+            self._receipts = workflow.patched(PAYMENT_RECEIPTS)
         if payment.payment_id in self._seen_payment_ids:
             return
         refusal = self._refusal(payment)

@@ -5,8 +5,6 @@ history. Plain HTML that works without JavaScript; JSON for `Accept: application
 
 from __future__ import annotations
 
-from contextlib import suppress
-from datetime import timedelta
 from typing import Any, Literal
 
 import structlog
@@ -20,6 +18,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.approval_page import page_context
 from api.deps import OptionalTemporalDep, SessionDep, SettingsDep
 from api.errors import TEMPORAL_AWAY, UPDATE_TIMEOUT
+from api.live_state import live_state
 from api.openapi import DECISION_BODY, LINK_RESPONSES
 from core.links import ApprovalLink, InvalidLink, read_approval_token
 from rendering.i18n import N_, environment, html_lang, negotiate, translations
@@ -152,12 +151,9 @@ async def confirm(
         return _refusal(request, "not_found")
     await session.commit()
     await _log_event(session, link, "opened", request)
-    state = {}  # Temporal away: the page still shows the stored invoice
-    if temporal is not None:
-        with suppress(RPCError):
-            state = await temporal.get_workflow_handle(invoice_workflow_id(link.invoice_id)).query(
-                "state", rpc_timeout=timedelta(seconds=settings.temporal_query_timeout_s)
-            )
+    # Temporal or every worker away: the page still shows the stored invoice
+    live = await live_state(temporal, link.invoice_id, settings.temporal_query_timeout_s)
+    state = live.model_dump(mode="json") if live else {}
     locale = negotiate(request.headers.get("accept-language"))
     shown = await page_context(session, link, invoice, state or {}, locale)
     await session.commit()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
@@ -11,9 +10,6 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from temporalio.client import (
-    Client,
-    WorkflowQueryFailedError,
-    WorkflowQueryRejectedError,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
@@ -40,6 +36,7 @@ from api.errors import (
     Unprocessable,
 )
 from api.idempotency import Answer, idempotent
+from api.live_state import live_state
 from domain.errors import InvoiceRuleError
 from domain.invoicing import BillableItem, ExplicitLine, generate_invoice
 from domain.money import format_amount
@@ -47,7 +44,7 @@ from schemas import search_attributes as sa
 from schemas.api import InvoiceAccepted, InvoiceCreate, InvoiceDetail, InvoicePage, InvoicePreview
 from schemas.approval import CorrectInput
 from schemas.ids import idempotent_id, invoice_workflow_id, new_id
-from schemas.invoice import InvoiceState, InvoiceStatus, StartInvoiceInput
+from schemas.invoice import InvoiceStatus, StartInvoiceInput
 from schemas.tables import Invoice
 from store import acceptance, parties, queries
 
@@ -236,41 +233,6 @@ async def correct_invoice(
             code="temporal_unavailable",
         ) from err
     return {"status": "accepted", "invoice_id": invoice_id}
-
-
-# Temporal refuses a query at once when no worker polled the workflow's task queue lately
-# (every worker gone for ~20 s): the stored record answers, as when Temporal is away.
-NO_WORKER = frozenset({RPCStatusCode.FAILED_PRECONDITION})
-
-
-async def live_state(
-    temporal: Client | None, invoice_id: str, timeout_s: float
-) -> InvoiceState | None:
-    """The workflow's own view, or None: no workflow, or Temporal (or every worker) away
-    or not answering within `timeout_s`, in which case the stored invoice still answers."""
-    if temporal is None:
-        return None
-    handle = temporal.get_workflow_handle(invoice_workflow_id(invoice_id))
-    try:
-        async with asyncio.timeout(timeout_s + 0.5):  # the SDK's own bound, plus a margin
-            return await handle.query(
-                "state", result_type=InvoiceState, rpc_timeout=timedelta(seconds=timeout_s)
-            )
-    except TimeoutError:
-        log.warning("api.live_state_unavailable", invoice_id=invoice_id, status="timeout")
-        return None
-    except RPCError as err:
-        if err.status == RPCStatusCode.NOT_FOUND:
-            return None
-        if err.status in TEMPORAL_AWAY or err.status in NO_WORKER:
-            log.warning("api.live_state_unavailable", invoice_id=invoice_id, status=err.status.name)
-            return None
-        raise
-    except WorkflowQueryRejectedError:
-        return None
-    except WorkflowQueryFailedError as err:  # e.g. a history this code cannot replay
-        log.error("api.live_state_failed", invoice_id=invoice_id, error=str(err))
-        return None
 
 
 @router.get("/{invoice_id}", response_model=InvoiceDetail)

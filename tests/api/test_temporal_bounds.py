@@ -20,7 +20,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api import deps
 from api.app import create_app
-from api.routes.invoices import live_state
+from api.live_state import live_state
 from core.settings import Settings
 from integrations.email import EmailSender
 from integrations.http import provider_client

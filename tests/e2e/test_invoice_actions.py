@@ -6,6 +6,7 @@ from __future__ import annotations
 import httpx
 from temporalio.client import Client
 
+from tests.api.test_parties_api import RFC3339_WITH_OFFSET
 from tests.e2e.test_approval_links import big_invoice, finance_policy
 from tests.e2e.test_lifecycle import customer_and_contract
 from tests.support.approvals import wait_for_links, wait_for_live
@@ -140,3 +141,13 @@ async def test_each_payment_sends_one_receipt_with_the_amount_and_the_balance(
         assert [d["purpose"] for d in record["deliveries"]].count("receipt") == 2
         sent = [e for e in record["audit"] if e["action"] == "invoice.receipt_sent"]
         assert len(sent) == 2
+        # every time in the record carries its offset (RFC 3339), on SQLite too
+        times = [
+            record["invoice"]["created_at"],
+            record["invoice"]["closed_at"],
+            *(p["paid_at"] for p in record["payments"]),
+            *(p["recorded_at"] for p in record["payments"]),
+            *(d["sent_at"] for d in record["deliveries"]),
+            *(e["at"] for e in record["audit"]),
+        ]
+        assert times and all(RFC3339_WITH_OFFSET.match(t) for t in times), times

@@ -59,7 +59,11 @@ async def race_once(stack: Stack, browser: httpx.AsyncClient, n: int) -> None:
     answers = await asyncio.gather(*clicks)
     won = [i for i, a in enumerate(answers) if a.status_code == 200]
     assert len(won) == 1, [a.status_code for a in answers]
-    assert {a.status_code for a in answers} <= {200, 409}
+    # a click whose update Temporal could not confirm in time (a speculative workflow task
+    # lost under load) is told so honestly (503, "open the link again") and decided nothing
+    assert {a.status_code for a in answers} <= {200, 409, 503}
+    unconfirmed = [a for a in answers if a.status_code == 503]
+    assert all("link again" in a.text for a in unconfirmed)
     approved = won[0] < CLICKS
 
     body = await settled(stack, invoice_id)

@@ -1,0 +1,126 @@
+"""Time for a waiting approval level: when it reminds, escalates and expires, and business
+hours counted in the approver's time zone.
+
+Separate from the policy and the running state because it is the only part that does
+calendar arithmetic; it is still pure: every instant is an argument, nothing reads the
+clock (the tz database `zoneinfo` reads is data, the same on every replay).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Literal, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, model_validator
+
+from domain.approval.errors import UnknownTimeZone
+
+DeadlineKind = Literal["remind", "escalate", "expire"]
+
+BUSINESS_DAY_OPENS = dt.time(9, 0)
+BUSINESS_DAY_CLOSES = dt.time(17, 0)
+
+_FROZEN = ConfigDict(frozen=True)
+
+
+def load_zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "Europe", a long name
+        raise UnknownTimeZone(
+            f"time zone {name!r} is not in the tz database (use a name like 'Europe/London')"
+        ) from None
+
+
+class ApprovalTimers(BaseModel):
+    """When a level reminds, escalates and expires, measured from its activation.
+
+    Reminders repeat every `remind_after` until escalation; after escalation the next
+    event is expiry. With `business_hours`, each duration counts only business hours
+    (Mon-Fri 09:00-17:00) in the zone `next_deadline` is given.
+    """
+
+    model_config = _FROZEN
+
+    remind_after: dt.timedelta
+    escalate_after: dt.timedelta
+    expire_after: dt.timedelta
+    business_hours: bool = False
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        if self.remind_after <= dt.timedelta(0):
+            raise ValueError("remind_after must be positive")
+        if not self.remind_after <= self.escalate_after < self.expire_after:
+            raise ValueError(
+                "timers must satisfy remind_after <= escalate_after < expire_after; got "
+                f"{self.remind_after}, {self.escalate_after}, {self.expire_after}"
+            )
+        return self
+
+
+def next_deadline(
+    level_activated_at: dt.datetime,
+    timers: ApprovalTimers,
+    reminders_sent: int,
+    escalated: bool,
+    *,
+    time_zone: str = "UTC",
+) -> tuple[DeadlineKind, dt.datetime]:
+    """The next thing to happen to a waiting level, and when.
+
+    Reminder n (1-based) is due n x `remind_after` after activation, as long as that is
+    before escalation; a reminder that would fall at or after escalation is not sent.
+    `time_zone` matters only for business-hours timers.
+    """
+
+    def after(delay: dt.timedelta) -> dt.datetime:
+        if timers.business_hours:
+            return add_business_hours(level_activated_at, delay / dt.timedelta(hours=1), time_zone)
+        return level_activated_at + delay
+
+    if escalated:
+        return "expire", after(timers.expire_after)
+    remind_at = after(timers.remind_after * (reminders_sent + 1))
+    escalate_at = after(timers.escalate_after)
+    if remind_at < escalate_at:
+        return "remind", remind_at
+    return "escalate", escalate_at
+
+
+def add_business_hours(
+    start: dt.datetime,
+    hours: float,
+    time_zone: str,
+    *,
+    holidays: Iterable[dt.date] = (),
+) -> dt.datetime:
+    """`start` plus `hours` of business time (Mon-Fri 09:00-17:00 local, less `holidays`).
+
+    Counting starts at the first business moment at or after `start`, so zero hours on a
+    Saturday gives Monday 09:00. A span that ends exactly at closing time ends at 17:00,
+    not the next morning. The answer is in `start`'s time zone; `start` must be aware.
+    """
+    if start.tzinfo is None:
+        raise ValueError("start must be timezone-aware (workflow.now() is)")
+    if hours < 0:
+        raise ValueError(f"hours must not be negative, got {hours}")
+    zone = load_zone(time_zone)
+    closed_days = frozenset(holidays)
+    remaining = dt.timedelta(hours=hours)
+    cursor = start.astimezone(zone)
+    day = cursor.date()
+    while True:
+        if day.weekday() < 5 and day not in closed_days:
+            # Same tzinfo on both sides, so these are wall-clock comparisons and differences.
+            opens = dt.datetime.combine(day, BUSINESS_DAY_OPENS, tzinfo=zone)
+            closes = dt.datetime.combine(day, BUSINESS_DAY_CLOSES, tzinfo=zone)
+            begin = max(cursor, opens)
+            if begin < closes:
+                if remaining <= closes - begin:
+                    return (begin + remaining).astimezone(start.tzinfo)
+                remaining -= closes - begin
+        day += dt.timedelta(days=1)
+        cursor = dt.datetime.combine(day, BUSINESS_DAY_OPENS, tzinfo=zone)

@@ -5,15 +5,20 @@ API, sandbox with SMTP) it measures, in one run:
 
 1. the floor: BenchFloor workflows (the invoice's shape, empty activities) end to end, and
    the same carrying an invoice's search attributes (a diagnostic: visibility's share);
-2. the real thing: happy-path invoices started through the API, e-mailed over SMTP,
+2. the effects floor (``effects.py``): the floor with search attributes, whose activities
+   make an invoice's outside calls (payment link, e-mail, two accounting posts) to a sandbox
+   of its own, started through a bare HTTP endpoint and paid through the sandbox's signed
+   webhook to a bare endpoint that signals; what is left between it and an invoice is
+   InvoiceFlow's own cost;
+3. the real thing: happy-path invoices started through the API, e-mailed over SMTP,
    paid at the sandbox (signed webhook), posted to accounting, closed;
-3. start latency at 50 concurrent clients, every worker paused so only starts are measured:
+4. start latency at 50 concurrent clients, every worker paused so only starts are measured:
    bare ``client.start_workflow`` (an empty workflow, and the very request the API sends)
    against ``POST /invoices``;
 
-and prints throughput, latency percentiles, the real/floor ratio, history events per
-invoice, worker and server CPU, and the worker's peak memory.
-Phases 1 and 2 run in BENCH_ROUNDS rounds (default 3), in turn, so that the machine's
+and prints throughput, latency percentiles, the real/floor and real/effects-floor ratios,
+history events per workflow, each process's CPU, and the worker's peak memory.
+Phases 1 to 3 run in BENCH_ROUNDS rounds (default 3), in turn, so that the machine's
 drifting speed touches them alike; the table pools the rounds, and the ratio of each round
 is printed too.
 Environment: BENCH_INVOICES (default 200, per phase and round), BENCH_CONCURRENCY (default
@@ -25,12 +30,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-import statistics
 import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -41,9 +44,11 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+from bench.effects import EffectsUrls, effects_load, start_effects
 from bench.floor import FLOOR_TASK_QUEUE
 from bench.processes import BenchStack, cpu_seconds, peak_rss_mb, start_stack
 from bench.profile import WorkerProfile
+from bench.report import Column, Phase, merge, pct, ratio_line, ratios_by_round, table
 from bench.server_metrics import per_workflow, scrape
 from bench.server_metrics import report as server_report
 from core import eventloop
@@ -72,40 +77,6 @@ def machine_jiffies() -> tuple[int, int]:
         fields = [int(v) for v in stat.readline().split()[1:]]
     idle = fields[3] + fields[4]  # idle + iowait
     return sum(fields) - idle, sum(fields)
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
-
-
-@dataclass
-class Phase:
-    name: str
-    wall_s: float
-    latencies: list[float]
-    cpu: dict[str, float]
-    machine_busy: float = 0.0  # share of all cores busy during the phase (/proc/stat)
-    # the Temporal server's requests per workflow, by (kind, operation), from its /metrics
-    server: dict[tuple[str, str], float] = field(default_factory=dict)
-
-    @property
-    def throughput(self) -> float:
-        return len(self.latencies) / self.wall_s
-
-
-def merge(*phases: Phase) -> Phase:
-    """Rounds of one phase as one: their latencies together, wall time and CPU summed."""
-    wall = sum(p.wall_s for p in phases)
-    cpu = {k: sum(p.cpu[k] * p.wall_s for p in phases) / wall for k in phases[0].cpu}
-    busy = sum(p.machine_busy * p.wall_s for p in phases) / wall
-    counts = [len(p.latencies) for p in phases]
-    server = {
-        k: sum(p.server.get(k, 0.0) * n for p, n in zip(phases, counts, strict=True)) / sum(counts)
-        for k in set().union(*(p.server for p in phases))
-    }
-    latencies = [x for p in phases for x in p.latencies]
-    return Phase(phases[0].name, wall, latencies, cpu, busy, server)
 
 
 async def run_phase(
@@ -144,12 +115,12 @@ async def main() -> None:
     workers += [(f"worker-{n}", [python, "-m", "worker"]) for n in range(2, WORKERS + 1)]
     stack = start_stack([*workers, ("floor-worker", [python, "-m", "bench.floor"])])
     try:
-        await measure(stack)
+        await measure(stack, start_effects(stack))
     finally:
         stack.stop()
 
 
-async def measure(stack: BenchStack) -> None:
+async def measure(stack: BenchStack, effects: EffectsUrls) -> None:
     client = await Client.connect(stack.temporal_address, data_converter=pydantic_data_converter)
     engine = create_engine(stack.env["INVOICEFLOW_DATABASE_URL"])
     async with transaction(session_factory(engine)) as session:
@@ -185,6 +156,18 @@ async def measure(stack: BenchStack) -> None:
             connector=aiohttp.TCPConnector(limit=CONCURRENCY * 2, keepalive_timeout=3),
             timeout=aiohttp.ClientTimeout(total=60),
         ) as starter,
+        # the effects floor's: its own sandbox, its bare endpoint (no authentication)
+        aiohttp.ClientSession(
+            base_url=effects.sandbox_url,
+            headers={"Authorization": "Bearer sandbox-key"},
+            connector=aiohttp.TCPConnector(limit=CONCURRENCY * 2, keepalive_timeout=3),
+            timeout=aiohttp.ClientTimeout(total=120),
+        ) as effects_provider,
+        aiohttp.ClientSession(
+            base_url=effects.api_url,
+            connector=aiohttp.TCPConnector(limit=CONCURRENCY * 2, keepalive_timeout=3),
+            timeout=aiohttp.ClientTimeout(total=60),
+        ) as effects_starter,
     ):
         contracts = []
         for i in range(10):
@@ -286,12 +269,14 @@ async def measure(stack: BenchStack) -> None:
             )
             return t_done - t0
 
-        # warm up both paths (imports, connections, caches)
+        effects_one = effects_load(client, effects_starter, effects_provider, run)
+        # warm up every path (imports, connections, caches)
         await run_phase("warm-up floor", stack, floor_one, 5)
+        await run_phase("warm-up effects floor", stack, effects_one, 5)
         await run_phase("warm-up real", stack, lambda i: invoice_one(10_000 + i), 5)
         # Rounds of the three phases in turn: the machine's speed drifts (other tenants),
         # and a drift then touches every phase alike instead of one.
-        rounds: list[tuple[Phase, Phase, Phase]] = []
+        rounds: list[dict[str, Phase]] = []
         profiled = ""
         for r in range(ROUNDS):
             base = 100 + r * N
@@ -304,6 +289,10 @@ async def measure(stack: BenchStack) -> None:
                 N,
             )
             await asyncio.sleep(2)
+            effects_floor = await run_phase(
+                "effects floor", stack, lambda i, b=base: effects_one(b + i), N
+            )
+            await asyncio.sleep(2)
             profile = (
                 WorkerProfile(stack.pid("worker"), stack.root / "worker-profile.txt")
                 if os.environ.get("BENCH_PROFILE") and r == 0
@@ -312,9 +301,11 @@ async def measure(stack: BenchStack) -> None:
             real = await run_phase("real", stack, lambda i, b=base: invoice_one(b + i), N)
             if profile:
                 profiled = profile.stop()
-            rounds.append((floor, searchable, real))
+            rounds.append({p.name: p for p in (floor, searchable, effects_floor, real)})
             await asyncio.sleep(2)
-        floor, searchable, real = (merge(*phases) for phases in zip(*rounds, strict=True))
+        floor, searchable, effects_floor, real = (
+            merge(*(r[name] for r in rounds)) for name in rounds[0]
+        )
         real_starts = api_latencies[5:]  # not the warm-up's
         real_segments = segments[5:]
         worker_peak = peak_rss_mb(stack.pid("worker"))  # before the start phases' backlog
@@ -401,20 +392,28 @@ async def measure(stack: BenchStack) -> None:
             searchable.name: len(
                 (await client.get_workflow_handle(f"floor-{run}-s100").fetch_history()).events
             ),
+            effects_floor.name: len(
+                (await client.get_workflow_handle(f"effects-{run}-100").fetch_history()).events
+            ),
         }
 
-    report(floor, searchable, real, real_starts, bare, same, api_start, events, worker_peak)
-    ratios = [r.throughput / f.throughput for f, _, r in rounds]
+    columns = [
+        Column("floor", floor, "floor-worker"),
+        Column("floor + SA", searchable, "floor-worker"),
+        Column("effects floor", effects_floor, "effects-worker", "effects-api", "effects-sandbox"),
+        Column("real", real, "worker", "api", "sandbox"),
+    ]
+    report(columns, real_starts, bare, same, api_start, events, worker_peak)
+    print(ratio_line("real/floor", ratios_by_round(rounds, real.name, floor.name)))
     print(
-        "ratio real/floor by round: "
-        + ", ".join(f"{ratio:.2f}" for ratio in ratios)
-        + f" (median {statistics.median(ratios):.2f})"
-    )
-    print(
-        server_report(
-            ["floor", "floor + SA", "real"], [floor.server, searchable.server, real.server]
+        ratio_line(
+            "real/effects floor", ratios_by_round(rounds, real.name, effects_floor.name), 0.85
         )
     )
+    print(
+        ratio_line("effects floor/floor", ratios_by_round(rounds, effects_floor.name, floor.name))
+    )
+    print(server_report([c.label for c in columns], [c.phase.server for c in columns]))
     print(profiled)
     names = (
         "API start",
@@ -429,9 +428,7 @@ async def measure(stack: BenchStack) -> None:
 
 
 def report(
-    floor: Phase,
-    searchable: Phase,
-    real: Phase,
+    columns: list[Column],
     real_starts: list[float],
     bare: Phase,
     same: Phase,
@@ -447,42 +444,12 @@ def report(
         f"{WORKERS} invoice worker(s), {cores} cores, "
         f"workflow sandbox {'on' if get_settings().workflow_sandbox else 'off'}\n"
     )
-    phases = (floor, searchable, real)
-
-    def worker_cpu(phase: Phase) -> float:
-        """The phase's own worker(s): the floor's for the floor phases, the invoices' else."""
-        own = "floor-worker" if phase is not real else "worker"
-        return sum(v for k, v in phase.cpu.items() if k.startswith(own))
-
-    def row(label: str, values: list[str]) -> None:
-        print(f"{label:36}" + "".join(f"{v:>12}" for v in values))
-
-    row("", ["floor", "floor + SA", "real"])
-    row("throughput (workflows/s)", [f"{p.throughput:.1f}" for p in phases])
-    row("end-to-end p50 (ms)", [f"{pct(p.latencies, 50) * ms:.0f}" for p in phases])
-    row("end-to-end p99 (ms)", [f"{pct(p.latencies, 99) * ms:.0f}" for p in phases])
-    row("history events per workflow", [str(events[p.name]) for p in phases])
-    row("worker CPU (cores)", [f"{worker_cpu(p):.2f}" for p in phases])
-    row("Temporal server CPU (cores)", [f"{p.cpu['temporal']:.2f}" for p in phases])
-    row("API CPU (cores)", ["", "", f"{real.cpu['api']:.2f}"])
-    row("sandbox CPU (cores)", ["", "", f"{real.cpu['sandbox']:.2f}"])
-    row("bench client CPU (cores)", [f"{p.cpu['bench client']:.2f}" for p in phases])
-    row("machine busy (all cores)", [f"{p.machine_busy:.0%}" for p in phases])
-    row(
-        "machine CPU per workflow (core-ms)",
-        [f"{p.machine_busy * cores / p.throughput * ms:.0f}" for p in phases],
-    )
-    row(
-        "worker CPU per workflow (core-ms)",
-        [f"{worker_cpu(p) / p.throughput * ms:.0f}" for p in phases],
-    )
-    row(
-        "server CPU per workflow (core-ms)",
-        [f"{p.cpu['temporal'] / p.throughput * ms:.0f}" for p in phases],
-    )
+    print("\n".join(table(columns, events, cores)))
+    floor, searchable, effects_floor, real = (c.phase for c in columns)
     print(
         f"\nratio real/floor throughput: {real.throughput / floor.throughput:.2f} (target >= 0.8); "
-        f"real/(floor + SA): {real.throughput / searchable.throughput:.2f}"
+        f"real/(floor + SA): {real.throughput / searchable.throughput:.2f}; "
+        f"real/effects floor: {real.throughput / effects_floor.throughput:.2f} (target >= 0.85)"
     )
     print(f"history events per happy-path invoice: {events[real.name]} (target <= 40)")
     print(f"worker peak memory (VmHWM): {worker_peak:.0f} MiB")

@@ -6,6 +6,8 @@ docker-compose admin step and by the test server fixture, all from ``ALL`` below
 
 from __future__ import annotations
 
+from typing import Any
+
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 
 INVOICE_ID = SearchAttributeKey.for_keyword("InvoiceId")
@@ -18,7 +20,7 @@ DUE_DATE = SearchAttributeKey.for_datetime("DueDate")
 DISPUTE_LEVEL = SearchAttributeKey.for_int("DisputeLevel")
 EXCEPTION_REASON = SearchAttributeKey.for_keyword("ExceptionReason")
 
-ALL: tuple[SearchAttributeKey, ...] = (
+ALL: tuple[SearchAttributeKey[Any], ...] = (
     INVOICE_ID,
     INVOICE_NUMBER,
     CUSTOMER_ID,

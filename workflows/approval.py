@@ -68,13 +68,6 @@ def operator_decision(
     return DecisionOutcome(code=code, state=new_state, recorded=decision)  # type: ignore[arg-type]
 
 
-# A decision's writes (its audit event, the request row, the status it moves the invoice
-# to) happen only after the workflow task that accepted it is in history: the decision is
-# recorded by an ordinary activity, the invoice's status waits for it, and the click's
-# answer waits for the status (patched in; before it, the writes ran as local activities
-# inside the accepting task, and a lost task left the writes of a decision that lost).
-DECISION_WRITES = "approval-decision-writes-v1"
-
 _STATUS_AFTER = {
     "chain_complete": InvoiceStatus.ISSUED,
     "rejected": InvoiceStatus.CHANGES_REQUESTED,
@@ -85,11 +78,6 @@ _STATUS_AFTER = {
 def status_after(outcome: str) -> InvoiceStatus | None:
     """The status an accepted decision moves the invoice to; None: it stays as it is."""
     return _STATUS_AFTER.get(outcome)
-
-
-# A mailbox refusing an approval link for good flags the invoice instead of failing its
-# process (patched in, so that the histories of processes it failed still replay).
-APPROVAL_SEND_FAILURES = "approval-send-failures-v1"
 
 
 class ApprovalRound:
@@ -134,8 +122,8 @@ class ApprovalRound:
             await self._send(kind, recipients, sequence)
         except ActivityError as err:
             cause = err.cause
-            if isinstance(cause, CancelledError) or not workflow.patched(APPROVAL_SEND_FAILURES):
-                raise  # cancelled; or a history from when a refusal failed the process
+            if isinstance(cause, CancelledError):
+                raise
             refused = (
                 [str(who) for who in cause.details[0]]
                 if isinstance(cause, ApplicationError) and cause.details

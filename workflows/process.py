@@ -1,0 +1,139 @@
+"""What every stage of the invoice process shares: the request, the invoice once generated,
+its status (stored, live and in the search attributes) and what it waits for.
+
+A stage reads and moves the process through this object; the workflow composes the `state`
+query and the Temporal UI's current details from it and from the stages' own views.
+Deterministic: no I/O but the store's status step, times from ``workflow.now()``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import SearchAttributeUpdate
+
+with workflow.unsafe.imports_passed_through():
+    from activities.store import InvoiceStoreActivities
+    from domain.money import format_amount
+    from schemas import search_attributes as sa
+    from schemas.invoice import (
+        CancelInvoiceInput,
+        InvoiceSnapshot,
+        InvoiceStatus,
+        SetStatusInput,
+        StartInvoiceInput,
+    )
+    from workflows import options
+
+
+def overdue_at(invoice: InvoiceSnapshot) -> datetime:
+    """An invoice is overdue from 00:00 UTC on the day after its due date."""
+    return datetime.combine(invoice.due_date + timedelta(days=1), time.min, tzinfo=UTC)
+
+
+class Cancelled(Exception):
+    """Raised inside a stage once a cancel was accepted; the workflow ends the process."""
+
+
+class InvoiceProcess:
+    def __init__(self, request: StartInvoiceInput) -> None:
+        self.request = request
+        self.status = InvoiceStatus.PENDING
+        self.invoice: InvoiceSnapshot | None = None
+        self.version = 1
+        self.paid_minor = 0
+        self.waiting_for: str | None = "invoice generation"
+        self.payment_url: str | None = None
+        self.cancel: CancelInvoiceInput | None = None
+        # decisions whose writes are running: status writes wait for them to land first
+        self.recording = 0
+
+    # --- status ------------------------------------------------------------------------
+
+    def balance(self) -> int:
+        if self.invoice is None or self.status == InvoiceStatus.CANCELLED:
+            return 0
+        return self.invoice.total_minor - self.paid_minor
+
+    def set_status(self, status: InvoiceStatus, number: str | None = None) -> None:
+        """The live status and the search attributes operations filter on."""
+        self.status = status
+        updates: list[SearchAttributeUpdate[Any]] = [sa.INVOICE_STATUS.value_set(status.value)]
+        if self.invoice is not None:
+            updates.append(sa.AMOUNT_DUE.value_set(self.balance()))
+        if number is not None and self.invoice is not None:
+            updates += [
+                sa.INVOICE_NUMBER.value_set(number),
+                sa.CURRENCY.value_set(self.invoice.currency),
+                sa.DUE_DATE.value_set(
+                    datetime.combine(self.invoice.due_date, time.min, tzinfo=UTC)
+                ),
+            ]
+        workflow.upsert_search_attributes(updates)
+
+    async def store_status(
+        self, status: InvoiceStatus, step: str, *, actor: str = "workflow", note: str | None = None
+    ) -> None:
+        """The stored status, once per step (audited); a decision's writes go first."""
+        if self.recording:
+            await workflow.wait_condition(lambda: not self.recording)
+        await workflow.execute_local_activity_method(
+            InvoiceStoreActivities.set_status,
+            SetStatusInput(
+                invoice_id=self.request.invoice_id,
+                status=status,
+                step_key=step,
+                actor=actor,
+                note=note,
+            ),
+            start_to_close_timeout=options.STORE_TIMEOUT,
+            retry_policy=options.STORE_RETRY,
+        )
+
+    def flag(self, reason: str | None) -> None:
+        """`ExceptionReason`: what needs a person (None clears it)."""
+        if reason is None:
+            workflow.upsert_search_attributes([sa.EXCEPTION_REASON.value_unset()])
+        else:
+            workflow.upsert_search_attributes([sa.EXCEPTION_REASON.value_set(reason)])
+
+    def raise_if_cancelled(self) -> None:
+        if self.cancel is not None:
+            raise Cancelled
+
+    # --- the Temporal UI -----------------------------------------------------------------
+
+    def waits_for(self, what: str | None) -> None:
+        self.waiting_for = what
+        self.update_details()
+
+    def update_details(self) -> None:
+        invoice = self.invoice
+        if invoice is None:
+            workflow.set_current_details(f"Waiting for: {self.waiting_for}")
+            return
+        head = (
+            f"**{invoice.number}** · {invoice.customer_name} · "
+            f"{format_amount(invoice.total_minor, invoice.currency)} · {self.status.value}"
+        )
+        due = f"due {invoice.due_date.isoformat()}"
+        balance = f"balance {format_amount(self.balance(), invoice.currency)}"
+        if self.waiting_for == "payment":
+            overdue = self.status == InvoiceStatus.OVERDUE
+            until = (
+                f"overdue since {overdue_at(invoice).date().isoformat()}; next check "
+                if overdue
+                else "until "
+            )
+            when = workflow.now() + options.OVERDUE_RECHECK if overdue else overdue_at(invoice)
+            waits = (
+                f"Waiting for payment from {invoice.customer_name} ({balance}, {due}), "
+                f"{until}{when:%Y-%m-%d %H:%M} UTC"
+            )
+        elif self.waiting_for:
+            waits = f"Waiting for: {self.waiting_for} ({balance}, {due})"
+        else:
+            waits = f"Closed ({balance})"
+        workflow.set_current_details(f"{head}\n\n{waits}")

@@ -1,0 +1,159 @@
+"""The collection stage: payments until the balance is settled, each recorded, posted to
+accounting and acknowledged with a receipt; OVERDUE after the due date.
+
+Payments arrive as the `payment_received` signal (the provider's webhook, or an operator).
+A duplicate payment id is ignored; a payment the invoice cannot take (another currency, no
+positive amount) is kept in view and flagged, never applied or dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.notices import NoticeActivities
+    from activities.store import InvoiceStoreActivities
+    from schemas.invoice import (
+        InvoiceSnapshot,
+        InvoiceStatus,
+        PaymentReceived,
+        PaymentView,
+        RecordPaymentInput,
+        RefusedPayment,
+        SendNoticeInput,
+    )
+    from workflows import options
+    from workflows.process import InvoiceProcess, overdue_at
+    from workflows.stages.post import AccountingStage
+
+
+class CollectionStage:
+    def __init__(self, process: InvoiceProcess, accounting: AccountingStage) -> None:
+        self._p = process
+        self._accounting = accounting
+        self.pending: list[PaymentReceived] = []
+        self._seen_payment_ids: set[str] = set()
+        self.payments: dict[str, PaymentView] = {}
+        self.refused: list[RefusedPayment] = []
+        self._receipts: list[asyncio.Future[Any]] = []  # sent in the background
+
+    # --- the stage -----------------------------------------------------------------------
+
+    async def run(self, invoice: InvoiceSnapshot) -> None:
+        """Apply payments until the balance is settled; mark OVERDUE after the due date."""
+        p = self._p
+        while p.paid_minor < invoice.total_minor or self.pending:
+            if self.pending:
+                payment = self.pending.pop(0)
+                # arrived before the invoice existed, so the signal could not check it
+                refusal = self._refusal(payment)
+                if refusal:
+                    self._refuse(payment, refusal)
+                    continue
+                view = await self._apply(invoice, payment)
+                self._accounting.post_payment(invoice, payment, view)
+                continue
+            p.waits_for("payment")
+            if p.status == InvoiceStatus.OVERDUE:
+                timeout = options.OVERDUE_RECHECK
+            else:
+                timeout = max(overdue_at(invoice) - workflow.now(), timedelta(seconds=1))
+            try:
+                await workflow.wait_condition(lambda: bool(self.pending), timeout=timeout)
+            except TimeoutError:
+                if p.status != InvoiceStatus.OVERDUE:
+                    await p.store_status(InvoiceStatus.OVERDUE, "overdue")
+                    p.set_status(InvoiceStatus.OVERDUE)
+
+    async def after_close(self, invoice: InvoiceSnapshot) -> None:
+        """Paid again while closing: recorded and posted, never lost; then the last
+        receipts go out before the process ends."""
+        while self.pending:
+            payment = self.pending.pop(0)
+            view = await self._apply(invoice, payment)
+            await self._accounting.post_payment_now(invoice, payment, view)
+        await asyncio.gather(*self._receipts)
+
+    async def _apply(self, invoice: InvoiceSnapshot, payment: PaymentReceived) -> PaymentView:
+        recorded = await workflow.execute_local_activity_method(
+            InvoiceStoreActivities.record_payment,
+            RecordPaymentInput(invoice_id=invoice.invoice_id, payment=payment),
+            start_to_close_timeout=options.STORE_TIMEOUT,
+            retry_policy=options.STORE_RETRY,
+        )
+        self._p.paid_minor = recorded.paid_minor
+        view = self.payments[payment.payment_id] = PaymentView(
+            payment_id=payment.payment_id,
+            amount_minor=payment.amount_minor,
+            paid_at=payment.paid_at,
+        )
+        self._p.set_status(recorded.status)
+        self._receipts.append(asyncio.ensure_future(self._send_receipt(invoice, payment)))
+        return view
+
+    async def _send_receipt(self, invoice: InvoiceSnapshot, payment: PaymentReceived) -> None:
+        """A short receipt for one payment: the amount and the balance after it. A mailbox
+        refusing it for good is logged, never a failed invoice."""
+        try:
+            await workflow.execute_activity_method(
+                NoticeActivities.send_receipt,
+                SendNoticeInput(
+                    invoice=invoice,
+                    payment_url=self._p.payment_url,
+                    key=payment.payment_id,
+                    amount_minor=payment.amount_minor,
+                    paid_minor=self._p.paid_minor,
+                    paid_at=payment.paid_at,
+                ),
+                start_to_close_timeout=options.DELIVERY_TIMEOUT,
+                heartbeat_timeout=options.PROVIDER_HEARTBEAT,
+                retry_policy=options.DELIVERY_RETRY,
+            )
+        except ActivityError as err:
+            workflow.logger.warning("invoice.receipt_failed", extra={"error": str(err.cause)})
+
+    # --- the signal ----------------------------------------------------------------------
+
+    def received(self, payment: PaymentReceived) -> None:
+        if payment.payment_id in self._seen_payment_ids:
+            return
+        self._seen_payment_ids.add(payment.payment_id)
+        refusal = self._refusal(payment)
+        if refusal is not None and self._p.invoice is not None:
+            workflow.logger.warning(
+                "invoice.payment_refused",
+                extra={"payment_id": payment.payment_id, "reason": refusal},
+            )
+            self._refuse(payment, refusal)
+            return
+        self.pending.append(payment)
+
+    def _refusal(self, payment: PaymentReceived) -> str | None:
+        """Why this payment cannot be applied to the invoice, or None (it can, or the
+        invoice does not exist yet and it is checked when applied)."""
+        invoice = self._p.invoice
+        if payment.amount_minor <= 0:
+            return f"the amount {payment.amount_minor} is not positive"
+        if invoice is not None and payment.currency != invoice.currency:
+            return f"paid in {payment.currency}, the invoice is in {invoice.currency}"
+        return None
+
+    def _refuse(self, payment: PaymentReceived, reason: str) -> None:
+        """Keep it in view and flag the invoice: the money is at the provider, and a person
+        must refund it or apply it by hand."""
+        self.refused.append(
+            RefusedPayment(
+                payment_id=payment.payment_id,
+                amount_minor=payment.amount_minor,
+                currency=payment.currency,
+                paid_at=payment.paid_at,
+                source=payment.source,
+                reason=reason,
+            )
+        )
+        self._p.flag("payment_refused")

@@ -1,0 +1,94 @@
+"""Accounting posts, alongside collection: the invoice once, then each payment once the
+invoice's own post has landed (accounting needs the invoice to attach a payment to).
+
+Outages are retried without limit; a refusal (bad data) flags the invoice for a person
+instead of failing the process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.accounting import AccountingActivities
+    from schemas.invoice import (
+        InvoiceSnapshot,
+        PaymentReceived,
+        PaymentView,
+        PostingResult,
+        PostInvoiceInput,
+        PostPaymentInput,
+    )
+    from workflows import options
+    from workflows.process import InvoiceProcess
+
+
+class AccountingStage:
+    def __init__(self, process: InvoiceProcess) -> None:
+        self._p = process
+        self.invoice_ref: str | None = None
+        self._posts: list[asyncio.Future[Any]] = []  # [0] is the invoice's own post
+
+    def start(self, invoice: InvoiceSnapshot) -> None:
+        self._posts.append(asyncio.ensure_future(self._post_invoice(invoice)))
+
+    def post_payment(
+        self, invoice: InvoiceSnapshot, payment: PaymentReceived, view: PaymentView
+    ) -> None:
+        self._posts.append(asyncio.ensure_future(self._post_payment(invoice, payment, view)))
+
+    async def settled(self) -> None:
+        """Every post started so far has landed (or was refused and flagged)."""
+        await asyncio.gather(*self._posts)
+
+    async def post_payment_now(
+        self, invoice: InvoiceSnapshot, payment: PaymentReceived, view: PaymentView
+    ) -> None:
+        await self._post_payment(invoice, payment, view)
+
+    async def _post_invoice(self, invoice: InvoiceSnapshot) -> PostingResult | None:
+        try:
+            result: PostingResult = await workflow.execute_activity_method(
+                AccountingActivities.post_invoice,
+                PostInvoiceInput(invoice=invoice),
+                start_to_close_timeout=options.ACCOUNTING_TIMEOUT,
+                heartbeat_timeout=options.PROVIDER_HEARTBEAT,
+                retry_policy=options.ACCOUNTING_RETRY,
+            )
+        except ActivityError as err:
+            self._refused(err)
+            return None
+        self.invoice_ref = result.external_id
+        return result
+
+    async def _post_payment(
+        self, invoice: InvoiceSnapshot, payment: PaymentReceived, view: PaymentView
+    ) -> PostingResult | None:
+        if await self._posts[0] is None:  # accounting has no invoice to attach it to
+            return None
+        try:
+            result: PostingResult = await workflow.execute_activity_method(
+                AccountingActivities.post_payment,
+                PostPaymentInput(
+                    invoice=invoice,
+                    payment_id=payment.payment_id,
+                    amount_minor=payment.amount_minor,
+                    paid_at=payment.paid_at,
+                ),
+                start_to_close_timeout=options.ACCOUNTING_TIMEOUT,
+                heartbeat_timeout=options.PROVIDER_HEARTBEAT,
+                retry_policy=options.ACCOUNTING_RETRY,
+            )
+        except ActivityError as err:
+            self._refused(err)
+            return None
+        view.accounting_ref = result.external_id
+        return result
+
+    def _refused(self, err: ActivityError) -> None:
+        workflow.logger.error("accounting.refused", extra={"error": str(err.cause)})
+        self._p.flag("accounting_refused")

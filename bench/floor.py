@@ -4,9 +4,10 @@ approval context, record payment, close; 3 activities: deliver, post invoice, po
 this machine; ``python -m bench.floor`` runs its worker.
 
 ``searchable=True`` adds what an invoice also asks of the server: the search attributes set
-at start and upserted at ISSUED, PAID and CLOSED, and the ``approval-v1`` patch marker (whose
-``TemporalChangeVersion`` upsert the SDK adds). It is a diagnostic, not the floor: it shows
-how much of the server's work per invoice is visibility.
+at start and upserted at ISSUED, PAID and CLOSED (no patch marker: the invoice has none
+since the development-only markers were folded into the baseline). It is a diagnostic, not
+the floor: it shows how much of the server's work per invoice is visibility. The effects
+floor (``effects_floor.py``) runs it too, with activities that make an invoice's calls.
 """
 
 from __future__ import annotations
@@ -40,8 +41,6 @@ class FloorWorkflow:
         local = {"start_to_close_timeout": timedelta(seconds=30)}
         remote = {"start_to_close_timeout": timedelta(seconds=60)}
         await workflow.execute_local_activity(noop, "create", **local)
-        if searchable:
-            workflow.patched("approval-v1")
         await workflow.execute_local_activity(noop, "approval-context", **local)
         if searchable:
             workflow.upsert_search_attributes(

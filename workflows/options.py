@@ -56,6 +56,10 @@ RESEND_RETRY = RetryPolicy(
     non_retryable_error_types=["PermanentDeliveryFailure"],
 )
 
+# A receipt is a local activity: one attempt is one SMTP message (the client's own
+# timeout is 10 s); a longer outage is retried under DELIVERY_RETRY with timers.
+RECEIPT_TIMEOUT = timedelta(seconds=20)
+
 ACCOUNTING_TIMEOUT = timedelta(seconds=30)
 ACCOUNTING_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=5),

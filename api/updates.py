@@ -39,9 +39,11 @@ async def invoice_update(
     *,
     update_id: str | None = None,
     ended: Callable[[], Awaitable[ApiError | None]] | None = None,
+    what: str | None = None,
 ) -> R:
     """`ended`: asked when Temporal knows no running process (it finished, or never was):
-    the refusal to give for an invoice whose process has ended, or None (404)."""
+    the refusal to give for an invoice whose process has ended, or None (404). `what`
+    names the action in a 503's words (default: the update's name)."""
     handle = temporal.get_workflow_handle(invoice_workflow_id(invoice_id))
     try:
         return await handle.execute_update(
@@ -59,7 +61,7 @@ async def invoice_update(
         raise
     except WorkflowUpdateRPCTimeoutOrCancelledError as err:  # no worker took it in time
         raise ServiceUnavailable(
-            f"the invoice process did not answer in time; the {update} may or may not have"
+            f"the invoice process did not answer in time; the {what or update} may or may not have"
             " been applied: read the invoice, then send the same request again",
             code="temporal_unavailable",
         ) from err

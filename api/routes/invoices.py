@@ -9,13 +9,9 @@ import structlog
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from temporalio.client import (
-    WorkflowUpdateFailedError,
-    WorkflowUpdateRPCTimeoutOrCancelledError,
-)
 from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError
 
 from api.corrections import check_correction
 from api.deps import (
@@ -29,14 +25,13 @@ from api.deps import (
 )
 from api.errors import (
     TEMPORAL_AWAY,
-    UPDATE_TIMEOUT,
-    Conflict,
     NotFoundError,
     ServiceUnavailable,
     Unprocessable,
 )
 from api.idempotency import Answer, idempotent
 from api.live_state import live_state
+from api.updates import invoice_update
 from domain.errors import InvoiceRuleError
 from domain.invoicing import BillableItem, ExplicitLine, generate_invoice
 from domain.money import format_amount
@@ -208,30 +203,14 @@ async def correct_invoice(
     """Correct an invoice its approvers sent back; a new approval round starts with new links.
     The lines are checked as on creation first (the same 422s)."""
     await check_correction(session, invoice_id, body.items, body.lines)
-    handle = temporal.get_workflow_handle(invoice_workflow_id(invoice_id))
-    try:
-        await handle.execute_update(
-            "correct",
-            CorrectInput(**body.model_dump()),
-            result_type=str,
-            rpc_timeout=UPDATE_TIMEOUT,
-        )
-    except WorkflowUpdateFailedError as failed:
-        cause = failed.cause
-        code = cause.type if isinstance(cause, ApplicationError) and cause.type else "refused"
-        raise Conflict(
-            str(cause.message if isinstance(cause, ApplicationError) else cause), code=code
-        ) from failed
-    except RPCError as err:
-        if err.status == RPCStatusCode.NOT_FOUND:
-            raise NotFoundError(f"invoice {invoice_id} does not exist") from err
-        raise
-    except WorkflowUpdateRPCTimeoutOrCancelledError as err:  # no worker took it in time
-        raise ServiceUnavailable(
-            "the invoice process did not answer in time; the correction may or may not have"
-            " been applied: read the invoice, then send it again if it was not",
-            code="temporal_unavailable",
-        ) from err
+    await invoice_update(
+        temporal,
+        invoice_id,
+        "correct",
+        CorrectInput(**body.model_dump()),
+        str,
+        what="correction",
+    )
     return {"status": "accepted", "invoice_id": invoice_id}
 
 

@@ -51,18 +51,11 @@ class AccountingStage:
         await self._post_payment(invoice, payment, view)
 
     async def _post_invoice(self, invoice: InvoiceSnapshot) -> PostingResult | None:
-        try:
-            result: PostingResult = await workflow.execute_activity_method(
-                AccountingActivities.post_invoice,
-                PostInvoiceInput(invoice=invoice),
-                start_to_close_timeout=options.ACCOUNTING_TIMEOUT,
-                heartbeat_timeout=options.PROVIDER_HEARTBEAT,
-                retry_policy=options.ACCOUNTING_RETRY,
-            )
-        except ActivityError as err:
-            self._refused(err)
-            return None
-        self.invoice_ref = result.external_id
+        result = await self._post(
+            AccountingActivities.post_invoice, PostInvoiceInput(invoice=invoice)
+        )
+        if result is not None:
+            self.invoice_ref = result.external_id
         return result
 
     async def _post_payment(
@@ -70,15 +63,25 @@ class AccountingStage:
     ) -> PostingResult | None:
         if await self._posts[0] is None:  # accounting has no invoice to attach it to
             return None
+        result = await self._post(
+            AccountingActivities.post_payment,
+            PostPaymentInput(
+                invoice=invoice,
+                payment_id=payment.payment_id,
+                amount_minor=payment.amount_minor,
+                paid_at=payment.paid_at,
+            ),
+        )
+        if result is not None:
+            view.accounting_ref = result.external_id
+        return result
+
+    async def _post(self, activity: Any, arg: Any) -> PostingResult | None:
+        """One post under the accounting options; a refusal is flagged and is None."""
         try:
             result: PostingResult = await workflow.execute_activity_method(
-                AccountingActivities.post_payment,
-                PostPaymentInput(
-                    invoice=invoice,
-                    payment_id=payment.payment_id,
-                    amount_minor=payment.amount_minor,
-                    paid_at=payment.paid_at,
-                ),
+                activity,
+                arg,
                 start_to_close_timeout=options.ACCOUNTING_TIMEOUT,
                 heartbeat_timeout=options.PROVIDER_HEARTBEAT,
                 retry_policy=options.ACCOUNTING_RETRY,
@@ -86,7 +89,6 @@ class AccountingStage:
         except ActivityError as err:
             self._refused(err)
             return None
-        view.accounting_ref = result.external_id
         return result
 
     def _refused(self, err: ActivityError) -> None:

@@ -16,6 +16,7 @@ from activities.billing import BillingActivities
 from activities.delivery import DeliveryActivities
 from activities.notices import NoticeActivities
 from activities.store import InvoiceStoreActivities
+from activities.tasks import TaskActivities
 from core.settings import Settings
 from integrations.accounting import AccountingClient
 from integrations.email import EmailSender, SmtpSettings
@@ -67,6 +68,7 @@ class ActivitySet:
     billing: BillingActivities
     approval: ApprovalActivities
     notices: NoticeActivities
+    tasks: TaskActivities
 
     def all(self) -> list:  # type: ignore[type-arg]
         return [
@@ -83,6 +85,8 @@ class ActivitySet:
             self.approval.send_links,
             self.approval.record_decision,
             self.approval.revise,
+            self.tasks.notify,
+            self.tasks.record_decision,
         ]
 
 
@@ -130,6 +134,7 @@ def build_activities(
             public_base_url=settings.public_base_url,
             link_secret=settings.link_signing_secret.get_secret_value(),
         ),
+        tasks=TaskActivities(sessions, email, mail_from=settings.mail_from),
     )
 
 

@@ -1,36 +1,43 @@
 """The approval part of the invoice workflow: one round of links per version of the
 invoice, level by level, with reminders, escalation to a backup and expiry.
 
-Decisions arrive through the invoice workflow's `decide` update; this module holds the
-round's state and the timers. Deterministic: times come from workflow.now(), the policy
-from an activity, every rule from domain.approval.
+`ApprovalRound` is a `workflows.human_task.TaskHost`: each level of the chain is a human
+task that `run_task` runs (the request, the timers, reminders, escalation, expiry, the
+wait for an operator); this module adds what is approval's own: the chain's state, the
+links e-mail, and decisions with quorum and separation of duties. Decisions arrive through
+the invoice workflow's `decide` update. Deterministic: times come from workflow.now(), the
+policy from an activity, every rule from domain.approval.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.approval import ApprovalActivities, request_id
     from domain.approval import (
         ApprovalChain,
         ApprovalState,
+        DeadlineKind,
         Decision,
         DecisionOutcome,
+        EligibleApprover,
         escalate,
         expire,
-        next_deadline,
         record_decision,
         record_reminder,
         waiting_on,
     )
+    from domain.tasks import NoticeKind, Person, TaskClock
     from schemas import search_attributes as sa
     from schemas.approval import ApprovalContext, DecideInput, SendApprovalLinksInput
     from schemas.invoice import InvoiceSnapshot, InvoiceStatus
     from workflows import options
+    from workflows.human_task import Waiting, refused_links
 
 
 def operator_decision(
@@ -84,15 +91,65 @@ class ApprovalRound:
     """One round: the chain for one version of the invoice and where it stands."""
 
     def __init__(
-        self, chain: ApprovalChain, context: ApprovalContext, round_: int, invoice: InvoiceSnapshot
+        self,
+        chain: ApprovalChain,
+        context: ApprovalContext,
+        round_: int,
+        invoice: InvoiceSnapshot,
+        *,
+        on_expired: Callable[[], Awaitable[None]],
+        stopped: Callable[[], bool],
     ) -> None:
         self.chain = chain
         self.context = context
         self.round = round_
         self.invoice = invoice
-        self.state = ApprovalState(level_activated_at=workflow.now())
+        self.state = ApprovalState(clock=TaskClock(opened_at=workflow.now()))
         # approver id -> why their mailbox refused the link for good
         self.undelivered: dict[str, str] = {}
+        self._on_expired = on_expired
+        self._stopped = stopped
+
+    # --- TaskHost: each level of the chain is a human task ------------------------------
+
+    def revision(self) -> object:
+        return self.state
+
+    def waiting(self) -> Waiting | None:
+        if self.state.status not in ("pending", "expired"):
+            return None
+        return Waiting(
+            key=f"r{self.round}:l{self.state.active_level}",
+            expired=self.state.status == "expired",
+            deadline=self.next_deadline() if self.state.status == "pending" else None,
+            people=waiting_on(self.chain, self.state),
+        )
+
+    def stopped(self) -> bool:
+        return self._stopped()
+
+    def on_deadline(self, kind: DeadlineKind) -> tuple[NoticeKind | None, Sequence[Person], int]:
+        """A timer fired with the level still open: remind, escalate, or expire."""
+        if kind == "remind":
+            self.state = record_reminder(self.state)
+            return "reminder", waiting_on(self.chain, self.state), self.state.reminders_sent
+        if kind == "escalate":
+            self.state = escalate(self.state)
+            backup = self.chain.levels[self.state.active_level].backup
+            return "escalation", [backup] if backup else [], 0
+        self.state = expire(self.state, at=workflow.now())
+        return None, (), 0
+
+    async def notify(self, kind: NoticeKind, people: Sequence[Person], sequence: int) -> None:
+        await self.send(kind, [p for p in people if isinstance(p, EligibleApprover)], sequence)
+
+    async def on_expired(self) -> None:
+        await self._on_expired()
+
+    def expired_text(self) -> str:
+        return "operations: nobody approved in time (update `decide` as operator)"
+
+    # --- approval's own -----------------------------------------------------------------
 
     def decide(self, data: DecideInput) -> DecisionOutcome:
         if data.operator:
@@ -111,7 +168,9 @@ class ApprovalRound:
     def request_id_for(self, approver_id: str, level: int) -> str:
         return request_id(self.invoice.invoice_id, self.round, level, approver_id)
 
-    async def send(self, kind: str, recipients: list, sequence: int = 0) -> None:  # type: ignore[type-arg]
+    async def send(
+        self, kind: NoticeKind, recipients: list[EligibleApprover], sequence: int = 0
+    ) -> None:
         """Send the links. A mailbox refusing for good must not end the invoice process:
         the others' links went out, the round goes on (reminders, escalation to the backup,
         expiry), and operations see `ExceptionReason = approval_delivery_failed` and who
@@ -121,15 +180,7 @@ class ApprovalRound:
         try:
             await self._send(kind, recipients, sequence)
         except ActivityError as err:
-            cause = err.cause
-            if isinstance(cause, CancelledError):
-                raise
-            refused = (
-                [str(who) for who in cause.details[0]]
-                if isinstance(cause, ApplicationError) and cause.details
-                else [person.approver_id for person in recipients]
-            )
-            why = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
+            refused, why = refused_links(err, recipients)
             for approver_id in refused:
                 self.undelivered[approver_id] = why
             workflow.logger.warning(
@@ -139,7 +190,9 @@ class ApprovalRound:
                 [sa.EXCEPTION_REASON.value_set("approval_delivery_failed")]
             )
 
-    async def _send(self, kind: str, recipients: list, sequence: int) -> None:  # type: ignore[type-arg]
+    async def _send(
+        self, kind: NoticeKind, recipients: list[EligibleApprover], sequence: int
+    ) -> None:
         await workflow.execute_activity_method(
             ApprovalActivities.send_links,
             SendApprovalLinksInput(
@@ -149,7 +202,7 @@ class ApprovalRound:
                 levels=len(self.chain.levels),
                 version=self.chain.version,
                 why=self.chain.rule_description,
-                kind=kind,  # type: ignore[arg-type]
+                kind=kind,
                 sequence=sequence,
                 recipients=recipients,
             ),
@@ -158,30 +211,14 @@ class ApprovalRound:
             retry_policy=options.DELIVERY_RETRY,
         )
 
-    def next_deadline(self) -> tuple[str, datetime]:
+    def next_deadline(self) -> tuple[DeadlineKind, datetime]:
         """With business-hours timers, the clock is the first waiting approver's."""
         waiting = waiting_on(self.chain, self.state)
-        return next_deadline(
-            self.state.level_activated_at,
-            self.context.timers,
-            self.state.reminders_sent,
-            self.state.escalated,
-            time_zone=waiting[0].time_zone if waiting else "UTC",
+        upcoming = self.state.clock.deadline(
+            self.context.timers, waiting[0].time_zone if waiting else "UTC"
         )
-
-    async def on_deadline(self, kind: str) -> None:
-        """A timer fired with the level still open: remind, escalate, or expire."""
-        if kind == "remind":
-            self.state = record_reminder(self.state)
-            await self.send(
-                "reminder", list(waiting_on(self.chain, self.state)), self.state.reminders_sent
-            )
-        elif kind == "escalate":
-            self.state = escalate(self.state)
-            backup = self.chain.levels[self.state.active_level].backup
-            await self.send("escalation", [backup] if backup else [])
-        else:
-            self.state = expire(self.state, at=workflow.now())
+        assert upcoming is not None  # a pending level's clock has timers and has not expired
+        return upcoming
 
     def waiting_text(self) -> str:
         if self.state.status != "pending":

@@ -99,6 +99,10 @@ class InvoiceProcess:
         else:
             workflow.upsert_search_attributes([sa.EXCEPTION_REASON.value_set(reason)])
 
+    @property
+    def cancelled(self) -> bool:
+        return self.cancel is not None
+
     def raise_if_cancelled(self) -> None:
         if self.cancel is not None:
             raise Cancelled

@@ -2,8 +2,11 @@
 
 A package split along its seams, each module small enough to read at once:
 `policy` (the data and rule matching), `chain` (resolving a rule into people: separation
-of duties, delegation, quorum), `state` (a running chain and its decisions), `timing`
-(deadlines, business hours in the approver's time zone) and `errors`. Import from here;
+of duties, delegation, quorum), `state` (a running chain and its decisions) and
+`errors`. Time (deadlines, business hours in the approver's time zone), seats and the
+clock of a waiting level come from `domain.tasks`, the machinery every human task
+shares: an approval level is a human task, and this package is approval's own policy on
+top of it (levels, quorum, separation of duties, delegation). Import from here;
 every name the rest of InvoiceFlow uses is re-exported below.
 
 Pure and deterministic, so the invoice workflow can call it directly: today's date and
@@ -100,14 +103,14 @@ from domain.approval.state import (
     record_reminder,
     waiting_on,
 )
-from domain.approval.timing import (
+from domain.tasks.timing import (
     BUSINESS_DAY_CLOSES,
     BUSINESS_DAY_OPENS,
-    ApprovalTimers,
     DeadlineKind,
     add_business_hours,
     next_deadline,
 )
+from domain.tasks.timing import TaskTimers as ApprovalTimers
 
 __all__ = [
     "ApprovalChain",

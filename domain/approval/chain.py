@@ -44,6 +44,11 @@ class EligibleApprover(BaseModel):
     time_zone: str
     delegated_from: str | None = None
 
+    @property
+    def person_id(self) -> str:
+        """As a `domain.tasks.Person`: someone a level (a human task) waits on."""
+        return self.approver_id
+
 
 class ExcludedApprover(BaseModel):
     """Someone the policy named who may not decide, and why (for the audit and for errors)."""

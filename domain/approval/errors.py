@@ -5,6 +5,9 @@ approve, a time zone the tz database does not know) and callers catch them by ba
 
 from __future__ import annotations
 
+# re-exported: a policy's time zones are checked by the human-task clock's loader
+from domain.tasks.timing import UnknownTimeZone as UnknownTimeZone
+
 
 class ApprovalPolicyError(Exception):
     """The policy cannot decide an approval; `code` says which rule, `detail` says why.
@@ -43,7 +46,3 @@ class QuorumUnreachable(ApprovalPolicyError):
 
 class UnknownGroup(ApprovalPolicyError):
     code = "unknown_group"
-
-
-class UnknownTimeZone(ApprovalPolicyError):
-    code = "unknown_time_zone"

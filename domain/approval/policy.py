@@ -18,9 +18,9 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from domain.approval.errors import MissingRate, UnknownTimeZone
-from domain.approval.timing import load_zone
+from domain.approval.errors import MissingRate
 from domain.money import CURRENCY_EXPONENTS, DECIMAL_CONTEXT, exponent, round_minor
+from domain.tasks.timing import UnknownTimeZone, load_zone
 
 DocumentType = Literal["invoice", "credit_note"]
 QuorumKind = Literal["any", "count", "all"]

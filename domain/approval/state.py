@@ -1,6 +1,11 @@
 """A running approval chain: its state, the decisions people make, and the other moves
 (reminder, escalation, expiry) a waiting level goes through.
 
+Each level is a human task (`domain.tasks`): its clock (`TaskClock`: opened, reminders,
+escalated, expired) and its seats (the eligible people, and the backup once escalated)
+are the shared machinery's; the rest (quorum, one approval per person per chain, a
+reject settling the chain, versions) is approval's own policy.
+
 Every transition is a function from the old `ApprovalState` to a new one, so the workflow
 can hold the state in a field, replay it, and show it in its `state` query. Who may decide
 what is checked here (`check_decision`, also the update validator's test), and a refusal
@@ -10,11 +15,12 @@ says why with a code and, where it helps, the earlier decision that explains it.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from domain.approval.chain import ApprovalChain, EligibleApprover
+from domain.tasks import TaskClock, assigned, seat
 
 DecisionKind = Literal["approve", "reject", "request_changes"]
 ChainStatus = Literal["pending", "approved", "rejected", "changes_requested", "expired"]
@@ -50,22 +56,46 @@ class Decision(BaseModel):
 
 
 class ApprovalState(BaseModel):
-    """Where a chain stands; start one with `ApprovalState(level_activated_at=now)`."""
+    """Where a chain stands; start one with `ApprovalState(level_activated_at=now)`.
+
+    `clock` is the active level's, as a human task's; `escalated_levels` remembers which
+    levels had their backup seated, for decisions about a level already behind.
+    """
 
     model_config = _FROZEN
 
     status: ChainStatus = "pending"
     active_level: int = 0  # equals the number of levels once approved
-    level_activated_at: dt.datetime
-    reminders_sent: int = 0  # for the active level
+    clock: TaskClock
     escalated_levels: tuple[int, ...] = ()
     decisions: tuple[Decision, ...] = ()
     closed_at: dt.datetime | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _clock_from_fields(cls, data: Any) -> Any:
+        """Accept the chain's start as `level_activated_at=` (and `reminders_sent=`)."""
+        if isinstance(data, dict) and "clock" not in data and "level_activated_at" in data:
+            data = dict(data)
+            data["clock"] = TaskClock(
+                opened_at=data.pop("level_activated_at"),
+                reminders_sent=data.pop("reminders_sent", 0),
+            )
+        return data
+
+    @property
+    def level_activated_at(self) -> dt.datetime:
+        return self.clock.opened_at
+
+    @property
+    def reminders_sent(self) -> int:
+        """Reminders sent for the active level."""
+        return self.clock.reminders_sent
+
     @property
     def escalated(self) -> bool:
         """Whether the active level has escalated to its backup."""
-        return self.active_level in self.escalated_levels
+        return self.clock.escalated
 
 
 class Refusal(BaseModel):
@@ -202,9 +232,9 @@ def record_decision(
         update = {"status": "approved", "active_level": level_index + 1, "closed_at": at}
         code = "chain_complete"
     else:
-        update = {"active_level": level_index + 1, "level_activated_at": at}
+        update = {"active_level": level_index + 1, "clock": TaskClock(opened_at=at)}
         code = "level_complete"
-    new = state.model_copy(update={**update, "decisions": decisions, "reminders_sent": 0})
+    new = state.model_copy(update={**update, "decisions": decisions})
     return DecisionOutcome(code=code, state=new, recorded=recorded)
 
 
@@ -220,10 +250,7 @@ def waiting_on(chain: ApprovalChain, state: ApprovalState) -> tuple[EligibleAppr
         for d in state.decisions
         if d.level_index == state.active_level or d.decision == "approve"
     }
-    people = list(level.eligible)
-    if state.escalated and level.backup is not None:
-        people = [p for p in people if p.approver_id != level.backup.approver_id]
-        people.append(level.backup)
+    people = assigned(level.eligible, level.backup, state.escalated)
     return tuple(p for p in people if p.approver_id not in done)
 
 
@@ -231,7 +258,7 @@ def record_reminder(state: ApprovalState) -> ApprovalState:
     """Count a reminder sent for the active level (no change once the chain is closed)."""
     if state.status != "pending":
         return state
-    return state.model_copy(update={"reminders_sent": state.reminders_sent + 1})
+    return state.model_copy(update={"clock": state.clock.reminded()})
 
 
 def escalate(state: ApprovalState) -> ApprovalState:
@@ -239,7 +266,10 @@ def escalate(state: ApprovalState) -> ApprovalState:
     if state.status != "pending" or state.escalated:
         return state
     return state.model_copy(
-        update={"escalated_levels": (*state.escalated_levels, state.active_level)}
+        update={
+            "clock": state.clock.escalate(),
+            "escalated_levels": (*state.escalated_levels, state.active_level),
+        }
     )
 
 
@@ -247,7 +277,9 @@ def expire(state: ApprovalState, *, at: dt.datetime) -> ApprovalState:
     """Close a chain nobody decided in time (no change once it is closed)."""
     if state.status != "pending":
         return state
-    return state.model_copy(update={"status": "expired", "closed_at": at})
+    return state.model_copy(
+        update={"status": "expired", "closed_at": at, "clock": state.clock.expire(at)}
+    )
 
 
 def _seat_at(
@@ -255,11 +287,4 @@ def _seat_at(
 ) -> tuple[EligibleApprover, bool] | None:
     """The seat `approver_id` holds at a level, and whether it is the escalated backup's."""
     level = chain.levels[level_index]
-    backup = level.backup
-    if backup is not None and backup.approver_id == approver_id:
-        if level_index in state.escalated_levels:
-            return backup, True
-    for person in level.eligible:
-        if person.approver_id == approver_id:
-            return person, False
-    return None
+    return seat(level.eligible, level.backup, level_index in state.escalated_levels, approver_id)

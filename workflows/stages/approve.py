@@ -8,7 +8,7 @@ through the workflow's `decide` and `correct` updates, which call into this stag
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from temporalio import workflow
@@ -18,7 +18,6 @@ with workflow.unsafe.imports_passed_through():
     from activities.approval import ApprovalActivities
     from domain.approval import (
         ApprovalPolicyError,
-        ApprovalState,
         ApprovalSubject,
         approval_chain,
         check_decision,
@@ -35,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
     from schemas.invoice import InvoiceSnapshot, InvoiceStatus
     from workflows import options
     from workflows.approval import ApprovalRound, status_after
+    from workflows.human_task import run_task
     from workflows.process import InvoiceProcess
 
 
@@ -89,13 +89,19 @@ class ApprovalStage:
             else:
                 if chain is None:
                     return await self._approved(invoice) if round_no > 1 else invoice
-                approval = self.round = ApprovalRound(chain, context, round_no, invoice)
+                approval = self.round = ApprovalRound(
+                    chain,
+                    context,
+                    round_no,
+                    invoice,
+                    on_expired=self._on_expired,
+                    stopped=lambda: self._correction is not None,
+                )
                 if round_no == 1:
                     p.set_status(InvoiceStatus.AWAITING_APPROVAL, number=invoice.number)
                 await p.store_status(InvoiceStatus.AWAITING_APPROVAL, f"approval:r{round_no}")
                 p.set_status(InvoiceStatus.AWAITING_APPROVAL)
-                await approval.send("request", list(waiting_on(chain, approval.state)))
-                await self._run_round(approval)
+                await run_task(approval, p)
                 if approval.state.status == "approved":
                     return await self._approved(invoice)
                 decisions = approval.state.decisions
@@ -111,55 +117,16 @@ class ApprovalStage:
         self._policy_blocked = None
         return invoice
 
-    async def _run_round(self, approval: ApprovalRound) -> None:
+    async def _on_expired(self) -> None:
+        """Nobody approved in time: store the move and flag it for operations, once."""
         p = self._p
-        level = 0
-        while approval.state.status in ("pending", "expired"):
-            p.raise_if_cancelled()
-            if approval.state.status == "pending" and approval.state.active_level != level:
-                # checked first: a level may complete while a send or a reminder is running
-                level = approval.state.active_level
-                await approval.send("request", list(waiting_on(approval.chain, approval.state)))
-                continue
-            if approval.state.status == "expired":
-                if p.status != InvoiceStatus.APPROVAL_EXPIRED:
-                    await p.store_status(
-                        InvoiceStatus.APPROVAL_EXPIRED, f"approval_expired:r{approval.round}"
-                    )
-                    p.set_status(InvoiceStatus.APPROVAL_EXPIRED)
-                    p.flag("approval_expired")
-                p.waits_for("operations: nobody approved in time (update `decide` as operator)")
-                expired = approval.state
-
-                def moved_on(expired: ApprovalState = expired) -> bool:
-                    return (
-                        approval.state is not expired
-                        or self._correction is not None
-                        or p.cancel is not None
-                    )
-
-                try:
-                    await workflow.wait_condition(moved_on, timeout=options.OVERDUE_RECHECK)
-                except TimeoutError:
-                    pass
-                if self._correction is not None:
-                    return
-                continue
-            kind, at = approval.next_deadline()
-            p.waits_for(approval.waiting_text())
-            before = approval.state
-            try:
-                await workflow.wait_condition(
-                    lambda: approval.state is not before or p.cancel is not None,  # noqa: B023
-                    timeout=max(at - workflow.now(), timedelta(seconds=1)),
-                )
-            except TimeoutError:
-                # The timer and a decision can land in one activation (after a worker
-                # outage, say): the deadline was the old level's, so it must not remind,
-                # escalate or expire the level the decision moved to.
-                if approval.state is not before:
-                    continue
-                await approval.on_deadline(kind)
+        if p.status != InvoiceStatus.APPROVAL_EXPIRED:
+            assert self.round is not None
+            await p.store_status(
+                InvoiceStatus.APPROVAL_EXPIRED, f"approval_expired:r{self.round.round}"
+            )
+            p.set_status(InvoiceStatus.APPROVAL_EXPIRED)
+            p.flag("approval_expired")
 
     async def _await_correction(self, round_no: int, note: str | None) -> InvoiceSnapshot:
         """Rejected or changes requested: wait for the corrected lines, then revise."""

@@ -1,9 +1,9 @@
-"""Time for a waiting approval level: when it reminds, escalates and expires, and business
-hours counted in the approver's time zone.
+"""Time for a waiting human task: when it reminds, escalates and expires, and business
+hours counted in the assignee's time zone.
 
-Separate from the policy and the running state because it is the only part that does
-calendar arithmetic; it is still pure: every instant is an argument, nothing reads the
-clock (the tz database `zoneinfo` reads is data, the same on every replay).
+Separate from the task's state because it is the only part that does calendar
+arithmetic; it is still pure: every instant is an argument, nothing reads the clock (the
+tz database `zoneinfo` reads is data, the same on every replay).
 """
 
 from __future__ import annotations
@@ -15,14 +15,26 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from domain.approval.errors import UnknownTimeZone
-
 DeadlineKind = Literal["remind", "escalate", "expire"]
 
 BUSINESS_DAY_OPENS = dt.time(9, 0)
 BUSINESS_DAY_CLOSES = dt.time(17, 0)
 
 _FROZEN = ConfigDict(frozen=True)
+
+
+class UnknownTimeZone(ValueError):
+    """A time zone the tz database does not know (a person's settings, a policy's data).
+
+    A ValueError, so pydantic validators turn it into a validation error; `code` and
+    `detail` as on the domain's other errors.
+    """
+
+    code = "unknown_time_zone"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
 
 
 def load_zone(name: str) -> ZoneInfo:
@@ -34,8 +46,8 @@ def load_zone(name: str) -> ZoneInfo:
         ) from None
 
 
-class ApprovalTimers(BaseModel):
-    """When a level reminds, escalates and expires, measured from its activation.
+class TaskTimers(BaseModel):
+    """When a task reminds, escalates and expires, measured from when it opened.
 
     Reminders repeat every `remind_after` until escalation; after escalation the next
     event is expiry. With `business_hours`, each duration counts only business hours
@@ -62,14 +74,14 @@ class ApprovalTimers(BaseModel):
 
 
 def next_deadline(
-    level_activated_at: dt.datetime,
-    timers: ApprovalTimers,
+    opened_at: dt.datetime,
+    timers: TaskTimers,
     reminders_sent: int,
     escalated: bool,
     *,
     time_zone: str = "UTC",
 ) -> tuple[DeadlineKind, dt.datetime]:
-    """The next thing to happen to a waiting level, and when.
+    """The next thing to happen to a waiting task (an approval level), and when.
 
     Reminder n (1-based) is due n x `remind_after` after activation, as long as that is
     before escalation; a reminder that would fall at or after escalation is not sent.
@@ -78,8 +90,8 @@ def next_deadline(
 
     def after(delay: dt.timedelta) -> dt.datetime:
         if timers.business_hours:
-            return add_business_hours(level_activated_at, delay / dt.timedelta(hours=1), time_zone)
-        return level_activated_at + delay
+            return add_business_hours(opened_at, delay / dt.timedelta(hours=1), time_zone)
+        return opened_at + delay
 
     if escalated:
         return "expire", after(timers.expire_after)

@@ -34,3 +34,13 @@ class RecordTaskDecisionInput(BaseModel):
     task: HumanTask
     decision: TaskDecision
     invoice_id: str | None = None
+
+
+class TaskDecideInput(BaseModel):
+    """An update deciding a task: a person's click, or an operator from the Temporal UI
+    (``{"person_id": "alice", "choice": "accept", "operator": true}``)."""
+
+    person_id: str
+    choice: str
+    reason: str | None = Field(default=None, max_length=2000)
+    operator: bool = False

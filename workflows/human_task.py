@@ -164,9 +164,13 @@ class OneDecisionTask:
         self.state = tasks.open_task(workflow.now())
         self.undelivered: dict[str, str] = {}
         self._on_expired = on_expired
+        self._recording = 0  # decisions whose audit write is still running
 
     async def run(self) -> TaskState:
+        """Run until decided, and until the decision's audit write is done: the process
+        moving on (or ending) must not cut the update that decided it short."""
         await run_task(self, self.scope)
+        await workflow.wait_condition(lambda: self._recording == 0)
         return self.state
 
     # --- TaskHost ------------------------------------------------------------------------
@@ -266,6 +270,7 @@ class OneDecisionTask:
         except tasks.TaskRefused as refused:  # two clicks validated in one workflow task
             raise ApplicationError(refused.code, type=refused.code) from None
         decision = self.state.decisions[-1]
+        self._recording += 1
         try:
             await workflow.execute_activity_method(
                 TaskActivities.record_decision,
@@ -277,6 +282,8 @@ class OneDecisionTask:
             )
         except ActivityError as err:
             workflow.logger.error("task.audit_failed", extra={"error": str(err.cause)})
+        finally:
+            self._recording -= 1
         return decision
 
     # --- the view ------------------------------------------------------------------------

@@ -8,7 +8,7 @@ What they share lives here, once:
   escalates (`seat`, `waiting_on`); an operator may always decide, and the record says so;
 - **what**: the decisions the task allows (`HumanTask.choices`);
 - **when**: the clock (`TaskClock`): opened at, reminders sent, escalated, expired, and the
-  next deadline from `TaskTimers`, in business hours of the first waiting person's zone;
+  next deadline from `TaskTimers`, in business hours of the first owner's zone;
 - **the record**: every accepted decision (`TaskDecision`), who made it, as whom, when.
 
 Transitions are functions from an old state to a new one, never mutations, so a workflow
@@ -237,11 +237,15 @@ def waiting_on(task: HumanTask, state: TaskState) -> tuple[Assignee, ...]:
 
 
 def deadline(task: HumanTask, state: TaskState) -> tuple[DeadlineKind, dt.datetime] | None:
-    """The next deadline of an open task, in the first waiting person's time zone."""
+    """The next deadline of an open task, in business hours of its first owner's zone.
+
+    The zone is the task's for its whole life: counting from the opening in another zone
+    once the backup joins would move a deadline already announced.
+    """
     if state.status != "open":
         return None
-    people = waiting_on(task, state)
-    return state.clock.deadline(task.timers, people[0].time_zone if people else "UTC")
+    first = task.owners[0] if task.owners else task.backup
+    return state.clock.deadline(task.timers, first.time_zone if first else "UTC")
 
 
 def on_deadline(
@@ -258,6 +262,8 @@ def on_deadline(
         new = state.model_copy(update={"clock": state.clock.reminded()})
         return new, "reminder", waiting_on(task, new)
     if kind == "escalate":
+        if state.clock.escalated:  # a second escalation tells nobody again
+            return state, None, ()
         new = state.model_copy(update={"clock": state.clock.escalate()})
         return new, "escalation", (task.backup,) if task.backup else ()
     new = state.model_copy(update={"status": "expired", "clock": state.clock.expire(at)})

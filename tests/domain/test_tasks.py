@@ -257,7 +257,7 @@ BUSINESS = TaskTimers(
     ],
     ids=["sydney-first", "london-first"],
 )
-def test_business_hours_count_in_the_first_waiting_persons_zone(
+def test_business_hours_count_in_the_first_owners_zone(
     owners: tuple[Assignee, ...], due: datetime
 ) -> None:
     task = make_task(owners=owners, timers=BUSINESS)
@@ -273,6 +273,24 @@ def test_business_hours_skip_the_weekend_in_the_owners_zone() -> None:
     # 1h Friday + 7h Monday = Monday 16:00 Sydney, after reminders at 10:00, 12:00, 14:00
     escalating = TaskState(clock=TaskClock(opened_at=friday_4pm_sydney, reminders_sent=3))
     assert deadline(task, escalating) == ("escalate", datetime(2026, 1, 12, 5, tzinfo=UTC))
+
+
+def test_the_zone_stays_the_first_owners_when_that_owner_joins_again_as_backup() -> None:
+    # London's Lou is the first owner and the backup: escalation must not move the clock
+    # to Sydney's zone, which would push expiry 13 hours later than announced
+    task = make_task(owners=(LONDON_OWNER, SYDNEY_OWNER), backup=LONDON_OWNER, timers=BUSINESS)
+    opened = open_task(T0)
+    assert deadline(task, opened) == ("remind", T0 + timedelta(hours=2))
+    escalated, _, _ = on_deadline(task, opened, "escalate", T0 + timedelta(hours=8))
+    # 16 business hours from Mon 09:00 London: Mon 09-17 and Tue 09-17, so Tue 17:00 UTC
+    assert deadline(task, escalated) == ("expire", datetime(2026, 1, 13, 17, tzinfo=UTC))
+
+
+def test_a_second_escalation_tells_nobody_again() -> None:
+    escalated, notice, people = on_deadline(TASK, OPEN, "escalate", T0 + 3 * DAY)
+    assert (notice, people) == ("escalation", (CAROL,))
+    again = on_deadline(TASK, escalated, "escalate", T0 + 3 * DAY)
+    assert again == (escalated, None, ())
 
 
 def test_unknown_time_zone_is_a_value_error_with_a_code() -> None:

@@ -78,8 +78,11 @@ class HumanTask(BaseModel):
     kind: str  # "approval", "po_exception", "dispute", ...
     title: str
     owners: tuple[Assignee, ...]
-    backup: Assignee | None = None
+    backup: Assignee | None = None  # takes the task over on escalation (the new owner)
+    escalation_group: tuple[Assignee, ...] = ()  # join the backup's seat once escalated
     choices: tuple[str, ...]
+    # choices recorded without settling the task ("wait for the PO amendment")
+    noting: tuple[str, ...] = ()
     timers: TaskTimers | None = None
 
 
@@ -179,7 +182,7 @@ def check_decision(
     In this order: choice_not_allowed, task_closed, then for people other than an
     operator: task_expired (only an operator revives an expired task), not_your_task.
     """
-    if choice not in task.choices:
+    if choice not in task.choices and choice not in task.noting:
         return "choice_not_allowed"
     if state.status == "decided":
         return "task_closed"
@@ -187,9 +190,18 @@ def check_decision(
         return None
     if state.status == "expired":
         return "task_expired"
-    if seat(task.owners, task.backup, state.clock.escalated, person_id) is None:
+    if task_seat(task, state, person_id) is None:
         return "not_your_task"
     return None
+
+
+def task_seat(task: HumanTask, state: TaskState, person_id: str) -> tuple[Assignee, bool] | None:
+    """`seat` for a task: the escalation group sits with the backup once escalated."""
+    held = seat(task.owners, task.backup, state.clock.escalated, person_id)
+    if held is None and state.clock.escalated:
+        member = next((p for p in task.escalation_group if p.person_id == person_id), None)
+        held = (member, True) if member is not None else None
+    return held
 
 
 class TaskRefused(Exception):
@@ -210,11 +222,12 @@ def decide(
     reason: str | None = None,
     operator: bool = False,
 ) -> TaskState:
-    """Record the decision and close the task; raises `TaskRefused` for a refused one."""
+    """Record the decision and close the task (a `noting` choice leaves it open); raises
+    `TaskRefused` for a refused one."""
     refusal = check_decision(task, state, person_id=person_id, choice=choice, operator=operator)
     if refusal is not None:
         raise TaskRefused(refusal)
-    held = None if operator else seat(task.owners, task.backup, state.clock.escalated, person_id)
+    held = None if operator else task_seat(task, state, person_id)
     recorded = TaskDecision(
         person_id=f"operator:{person_id}" if operator else person_id,
         choice=choice,
@@ -224,6 +237,8 @@ def decide(
         by_operator=operator,
         delegated_from=held[0].delegated_from if held else None,
     )
+    if choice in task.noting:
+        return state.model_copy(update={"decisions": (*state.decisions, recorded)})
     return state.model_copy(
         update={"status": "decided", "decisions": (*state.decisions, recorded), "closed_at": at}
     )
@@ -233,7 +248,11 @@ def waiting_on(task: HumanTask, state: TaskState) -> tuple[Assignee, ...]:
     """Whom an open task waits for; nobody once it is decided or expired."""
     if state.status != "open":
         return ()
-    return assigned(task.owners, task.backup, state.clock.escalated)
+    people = assigned(task.owners, task.backup, state.clock.escalated)
+    if state.clock.escalated:
+        seated = {p.person_id for p in people}
+        people += tuple(p for p in task.escalation_group if p.person_id not in seated)
+    return people
 
 
 def deadline(task: HumanTask, state: TaskState) -> tuple[DeadlineKind, dt.datetime] | None:
@@ -253,8 +272,9 @@ def on_deadline(
 ) -> tuple[TaskState, NoticeKind | None, tuple[Assignee, ...]]:
     """A deadline passed with the task open: the new state, and whom to notify of what.
 
-    Remind: everyone still waited on. Escalate: the backup (nobody if there is none; the
-    task still moves on to expiry). Expire: nobody; the task waits for an operator.
+    Remind: everyone still waited on. Escalate: the backup, who is the new owner (else
+    the escalation group; nobody if neither, and the task still moves on to expiry).
+    Expire: nobody; the task waits for an operator.
     """
     if state.status != "open":
         return state, None, ()
@@ -265,6 +285,7 @@ def on_deadline(
         if state.clock.escalated:  # a second escalation tells nobody again
             return state, None, ()
         new = state.model_copy(update={"clock": state.clock.escalate()})
-        return new, "escalation", (task.backup,) if task.backup else ()
+        told = (task.backup,) if task.backup else task.escalation_group
+        return new, "escalation", told
     new = state.model_copy(update={"status": "expired", "clock": state.clock.expire(at)})
     return new, None, ()

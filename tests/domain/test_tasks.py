@@ -299,3 +299,33 @@ def test_unknown_time_zone_is_a_value_error_with_a_code() -> None:
     assert isinstance(raised.value, UnknownTimeZone)
     assert raised.value.code == "unknown_time_zone"
     assert "Mars/Olympus" in raised.value.detail
+
+
+DAN = Assignee(person_id="dan", name="Dan")
+ERIN = Assignee(person_id="erin", name="Erin")
+
+
+def test_an_escalation_group_sits_with_the_backup_only_once_escalated() -> None:
+    task = make_task(escalation_group=(DAN, ERIN))
+    assert check_decision(task, OPEN, person_id="dan", choice="accept") == "not_your_task"
+    escalated, notice, told = on_deadline(task, OPEN, "escalate", T0 + 3 * DAY)
+    assert (notice, told) == ("escalation", (CAROL,))  # the new owner is told
+    assert [p.person_id for p in waiting_on(task, escalated)] == [
+        "alice",
+        "bob",
+        "carol",
+        "dan",
+        "erin",
+    ]
+    decided = decide(task, escalated, person_id="erin", choice="accept", at=T0 + 4 * DAY)
+    assert decided.decisions[-1].as_backup and decided.status == "decided"
+
+
+def test_a_noting_choice_is_recorded_and_leaves_the_task_open() -> None:
+    task = make_task(noting=("wait",))
+    waited = decide(task, OPEN, person_id="alice", choice="wait", at=T0 + DAY, reason="PO due")
+    assert waited.status == "open" and waited.closed_at is None
+    assert [(d.person_id, d.choice) for d in waited.decisions] == [("alice", "wait")]
+    assert deadline(task, waited) == deadline(task, OPEN)  # the clock runs on
+    settled = decide(task, waited, person_id="bob", choice="reject", at=T0 + 2 * DAY)
+    assert (settled.status, settled.outcome) == ("decided", "reject")

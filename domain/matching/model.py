@@ -58,10 +58,15 @@ class MatchReasonCode(StrEnum):
 class Tolerances(BaseModel):
     """How far an invoice may stray from its PO and still pass, as AP systems set them.
 
-    Each limit that is None is not checked. A price variance passes when it is within
-    every limit set on its side (percent and absolute: the stricter wins). Percent limits
-    are turned into minor units with the project's rounding rule before comparing, so a
-    variance exactly at the limit passes and one minor unit over fails.
+    A limit that is None is not set. A variance passes when it is within every limit set
+    on its side (percent and absolute: the stricter wins). A side with no limit set allows
+    no variance at all: price over, price under, quantity over and total over are each
+    opt-in, so empty tolerances mean an exact match. Percents are of the PO's figure (its
+    unit price, its line's ordered or received quantity, its net amount). Money limits in
+    percent are turned into minor units with the project's rounding rule before comparing,
+    so a variance exactly at the limit passes and one minor unit over fails; quantities
+    are compared exactly, never rounded. An override (`overridden`) can set or change a
+    limit but not unset one: to forbid a variance a default allows, override it with 0.
     """
 
     model_config = _FROZEN

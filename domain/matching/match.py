@@ -1,0 +1,394 @@
+"""The PO matcher: does an invoice fit its purchase order, and what does it take from it.
+
+`match_invoice` is pure and deterministic: the PO snapshot (with what other invoices
+already consumed), the tolerances (customer overrides merged by the caller) and the recent
+invoices for the duplicate check are all arguments. It reports every reason it finds, not
+only the first, so the exception queue shows the whole picture in one go.
+
+The checks, in the order their reasons appear:
+
+1. the PO itself: another customer's, closed or cancelled, outside its validity (the
+   invoice's issue date; `valid_to` inclusive), another currency (then no price or total
+   comparison: the figures are not comparable);
+2. each invoice line (in the invoice's order) to a PO line: the line's `po_line` if it
+   names one, else by item code (see `_LineIndex`); its unit must be the PO line's
+   (trimmed, case-insensitive; never converted), and its unit price within the price
+   tolerances. A line that maps to no PO line, names another item or bills in another unit
+   takes no part in the quantity check: there is nothing to add it to;
+3. per PO line, the quantity of all invoice lines on it, summed: against what is left of
+   the ordered quantity (and, 3-way, of the received one);
+4. the invoice's net (tax is outside) against what is left of the PO's amount;
+5. possible duplicates (`domain.matching.duplicates`).
+
+Work is linear in the number of lines: PO lines are indexed by number and by item code,
+and nothing loops over lines inside a loop over lines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+from domain.matching.duplicates import possible_duplicates
+from domain.matching.limits import Limits
+from domain.matching.model import (
+    Consumption,
+    InvoiceToMatch,
+    LineToMatch,
+    LineVariance,
+    MatchMode,
+    MatchOutcome,
+    MatchReason,
+    MatchReasonCode,
+    MatchResult,
+    POStatus,
+    PurchaseOrderLine,
+    PurchaseOrderSnapshot,
+    RecentInvoice,
+    Tolerances,
+)
+from domain.matching.quantities import Touch, available, check_quantities
+from domain.matching.text import amount_text, bare_amount_text, percent_of
+from domain.money import DECIMAL_CONTEXT
+
+Code = MatchReasonCode
+
+
+def match_invoice(
+    invoice: InvoiceToMatch,
+    po: PurchaseOrderSnapshot | None,
+    *,
+    tolerances: Tolerances,
+    po_of_another_customer: bool = False,
+    recent: Sequence[RecentInvoice] = (),
+    duplicate_window_days: int = 30,
+) -> MatchResult:
+    """Match `invoice` against `po` (the snapshot of the PO its `po_number` names, None when
+    the customer has none by that number; `po_of_another_customer` says another customer
+    has one). An invoice without a PO number is not matched against anything: EXCEPTION
+    PO_MISSING when the customer requires a PO, else MATCHED with nothing consumed (a `po`
+    passed along with it is ignored). Duplicates are checked in every case.
+    """
+    duplicates = possible_duplicates(invoice, recent, duplicate_window_days)
+    po_number = (invoice.po_number or "").strip()
+    if not po_number:
+        if not invoice.po_required:
+            return _result(None, [*duplicates], [], {})
+        missing = MatchReason(
+            code=Code.PO_MISSING,
+            detail="the customer requires a PO number and the invoice has none",
+        )
+        return _result(None, [missing, *duplicates], [], {})
+    if po is None or po.customer_id != invoice.customer_id:
+        return _result(None, [_no_po(po_number, po, po_of_another_customer), *duplicates], [], {})
+
+    reasons = _check_po(invoice, po)
+    comparable = po.currency == invoice.currency
+    variances: list[LineVariance] = []
+    touched = _map_lines(invoice, po, tolerances, comparable, reasons, variances)
+    check_quantities(po, touched.values(), reasons, variances)
+    if comparable:
+        _check_total(invoice, po, tolerances, reasons)
+    reasons.extend(duplicates)
+    return _result(po, reasons, variances, touched)
+
+
+def _result(
+    po: PurchaseOrderSnapshot | None,
+    reasons: list[MatchReason],
+    variances: list[LineVariance],
+    touched: dict[int, Touch],
+) -> MatchResult:
+    if reasons:
+        outcome = MatchOutcome.EXCEPTION
+        consumption: tuple[Consumption, ...] = ()
+    else:
+        outcome = MatchOutcome.MATCHED_WITH_VARIANCE if variances else MatchOutcome.MATCHED
+        consumption = tuple(
+            Consumption(po_line=number, quantity=touch.quantity, amount_minor=touch.amount_minor)
+            for number, touch in sorted(touched.items())
+        )
+    return MatchResult(
+        outcome=outcome,
+        po_id=po.po_id if po else None,
+        po_revision=po.revision if po else None,
+        reasons=tuple(reasons),
+        variances=tuple(variances),
+        consumption=consumption,
+    )
+
+
+def _no_po(
+    po_number: str, po: PurchaseOrderSnapshot | None, po_of_another_customer: bool
+) -> MatchReason:
+    # A snapshot of another customer's PO handed in by mistake is reported as such, and
+    # nothing of it is compared (its figures are not this customer's business).
+    if po_of_another_customer or po is not None:
+        return MatchReason(
+            code=Code.PO_OF_ANOTHER_CUSTOMER,
+            detail=f"PO {po_number} belongs to another customer",
+            actual=po_number,
+        )
+    return MatchReason(
+        code=Code.PO_MISSING,
+        detail=f"the customer has no PO {po_number}",
+        actual=po_number,
+    )
+
+
+def _check_po(invoice: InvoiceToMatch, po: PurchaseOrderSnapshot) -> list[MatchReason]:
+    reasons: list[MatchReason] = []
+    if po.status is not POStatus.OPEN:
+        reasons.append(
+            MatchReason(
+                code=Code.PO_CLOSED,
+                detail=f"PO {po.number} is {po.status.value}",
+                expected=POStatus.OPEN.value,
+                actual=po.status.value,
+            )
+        )
+    issued = invoice.issue_date
+    if po.valid_from is not None and issued < po.valid_from:
+        reasons.append(
+            MatchReason(
+                code=Code.PO_NOT_YET_VALID,
+                detail=f"the invoice date {issued.isoformat()} is before PO {po.number} "
+                f"is valid (from {po.valid_from.isoformat()})",
+                expected=f">= {po.valid_from.isoformat()}",
+                actual=issued.isoformat(),
+            )
+        )
+    if po.valid_to is not None and issued > po.valid_to:
+        reasons.append(
+            MatchReason(
+                code=Code.PO_EXPIRED,
+                detail=f"the invoice date {issued.isoformat()} is after PO {po.number} "
+                f"expired (valid to {po.valid_to.isoformat()})",
+                expected=f"<= {po.valid_to.isoformat()}",
+                actual=issued.isoformat(),
+            )
+        )
+    if po.currency != invoice.currency:
+        reasons.append(
+            MatchReason(
+                code=Code.CURRENCY_MISMATCH,
+                detail=f"the invoice is in {invoice.currency}, PO {po.number} in {po.currency}",
+                expected=po.currency,
+                actual=invoice.currency,
+            )
+        )
+    return reasons
+
+
+class _LineIndex:
+    """PO lines by number and by item code.
+
+    A line that names no PO line goes to the PO line with its item code. When several PO
+    lines share the code, it goes to the first of them, by line number, that still has
+    quantity left (what `available` leaves, less what earlier lines of this invoice already
+    put on it); when none has any left, to the first of them (whose quantity check then
+    fails). Greedy and in the invoice's order, so an invoice billing two lots of a code
+    ordered in two PO lines fills the first and then the second. The pointer per code only
+    moves forward, so the whole allocation is linear.
+    """
+
+    def __init__(self, po: PurchaseOrderSnapshot, touched: dict[int, Touch]) -> None:
+        self.three_way = po.match_mode is MatchMode.THREE_WAY
+        self.by_number = {line.line_number: line for line in po.lines}
+        by_code: dict[str, list[PurchaseOrderLine]] = {}
+        for line in sorted(po.lines, key=lambda line: line.line_number):
+            by_code.setdefault(line.item_code, []).append(line)
+        self.by_code = by_code
+        self.next_with_quantity = dict.fromkeys(by_code, 0)
+        self.touched = touched
+
+    def for_code(self, code: str) -> PurchaseOrderLine | None:
+        candidates = self.by_code.get(code)
+        if not candidates:
+            return None
+        if len(candidates) == 1:
+            return candidates[0]
+        at = self.next_with_quantity[code]
+        while at < len(candidates) and self._left(candidates[at]) <= 0:
+            at += 1
+        self.next_with_quantity[code] = at
+        return candidates[at] if at < len(candidates) else candidates[0]
+
+    def _left(self, line: PurchaseOrderLine) -> Decimal:
+        billed = self.touched[line.line_number].quantity if line.line_number in self.touched else 0
+        return DECIMAL_CONTEXT.subtract(available(line, self.three_way), Decimal(billed))
+
+
+def _map_lines(
+    invoice: InvoiceToMatch,
+    po: PurchaseOrderSnapshot,
+    tolerances: Tolerances,
+    comparable: bool,
+    reasons: list[MatchReason],
+    variances: list[LineVariance],
+) -> dict[int, Touch]:
+    """Each line to its PO line, with its unit and price checked; the touched PO lines
+    with what the lines put on them, by PO line number."""
+    touched: dict[int, Touch] = {}
+    index = _LineIndex(po, touched)
+    for line in invoice.lines:
+        po_line = _po_line_of(line, po, index, reasons)
+        if po_line is None:
+            continue
+        if line.unit.strip().casefold() != po_line.unit.strip().casefold():
+            reasons.append(
+                MatchReason(
+                    code=Code.UOM_MISMATCH,
+                    detail=f"line {line.position}: billed in {line.unit!r}, PO line "
+                    f"{po_line.line_number} is in {po_line.unit!r}",
+                    position=line.position,
+                    po_line=po_line.line_number,
+                    expected=po_line.unit,
+                    actual=line.unit,
+                )
+            )
+            continue
+        touch = touched.get(po_line.line_number)
+        if touch is None:
+            touch = Touch(po_line, Limits.of(tolerances, po_line.tolerances))
+            touched[po_line.line_number] = touch
+        touch.quantity = DECIMAL_CONTEXT.add(touch.quantity, line.quantity)
+        touch.amount_minor += line.net_minor
+        touch.positions.append(line.position)
+        if comparable:
+            _check_price(line, po_line, touch.limits, invoice.currency, reasons, variances)
+    return touched
+
+
+def _po_line_of(
+    line: LineToMatch, po: PurchaseOrderSnapshot, index: _LineIndex, reasons: list[MatchReason]
+) -> PurchaseOrderLine | None:
+    if line.po_line is not None:
+        named = index.by_number.get(line.po_line)
+        if named is None:
+            reasons.append(
+                MatchReason(
+                    code=Code.PO_LINE_UNKNOWN,
+                    detail=f"line {line.position}: PO {po.number} has no line {line.po_line}",
+                    position=line.position,
+                    po_line=line.po_line,
+                    actual=str(line.po_line),
+                )
+            )
+            return None
+        if line.item_code and named.item_code != line.item_code:
+            reasons.append(
+                MatchReason(
+                    code=Code.ITEM_MISMATCH,
+                    detail=f"line {line.position}: bills {line.item_code!r}, PO line "
+                    f"{named.line_number} is for {named.item_code!r}",
+                    position=line.position,
+                    po_line=named.line_number,
+                    expected=named.item_code,
+                    actual=line.item_code,
+                )
+            )
+            return None
+        return named
+    found = index.for_code(line.item_code) if line.item_code else None
+    if found is None:
+        what = f"item {line.item_code!r}" if line.item_code else f"{line.description!r}"
+        reasons.append(
+            MatchReason(
+                code=Code.NOT_ON_PO,
+                detail=f"line {line.position}: {what} is not on PO {po.number}",
+                position=line.position,
+                actual=line.item_code or line.description,
+            )
+        )
+    return found
+
+
+def _check_price(
+    line: LineToMatch,
+    po_line: PurchaseOrderLine,
+    limits: Limits,
+    currency: str,
+    reasons: list[MatchReason],
+    variances: list[LineVariance],
+) -> None:
+    po_price = po_line.unit_price_minor
+    variance = line.unit_price_minor - po_price
+    if variance == 0:
+        return
+    if variance > 0:
+        side, limit = "over", limits.price_over_limit(po_price)
+    else:
+        side, limit = "under", limits.price_under_limit(po_price)
+    expected = amount_text(po_price, currency)
+    actual = amount_text(line.unit_price_minor, currency)
+    if abs(variance) > (limit or 0):
+        tolerance = (
+            "no tolerance" if limit is None else f"tolerance {bare_amount_text(limit, currency)}"
+        )
+        reasons.append(
+            MatchReason(
+                code=Code.PRICE_VARIANCE,
+                detail=f"line {line.position}: unit price {actual} is "
+                f"{bare_amount_text(abs(variance), currency)} {side} the PO's "
+                f"{bare_amount_text(po_price, currency)} ({tolerance})",
+                position=line.position,
+                po_line=po_line.line_number,
+                expected=expected,
+                actual=actual,
+            )
+        )
+        return
+    variances.append(
+        LineVariance(
+            position=line.position,
+            po_line=po_line.line_number,
+            kind="price",
+            expected=expected,
+            actual=actual,
+            variance_minor=variance,
+            variance_pct=percent_of(variance, po_price),
+        )
+    )
+
+
+def _check_total(
+    invoice: InvoiceToMatch,
+    po: PurchaseOrderSnapshot,
+    tolerances: Tolerances,
+    reasons: list[MatchReason],
+) -> None:
+    """The net against what is left of the PO. Nothing left at all refuses any invoice that
+    bills something, whatever the tolerance: the allowance is for a PO's last invoice
+    running a little over, not for invoicing a used-up PO again and again."""
+    amount = po.amount_minor
+    remaining = amount - po.invoiced_minor
+    net = invoice.net_minor
+    currency = po.currency
+    left = (
+        f"{bare_amount_text(remaining, currency)} left on PO {po.number} "
+        f"of {bare_amount_text(amount, currency)}"
+    )
+    if remaining <= 0 and net > 0:
+        detail = (
+            f"PO {po.number} is used up ({left}); the invoice's net is {amount_text(net, currency)}"
+        )
+    else:
+        limit = Limits.of(tolerances).total_over_limit(amount)
+        if net <= remaining + (limit or 0):
+            return
+        tolerance = (
+            "no tolerance" if limit is None else f"tolerance {bare_amount_text(limit, currency)}"
+        )
+        detail = (
+            f"the invoice's net {amount_text(net, currency)} is "
+            f"{bare_amount_text(net - remaining, currency)} over the {left} ({tolerance})"
+        )
+    reasons.append(
+        MatchReason(
+            code=Code.PO_EXHAUSTED,
+            detail=detail,
+            expected=amount_text(remaining, currency),
+            actual=amount_text(net, currency),
+        )
+    )

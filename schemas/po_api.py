@@ -42,6 +42,7 @@ PONumber = Annotated[
     ),
 ]
 Code = Annotated[str, Field(min_length=1, max_length=100, pattern=_TEXT)]
+ID_PATTERN = r"^[^\x00-\x1f\x7f]+$"  # an id in a body, path or query: printable
 Person = Annotated[str, Field(min_length=1, max_length=200, pattern=_TEXT)]
 Description = Annotated[str, Field(max_length=500, pattern=_DESCRIPTION)]
 Quantity = Annotated[
@@ -91,7 +92,7 @@ class PurchaseOrderLineIn(_Strict):
 
 
 class PurchaseOrderCreate(_Strict):
-    customer_id: str = Field(min_length=1, max_length=100)
+    customer_id: str = Field(min_length=1, max_length=100, pattern=ID_PATTERN)
     number: PONumber
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     match_mode: MatchMode = Field(
@@ -148,6 +149,7 @@ class PurchaseOrderAmendment(_Strict):
     customer_id: str | None = Field(
         default=None,
         max_length=100,
+        pattern=ID_PATTERN,
         description="when given, the PO must be this customer's (422 po_of_another_customer)",
     )
     add_lines: list[PurchaseOrderLineIn] = Field(default_factory=list, max_length=MAX_LINES)
@@ -200,6 +202,7 @@ class DeliveryReceiptCreate(_Strict):
     customer_id: str | None = Field(
         default=None,
         max_length=100,
+        pattern=ID_PATTERN,
         description="when given, the PO must be this customer's (422 po_of_another_customer)",
     )
 

@@ -15,6 +15,7 @@ from sqlmodel import select
 from temporalio import activity
 
 from activities.heartbeat import heartbeats
+from core.links import TaskLink, task_url
 from integrations.email import EmailSender
 from integrations.errors import ProviderError
 from rendering.task_email import render_task_email
@@ -31,10 +32,20 @@ def notice_key(data: TaskNoticeInput, person_id: str) -> str:
 
 
 class TaskActivities:
-    def __init__(self, sessions: SessionFactory, email: EmailSender, *, mail_from: str) -> None:
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        email: EmailSender,
+        *,
+        mail_from: str,
+        public_base_url: str = "",
+        link_secret: str = "",
+    ) -> None:
         self._sessions = sessions
         self._email = email
         self._mail_from = mail_from
+        self._public_base_url = public_base_url
+        self._link_secret = link_secret
 
     @activity.defn(name="task.notify")
     @heartbeats
@@ -64,8 +75,17 @@ class TaskActivities:
             if not person.email:
                 unreachable[person.person_id] = "no e-mail address"
                 continue
+            link = None
+            if data.link_path is not None:
+                claims = TaskLink(task_id=data.task.task_id, person_id=person.person_id)
+                link = task_url(self._public_base_url, self._link_secret, data.link_path, claims)
             rendered = render_task_email(
-                data.task, person, data.kind, details=data.details, deadline=data.decide_by
+                data.task,
+                person,
+                data.kind,
+                details=data.details,
+                deadline=data.decide_by,
+                link=link,
             )
             try:
                 await self._email.send(

@@ -43,6 +43,34 @@ def verify_portal_view_token(secret: str, token: str, invoice_id: str) -> None:
         raise InvalidLink("not for this invoice")
 
 
+# --- human-task links -----------------------------------------------------------------
+
+TASK_SALT = "invoiceflow.task.review"
+
+
+class TaskLink(BaseModel, frozen=True):
+    """What a task's review link is bound to: one task, one person."""
+
+    task_id: str
+    person_id: str
+
+
+def task_url(base_url: str, secret: str, path: str, link: TaskLink) -> str:
+    token = URLSafeTimedSerializer(secret, salt=TASK_SALT).dumps(link.model_dump())
+    return f"{base_url.rstrip('/')}{path}/{token}"
+
+
+def read_task_token(secret: str, token: str, max_age_s: int) -> TaskLink:
+    """The link's claims, or InvalidLink("expired" | "invalid")."""
+    try:
+        claims = URLSafeTimedSerializer(secret, salt=TASK_SALT).loads(token, max_age=max_age_s)
+        return TaskLink.model_validate(claims)
+    except SignatureExpired as expired:
+        raise InvalidLink("expired") from expired
+    except (BadSignature, ValueError) as bad:
+        raise InvalidLink("invalid") from bad
+
+
 # --- approval links -------------------------------------------------------------------
 
 APPROVAL_SALT = "invoiceflow.approval.decide"

@@ -19,6 +19,7 @@ def render_task_email(
     *,
     details: str = "",
     deadline: dt.datetime | None = None,
+    link: str | None = None,
 ) -> RenderedEmail:
     locale = babel_locale(None)
     label = _KIND_LABEL[kind]
@@ -38,6 +39,7 @@ def render_task_email(
         "choices": ", ".join(choice.replace("_", " ") for choice in task.choices),
         "deadline": f"Please decide by {deadline:%Y-%m-%d %H:%M} UTC." if deadline else "",
         "lang": html_lang(locale),
+        "link": link,
     }
     env = environment(locale)
     return RenderedEmail(

@@ -23,6 +23,8 @@ class TaskNoticeInput(BaseModel):
     details: str = Field(default="", max_length=2000)
     invoice_id: str | None = None
     decide_by: datetime | None = None  # the next deadline, shown to the reader
+    # where each person's signed review link points (e.g. "/exception-review"); none: no link
+    link_path: str | None = None
 
 
 class TaskNoticeResult(BaseModel):

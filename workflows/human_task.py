@@ -82,10 +82,11 @@ class TaskHost(Protocol):
     def expired_text(self) -> str: ...
 
 
-async def run_task(host: TaskHost, scope: TaskScope) -> None:
+async def run_task(host: TaskHost, scope: TaskScope, *, announced: str | None = None) -> None:
     """Run the host's task (or tasks: an approval chain's levels) until it is settled or
-    `host.stopped()`. Raises whatever `scope.raise_if_cancelled` raises."""
-    sent_for: str | None = None
+    `host.stopped()`. Raises whatever `scope.raise_if_cancelled` raises. `announced` is
+    the key of a task whose request went out in an earlier run (not sent again)."""
+    sent_for = announced
     while True:
         scope.raise_if_cancelled()
         now = host.waiting()
@@ -156,20 +157,27 @@ class OneDecisionTask:
         invoice_id: str | None = None,
         details: str = "",
         on_expired: Callable[[], Awaitable[None]] | None = None,
+        stopped: Callable[[], bool] | None = None,
+        link_path: str | None = None,
+        on_notice: Callable[[NoticeKind, Sequence[Person]], Awaitable[None]] | None = None,
     ) -> None:
         self.task = task
         self.scope = scope
         self.invoice_id = invoice_id
         self.details = details
+        self.link_path = link_path
         self.state = tasks.open_task(workflow.now())
         self.undelivered: dict[str, str] = {}
         self._on_expired = on_expired
+        self._stopped = stopped
+        self._on_notice = on_notice
+        self._announced = False  # the request went out: a rerun after a stop sends none
         self._recording = 0  # decisions whose audit write is still running
 
     async def run(self) -> TaskState:
         """Run until decided, and until the decision's audit write is done: the process
         moving on (or ending) must not cut the update that decided it short."""
-        await run_task(self, self.scope)
+        await run_task(self, self.scope, announced=self.task.task_id if self._announced else None)
         await workflow.wait_condition(lambda: self._recording == 0)
         return self.state
 
@@ -189,13 +197,15 @@ class OneDecisionTask:
         )
 
     def stopped(self) -> bool:
-        return False
+        return self._stopped is not None and self._stopped()
 
     def on_deadline(self, kind: DeadlineKind) -> tuple[NoticeKind | None, Sequence[Person], int]:
         self.state, notice, people = tasks.on_deadline(self.task, self.state, kind, workflow.now())
         return notice, people, self.state.clock.reminders_sent
 
     async def notify(self, kind: NoticeKind, people: Sequence[Person], sequence: int) -> None:
+        if self._on_notice is not None:
+            await self._on_notice(kind, people)
         upcoming = tasks.deadline(self.task, self.state)
         notice = TaskNoticeInput(
             task=self.task,
@@ -205,7 +215,10 @@ class OneDecisionTask:
             details=self.details,
             invoice_id=self.invoice_id,
             decide_by=upcoming[1] if upcoming else None,
+            link_path=self.link_path,
         )
+        if kind == "request":
+            self._announced = True
         try:
             result = await workflow.execute_activity_method(
                 TaskActivities.notify,
@@ -229,6 +242,8 @@ class OneDecisionTask:
         upcoming = tasks.deadline(self.task, self.state)
         when = f"; {upcoming[0]} at {upcoming[1]:%Y-%m-%d %H:%M} UTC" if upcoming else ""
         text = f"{self.task.title}: a decision from {people}{when}"
+        if self.details:
+            text += f". {self.details}"
         if self.undelivered:
             text += f"; could not reach {', '.join(self.undelivered)} (decide as operator)"
         return text

@@ -78,6 +78,7 @@ class HumanTask(BaseModel):
     kind: str  # "approval", "po_exception", "dispute", ...
     title: str
     owners: tuple[Assignee, ...]
+    group: tuple[Assignee, ...] = ()  # may decide as the owners do; not sent the notices
     backup: Assignee | None = None  # takes the task over on escalation (the new owner)
     escalation_group: tuple[Assignee, ...] = ()  # join the backup's seat once escalated
     choices: tuple[str, ...]
@@ -197,7 +198,7 @@ def check_decision(
 
 def task_seat(task: HumanTask, state: TaskState, person_id: str) -> tuple[Assignee, bool] | None:
     """`seat` for a task: the escalation group sits with the backup once escalated."""
-    held = seat(task.owners, task.backup, state.clock.escalated, person_id)
+    held = seat((*task.owners, *task.group), task.backup, state.clock.escalated, person_id)
     if held is None and state.clock.escalated:
         member = next((p for p in task.escalation_group if p.person_id == person_id), None)
         held = (member, True) if member is not None else None

@@ -329,3 +329,10 @@ def test_a_noting_choice_is_recorded_and_leaves_the_task_open() -> None:
     assert deadline(task, waited) == deadline(task, OPEN)  # the clock runs on
     settled = decide(task, waited, person_id="bob", choice="reject", at=T0 + 2 * DAY)
     assert (settled.status, settled.outcome) == ("decided", "reject")
+
+
+def test_a_group_may_decide_with_the_owners_but_is_not_waited_on() -> None:
+    task = make_task(owners=(ALICE,), group=(DAN,))
+    assert [p.person_id for p in waiting_on(task, OPEN)] == ["alice"]  # notices: the owner
+    assert check_decision(task, OPEN, person_id="dan", choice="accept") is None
+    assert check_decision(task, OPEN, person_id="erin", choice="accept") == "not_your_task"

@@ -144,6 +144,8 @@ def _per_line(consumptions: Sequence[Consumption]) -> dict[int, tuple[int, int]]
     """(quantity_e4, amount_minor) per PO line; two invoice lines on one PO line add up."""
     merged: dict[int, tuple[int, int]] = {}
     for item in consumptions:
+        if item.quantity < 0 or item.amount_minor < 0:  # a credit note consumes nothing
+            raise ValueError(f"a consumption cannot be negative: {item}")
         quantity, amount = merged.get(item.po_line, (0, 0))
         merged[item.po_line] = (quantity + to_e4(item.quantity), amount + item.amount_minor)
     return dict(sorted(merged.items()))  # one order for every writer: no lock cycles

@@ -252,7 +252,7 @@ async def add_receipt(
                 " purchase order and send again if it is another delivery",
             )
         if not await _add_received(session, po_id, line_number, quantity_e4):
-            _check_delivery(po, lines[line_number], quantity_e4, race=True)
+            raise _overtaken(po, line_number, quantity_e4)
         await audit.record(
             session,
             step_key=f"{po_id}:receipt:{receipt_id}",
@@ -282,20 +282,28 @@ async def _receipts_of(
     return {row.line_number: row for row in rows}
 
 
-def _check_delivery(
-    po: PurchaseOrderRow, line: PurchaseOrderLineRow, quantity_e4: int, *, race: bool = False
-) -> None:
-    if line.allow_over_delivery and not race:
+def _check_delivery(po: PurchaseOrderRow, line: PurchaseOrderLineRow, quantity_e4: int) -> None:
+    if line.allow_over_delivery or line.received_e4 + quantity_e4 <= line.quantity_e4:
         return
-    if race or line.received_e4 + quantity_e4 > line.quantity_e4:
-        raise PurchaseOrderRefused(
-            "over_delivery",
-            f"line {line.line_number} of purchase order {po.number}: receiving"
-            f" {from_e4(quantity_e4)} would make {from_e4(line.received_e4 + quantity_e4)}"
-            f" received of {from_e4(line.quantity_e4)} ordered"
-            f" ({from_e4(line.received_e4)} received before)"
-            + ("" if race else "; the line does not allow over-delivery"),
-        )
+    raise PurchaseOrderRefused(
+        "over_delivery",
+        f"line {line.line_number} of purchase order {po.number}: receiving"
+        f" {from_e4(quantity_e4)} would make {from_e4(line.received_e4 + quantity_e4)}"
+        f" received of {from_e4(line.quantity_e4)} ordered"
+        f" ({from_e4(line.received_e4)} received before); the line does not allow"
+        " over-delivery",
+    )
+
+
+def _overtaken(po: PurchaseOrderRow, line_number: int, quantity_e4: int) -> PurchaseOrderRefused:
+    """The guard in the UPDATE refused what the check let through: a delivery for the
+    same line was recorded between the two."""
+    return PurchaseOrderRefused(
+        "over_delivery",
+        f"line {line_number} of purchase order {po.number}: another delivery was recorded"
+        f" meanwhile, and receiving {from_e4(quantity_e4)} more would exceed the ordered"
+        " quantity; read the purchase order and send what is still to receive",
+    )
 
 
 async def _add_received(session: AsyncSession, po_id: str, line_number: int, q: int) -> bool:

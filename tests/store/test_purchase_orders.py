@@ -387,3 +387,44 @@ async def test_two_invoices_racing_for_the_last_units_cannot_both_get_them(
         outcomes, invoiced_e4 = await _race(db_url, customer, contract, sessions)
         assert sorted(outcomes) == [False, True], outcomes
         assert invoiced_e4 == 100000  # 6 + 4, never 6 + 4 + 4
+
+
+async def test_two_deliveries_racing_for_a_line_cannot_both_pass_its_quantity(
+    db_url: str, sessions: SessionFactory
+) -> None:
+    customer, _ = await customer_and_contract(sessions)
+    po_id = await _po(sessions, customer, _line(1, "10"))
+    start = asyncio.Event()
+
+    async def deliver(reference: str) -> str:
+        engine = create_engine(db_url)
+        body = DeliveryReceiptCreate.model_validate(
+            {
+                "kind": "goods_receipt",
+                "reference": reference,
+                "delivered_on": "2026-03-01",
+                "lines": [{"line_number": 1, "quantity": "6"}],
+            }
+        )
+        try:
+            await start.wait()
+            async with transaction(session_factory(engine)) as session:
+                await purchase_orders.add_receipt(
+                    session, po_id, body, actor="warehouse", now=datetime.now(UTC)
+                )
+                await asyncio.sleep(0.05)  # hold the transaction open while the other runs
+            return "recorded"
+        except purchase_orders.PurchaseOrderRefused as refused:
+            return refused.code
+        finally:
+            await engine.dispose()
+
+    racing = asyncio.gather(deliver("GRN-A"), deliver("GRN-B"))
+    await asyncio.sleep(0.01)
+    start.set()
+    assert sorted(await racing) == ["over_delivery", "recorded"]
+    async with sessions() as session:
+        line = await session.get(PurchaseOrderLineRow, (po_id, 1))
+        receipts = await purchase_orders.detail(session, po_id)
+    assert line is not None and line.received_e4 == 60000
+    assert receipts is not None and len(receipts.receipts) == 1

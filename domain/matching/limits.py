@@ -15,7 +15,7 @@ from typing import TypeVar
 from domain.matching.model import Tolerances
 from domain.money import DECIMAL_CONTEXT, round_minor
 
-_HUNDRED = Decimal(100)
+_ZERO = Decimal(0)
 _NO_OVERRIDE = Tolerances()
 _T = TypeVar("_T")
 
@@ -73,22 +73,16 @@ class Limits:
         """The quantity that may be billed beyond what is left: a percent of `base` (the
         line's ordered, or received, quantity); exact, never rounded."""
         if self.quantity_over_pct is None:
-            return Decimal(0)
-        return DECIMAL_CONTEXT.divide(
-            DECIMAL_CONTEXT.multiply(base, self.quantity_over_pct), _HUNDRED
-        )
+            return _ZERO
+        return DECIMAL_CONTEXT.multiply(base, self.quantity_over_pct.scaleb(-2, DECIMAL_CONTEXT))
 
 
 def money_limit(base_minor: int, pct: Decimal | None, absolute_minor: int | None) -> int | None:
     """The stricter of a percent-of-`base_minor` limit and an absolute one, in minor units;
     None when neither is set (the caller allows no variance then)."""
-    limits: list[int] = []
-    if pct is not None:
-        limits.append(
-            round_minor(
-                DECIMAL_CONTEXT.divide(DECIMAL_CONTEXT.multiply(Decimal(base_minor), pct), _HUNDRED)
-            )
-        )
-    if absolute_minor is not None:
-        limits.append(absolute_minor)
-    return min(limits) if limits else None
+    if pct is None:
+        return absolute_minor
+    of_base = round_minor(
+        DECIMAL_CONTEXT.multiply(Decimal(base_minor), pct.scaleb(-2, DECIMAL_CONTEXT))
+    )
+    return of_base if absolute_minor is None else min(of_base, absolute_minor)

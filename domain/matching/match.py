@@ -47,7 +47,7 @@ from domain.matching.model import (
     RecentInvoice,
     Tolerances,
 )
-from domain.matching.quantities import Touch, available, check_quantities
+from domain.matching.quantities import Billed, available, check_quantities
 from domain.matching.text import amount_text, bare_amount_text, percent_of
 from domain.money import DECIMAL_CONTEXT
 
@@ -67,47 +67,51 @@ def match_invoice(
     the customer has none by that number; `po_of_another_customer` says another customer
     has one). An invoice without a PO number is not matched against anything: EXCEPTION
     PO_MISSING when the customer requires a PO, else MATCHED with nothing consumed (a `po`
-    passed along with it is ignored). Duplicates are checked in every case.
+    passed along with it is ignored). Duplicates are checked in every case. Variances
+    within tolerance are reported whatever the outcome; consumption only when the invoice
+    may go (MATCHED or MATCHED_WITH_VARIANCE), one entry per PO line, by line number.
     """
     duplicates = possible_duplicates(invoice, recent, duplicate_window_days)
     po_number = (invoice.po_number or "").strip()
     if not po_number:
         if not invoice.po_required:
-            return _result(None, [*duplicates], [], {})
+            return _result(None, [*duplicates], [], None)
         missing = MatchReason(
             code=Code.PO_MISSING,
             detail="the customer requires a PO number and the invoice has none",
         )
-        return _result(None, [missing, *duplicates], [], {})
+        return _result(None, [missing, *duplicates], [], None)
     if po is None or po.customer_id != invoice.customer_id:
-        return _result(None, [_no_po(po_number, po, po_of_another_customer), *duplicates], [], {})
+        return _result(None, [_no_po(po_number, po, po_of_another_customer), *duplicates], [], None)
 
     reasons = _check_po(invoice, po)
     comparable = po.currency == invoice.currency
     variances: list[LineVariance] = []
-    touched = _map_lines(invoice, po, tolerances, comparable, reasons, variances)
-    check_quantities(po, touched.values(), reasons, variances)
+    billed = _map_lines(invoice, po, tolerances, comparable, reasons, variances)
+    check_quantities(po, billed, reasons, variances)
     if comparable:
         _check_total(invoice, po, tolerances, reasons)
     reasons.extend(duplicates)
-    return _result(po, reasons, variances, touched)
+    return _result(po, reasons, variances, billed)
 
 
 def _result(
     po: PurchaseOrderSnapshot | None,
     reasons: list[MatchReason],
     variances: list[LineVariance],
-    touched: dict[int, Touch],
+    billed: Billed | None,
 ) -> MatchResult:
+    consumption: tuple[Consumption, ...] = ()
     if reasons:
         outcome = MatchOutcome.EXCEPTION
-        consumption: tuple[Consumption, ...] = ()
     else:
         outcome = MatchOutcome.MATCHED_WITH_VARIANCE if variances else MatchOutcome.MATCHED
-        consumption = tuple(
-            Consumption(po_line=number, quantity=touch.quantity, amount_minor=touch.amount_minor)
-            for number, touch in sorted(touched.items())
-        )
+        if billed is not None:
+            quantity, amount = billed.quantity, billed.amount_minor
+            consumption = tuple(
+                Consumption(po_line=number, quantity=quantity[number], amount_minor=amount[number])
+                for number in sorted(quantity)
+            )
     return MatchResult(
         outcome=outcome,
         po_id=po.po_id if po else None,
@@ -192,22 +196,27 @@ class _LineIndex:
     moves forward, so the whole allocation is linear.
     """
 
-    def __init__(self, po: PurchaseOrderSnapshot, touched: dict[int, Touch]) -> None:
+    def __init__(self, po: PurchaseOrderSnapshot, billed: Billed) -> None:
         self.three_way = po.match_mode is MatchMode.THREE_WAY
         self.by_number = {line.line_number: line for line in po.lines}
-        by_code: dict[str, list[PurchaseOrderLine]] = {}
-        for line in sorted(po.lines, key=lambda line: line.line_number):
-            by_code.setdefault(line.item_code, []).append(line)
-        self.by_code = by_code
-        self.next_with_quantity = dict.fromkeys(by_code, 0)
-        self.touched = touched
+        # The usual PO has one line per code: a plain dict for those, and lists (with
+        # their pointer) only for the codes several lines share.
+        self.by_code: dict[str, PurchaseOrderLine] = {}
+        self.shared: dict[str, list[PurchaseOrderLine]] = {}
+        for line in po.lines:
+            first = self.by_code.setdefault(line.item_code, line)
+            if first is not line:
+                self.shared.setdefault(line.item_code, [first]).append(line)
+        for lines in self.shared.values():
+            lines.sort(key=lambda line: line.line_number)
+            self.by_code[lines[0].item_code] = lines[0]
+        self.next_with_quantity = dict.fromkeys(self.shared, 0)
+        self.billed = billed
 
     def for_code(self, code: str) -> PurchaseOrderLine | None:
-        candidates = self.by_code.get(code)
-        if not candidates:
-            return None
-        if len(candidates) == 1:
-            return candidates[0]
+        candidates = self.shared.get(code)
+        if candidates is None:
+            return self.by_code.get(code)
         at = self.next_with_quantity[code]
         while at < len(candidates) and self._left(candidates[at]) <= 0:
             at += 1
@@ -215,8 +224,8 @@ class _LineIndex:
         return candidates[at] if at < len(candidates) else candidates[0]
 
     def _left(self, line: PurchaseOrderLine) -> Decimal:
-        billed = self.touched[line.line_number].quantity if line.line_number in self.touched else 0
-        return DECIMAL_CONTEXT.subtract(available(line, self.three_way), Decimal(billed))
+        billed = self.billed.billed(line.line_number)
+        return DECIMAL_CONTEXT.subtract(available(line, self.three_way), billed)
 
 
 def _map_lines(
@@ -226,16 +235,17 @@ def _map_lines(
     comparable: bool,
     reasons: list[MatchReason],
     variances: list[LineVariance],
-) -> dict[int, Touch]:
-    """Each line to its PO line, with its unit and price checked; the touched PO lines
-    with what the lines put on them, by PO line number."""
-    touched: dict[int, Touch] = {}
-    index = _LineIndex(po, touched)
+) -> Billed:
+    """Each line to its PO line, with its unit and price checked; what the lines put on
+    each PO line."""
+    defaults = Limits.of(tolerances)  # shared by every PO line without overrides
+    billed = Billed(defaults)
+    index = _LineIndex(po, billed)
     for line in invoice.lines:
         po_line = _po_line_of(line, po, index, reasons)
         if po_line is None:
             continue
-        if line.unit.strip().casefold() != po_line.unit.strip().casefold():
+        if line.unit != po_line.unit and _unit(line.unit) != _unit(po_line.unit):
             reasons.append(
                 MatchReason(
                     code=Code.UOM_MISMATCH,
@@ -248,16 +258,20 @@ def _map_lines(
                 )
             )
             continue
-        touch = touched.get(po_line.line_number)
-        if touch is None:
-            touch = Touch(po_line, Limits.of(tolerances, po_line.tolerances))
-            touched[po_line.line_number] = touch
-        touch.quantity = DECIMAL_CONTEXT.add(touch.quantity, line.quantity)
-        touch.amount_minor += line.net_minor
-        touch.positions.append(line.position)
+        if po_line.tolerances is None:
+            limits = defaults
+        else:
+            limits = billed.overridden.get(po_line.line_number) or Limits.of(
+                tolerances, po_line.tolerances
+            )
+        billed.add(po_line, line, limits)
         if comparable:
-            _check_price(line, po_line, touch.limits, invoice.currency, reasons, variances)
-    return touched
+            _check_price(line, po_line, limits, invoice.currency, reasons, variances)
+    return billed
+
+
+def _unit(unit: str) -> str:
+    return unit.strip().casefold()
 
 
 def _po_line_of(

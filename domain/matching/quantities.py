@@ -14,12 +14,12 @@ needs a position, carries the first of them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from domain.matching.limits import Limits
 from domain.matching.model import (
+    LineToMatch,
     LineVariance,
     MatchMode,
     MatchReason,
@@ -34,14 +34,45 @@ _ZERO = Decimal(0)
 
 
 @dataclass(slots=True)
-class Touch:
-    """A PO line and what the invoice lines that bill it add up to (in the invoice's order)."""
+class Billed:
+    """What the invoice's lines put on each PO line, by PO line number.
 
-    po_line: PurchaseOrderLine
-    limits: Limits
-    quantity: Decimal = _ZERO
-    amount_minor: int = 0
-    positions: list[int] = field(default_factory=list)
+    Dicts side by side rather than an object per PO line: a 10,000-line invoice would
+    otherwise leave 10,000 more objects for the garbage collector to walk, and in the
+    benchmark its collections were a third of the matcher's time.
+    """
+
+    defaults: Limits  # for every PO line without overrides of its own
+    po_lines: dict[int, PurchaseOrderLine] = field(default_factory=dict)
+    quantity: dict[int, Decimal] = field(default_factory=dict)
+    amount_minor: dict[int, int] = field(default_factory=dict)
+    first_position: dict[int, int] = field(default_factory=dict)
+    more_positions: dict[int, list[int]] = field(default_factory=dict)  # the rare split
+    overridden: dict[int, Limits] = field(default_factory=dict)
+
+    def add(self, po_line: PurchaseOrderLine, line: LineToMatch, tolerances: Limits) -> None:
+        number = po_line.line_number
+        so_far = self.quantity.get(number)
+        if so_far is None:
+            self.po_lines[number] = po_line
+            self.quantity[number] = line.quantity
+            self.amount_minor[number] = line.net_minor
+            self.first_position[number] = line.position
+            if tolerances is not self.defaults:
+                self.overridden[number] = tolerances
+            return
+        self.quantity[number] = DECIMAL_CONTEXT.add(so_far, line.quantity)
+        self.amount_minor[number] += line.net_minor
+        self.more_positions.setdefault(number, []).append(line.position)
+
+    def billed(self, number: int) -> Decimal:
+        return self.quantity.get(number, _ZERO)
+
+    def limits(self, number: int) -> Limits:
+        return self.overridden.get(number, self.defaults)
+
+    def positions(self, number: int) -> list[int]:
+        return [self.first_position[number], *self.more_positions.get(number, ())]
 
 
 def available(line: PurchaseOrderLine, three_way: bool) -> Decimal:
@@ -61,38 +92,36 @@ def available(line: PurchaseOrderLine, three_way: bool) -> Decimal:
 
 def check_quantities(
     po: PurchaseOrderSnapshot,
-    touches: Iterable[Touch],
+    billed: Billed,
     reasons: list[MatchReason],
     variances: list[LineVariance],
 ) -> None:
-    """Append the quantity reasons and variances of every touched PO line, by line number."""
+    """Append the quantity reasons and variances of every billed PO line, by line number."""
     three_way = po.match_mode is MatchMode.THREE_WAY
-    for touch in sorted(touches, key=lambda touch: touch.po_line.line_number):
-        _check_line(touch, three_way, reasons, variances)
+    for number in sorted(billed.quantity):
+        _check_line(billed, number, three_way, reasons, variances)
 
 
 def _check_line(
-    touch: Touch, three_way: bool, reasons: list[MatchReason], variances: list[LineVariance]
+    billed: Billed,
+    number: int,
+    three_way: bool,
+    reasons: list[MatchReason],
+    variances: list[LineVariance],
 ) -> None:
-    line = touch.po_line
-    billed = touch.quantity
+    line = billed.po_lines[number]
+    quantity = billed.quantity[number]
+    left = available(line, three_way)
+    if quantity <= left:
+        return  # the usual case; a tolerance only ever adds to what is left
     over = False
     if not (three_way and line.allow_over_delivery):
-        over |= _over(
-            touch, MatchReasonCode.QUANTITY_OVER_ORDERED, line.quantity, "ordered", reasons
-        )
+        over |= _over(billed, line, MatchReasonCode.QUANTITY_OVER_ORDERED, line.quantity, reasons)
     if three_way:
         over |= _over(
-            touch,
-            MatchReasonCode.QUANTITY_OVER_RECEIVED,
-            line.received_quantity,
-            "received",
-            reasons,
+            billed, line, MatchReasonCode.QUANTITY_OVER_RECEIVED, line.received_quantity, reasons
         )
     if over:
-        return
-    left = available(line, three_way)
-    if billed <= left:
         return
     received_binds = three_way and (
         line.allow_over_delivery or line.received_quantity < line.quantity
@@ -100,47 +129,53 @@ def _check_line(
     base = line.received_quantity if received_binds else line.quantity
     variances.append(
         LineVariance(
-            position=touch.positions[0],
-            po_line=line.line_number,
+            position=billed.first_position[number],
+            po_line=number,
             kind="quantity",
             expected=quantity_text(left),
-            actual=quantity_text(billed),
-            variance_pct=percent_of(DECIMAL_CONTEXT.subtract(billed, left), base),
+            actual=quantity_text(quantity),
+            variance_pct=percent_of(DECIMAL_CONTEXT.subtract(quantity, left), base),
         )
     )
 
 
 def _over(
-    touch: Touch, code: MatchReasonCode, base: Decimal, what: str, reasons: list[MatchReason]
+    billed: Billed,
+    line: PurchaseOrderLine,
+    code: MatchReasonCode,
+    base: Decimal,
+    reasons: list[MatchReason],
 ) -> bool:
     """Whether the billed quantity is over `base` (ordered or received) less what was
     invoiced, plus the tolerance's percent of `base`; appends the reason if so."""
-    line = touch.po_line
+    number = line.line_number
+    quantity = billed.quantity[number]
+    limits = billed.limits(number)
     left = DECIMAL_CONTEXT.subtract(base, line.invoiced_quantity)
-    allowance = touch.limits.quantity_over_allowance(base)
-    if touch.quantity <= DECIMAL_CONTEXT.add(left, allowance):
+    allowance = limits.quantity_over_allowance(base)
+    if quantity <= DECIMAL_CONTEXT.add(left, allowance):
         return False
-    pct = touch.limits.quantity_over_pct
+    pct = limits.quantity_over_pct
     tolerance = (
         "no tolerance"
         if pct is None
         else f"tolerance {percent_text(pct)} allows {quantity_text(allowance)} more"
     )
-    positions = touch.positions
+    positions = billed.positions(number)
     if len(positions) == 1:
         who = f"line {positions[0]} bills"
     else:
         who = f"lines {', '.join(str(position) for position in positions)} bill"
+    what = "ordered" if code is MatchReasonCode.QUANTITY_OVER_ORDERED else "received"
     reasons.append(
         MatchReason(
             code=code,
-            detail=f"PO line {line.line_number}: {who} {quantity_text(touch.quantity)} "
-            f"{line.unit}, over the {quantity_text(left)} left of {quantity_text(base)} "
-            f"{what} ({tolerance})",
+            detail=f"PO line {number}: {who} {quantity_text(quantity)} {line.unit}, over the "
+            f"{quantity_text(left)} left of {quantity_text(base)} {what} ({tolerance})",
             position=positions[0] if len(positions) == 1 else None,
-            po_line=line.line_number,
+            po_line=number,
             expected=quantity_text(left),
-            actual=quantity_text(touch.quantity),
+            actual=quantity_text(quantity),
         )
     )
     return True

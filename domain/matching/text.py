@@ -47,6 +47,13 @@ def percent_of(part: Decimal | int, whole: Decimal | int) -> Decimal:
     where no percentage exists (the absolute figures say what happened)."""
     if whole == 0:
         return Decimal(0)
+    if isinstance(part, int) and isinstance(whole, int):
+        # Prices: the same half-away-from-zero rounding in integers, a few times faster
+        # than a 60-digit division, and the matcher does this once per price variance.
+        hundredths, rest = divmod(abs(part) * 10_000, abs(whole))
+        hundredths += 2 * rest >= abs(whole)
+        negative = (part < 0) != (whole < 0)
+        return Decimal(-hundredths if negative else hundredths).scaleb(-2, DECIMAL_CONTEXT)
     ratio = DECIMAL_CONTEXT.divide(
         DECIMAL_CONTEXT.multiply(Decimal(part), Decimal(100)), Decimal(whole)
     )

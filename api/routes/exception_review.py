@@ -133,6 +133,16 @@ async def _open(
     return link, listed
 
 
+async def _names(session: SessionDep, *people: str | None) -> dict[str, str]:
+    """Names of the approvers among `people` (actor ids; an operator's without its prefix)."""
+    names = {}
+    for person in {p.removeprefix("operator:") for p in people if p}:
+        row = await session.get(ApproverRow, person)
+        if row is not None:
+            names[person] = row.name
+    return names
+
+
 @router.get("/{token}", response_class=HTMLResponse)
 async def review(
     token: str, request: Request, session: SessionDep, settings: SettingsDep
@@ -143,14 +153,15 @@ async def review(
     link, listed = opened
     now = datetime.now(UTC)
     shown = await detail(session, listed, now)
-    person = await session.get(ApproverRow, link.person_id)
+    names = await _names(session, link.person_id, shown.resolved_by)
     group = await session.get(ApproverGroupRow, shown.group_id) if shown.group_id else None
     await session.commit()
     context = page_context(
         shown,
         person_id=link.person_id,
-        person_name=person.name if person else None,
+        person_name=names.get(link.person_id),
         group_name=group.name if group else None,
+        names=names,
         now=now,
     )
     return _render("exception_review.html", action=str(request.url.path), **context)
@@ -165,8 +176,9 @@ async def _closed_page(
     resolved = None
     if listed is not None and listed.row.status != "open":
         shown = await detail(session, listed, datetime.now(UTC))
+        names = await _names(session, shown.resolved_by)
         await session.commit()
-        resolved = resolved_panel(shown)
+        resolved = resolved_panel(shown, names)
     title, message = REFUSAL_WORDS["task_closed"]
     return _message(
         REFUSALS[code][0],

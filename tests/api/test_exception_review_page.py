@@ -253,7 +253,7 @@ async def test_a_settled_exception_shows_how_and_by_whom_and_no_forms(stack: Sta
     assert page.status_code == 200 and "<form" not in page.text
     words = text(page.text)
     assert "Variance accepted" in words
-    assert "By olivia on 1 Dec 2026, 15:30 UTC." in words
+    assert "By Olivia Park on 1 Dec 2026, 15:30 UTC." in words
     assert "Justification: “Agreed with the buyer”" in words
     assert "Escalates" not in words
     assert posted.status_code == 409  # settled in the store: the process is not asked

@@ -181,6 +181,7 @@ class ApprovalActivities:
                 data.correction.lines,
                 version=data.version,
                 changed_by=data.correction.changed_by,
+                po_number=data.correction.po_number,
             )
             if revised is not None:
                 await approvals.supersede_round(session, data.invoice_id, data.round)

@@ -19,10 +19,13 @@ from api.routes import (
     approval_config,
     approvals,
     billing,
+    exception_review,
+    exceptions,
     invoice_actions,
     invoices,
     parties,
     portal,
+    purchase_orders,
     webhooks,
 )
 from core import eventloop
@@ -74,6 +77,7 @@ def create_app(
     install_error_handlers(app)
     install_openapi(app)
     app.include_router(parties.router)
+    app.include_router(purchase_orders.router)
     app.include_router(invoices.router)
     app.include_router(invoice_actions.router)
     app.include_router(billing.router)
@@ -81,6 +85,8 @@ def create_app(
     app.include_router(portal.router)
     app.include_router(approval_config.router)
     app.include_router(approvals.router)
+    app.include_router(exceptions.router)
+    app.include_router(exception_review.router)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, object]:

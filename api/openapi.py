@@ -47,9 +47,19 @@ _DESCRIPTIONS = {
 
 TAGS = [
     {"name": "customers and contracts", "description": "Master data kept by upstream apps."},
+    {
+        "name": "purchase orders",
+        "description": "Customers' POs, their amendments and delivery records, which"
+        " invoices are matched against.",
+    },
     {"name": "invoices", "description": "Start invoice processes, read and act on them."},
     {"name": "billing runs", "description": "Billable entries and periodic billing runs."},
     {"name": "approvals", "description": "Approval rules, approvers, groups, delegations."},
+    {
+        "name": "exceptions",
+        "description": "The PO exception queue: invoices that do not match their purchase"
+        " order, waiting for a person; read them and resolve them.",
+    },
     {"name": "ops", "description": "Health of the API and its connection to Temporal."},
     {
         "name": "approval links",

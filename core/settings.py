@@ -8,6 +8,7 @@ deployment cannot start with a secret that is printed in this file.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import lru_cache
 from typing import Literal
 
@@ -15,6 +16,8 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.approval import RateTable
+from domain.matching.model import Tolerances
+from domain.matching.routing import ExceptionRouting
 
 DEV_SECRETS = {
     "payments_api_key": "sandbox-key",
@@ -84,6 +87,28 @@ class Settings(BaseSettings):
     # Thresholds in one currency apply to invoices in others through this table, e.g.
     # INVOICEFLOW_APPROVAL_RATES='{"base": "GBP", "rates": {"EUR": "0.86", "USD": "0.79"}}'
     approval_rates: RateTable | None = None
+
+    # PO matching. The tolerances any customer gets unless its own `match_tolerances` (or
+    # a PO line's) say otherwise, e.g. INVOICEFLOW_MATCH_TOLERANCES='{"price_over_pct": "2"}'
+    match_tolerances: Tolerances = Tolerances(
+        price_over_pct=Decimal(1),
+        price_over_minor=500,
+        price_under_pct=Decimal(5),
+        quantity_over_pct=Decimal(0),
+        total_over_pct=Decimal(0),
+    )
+    # Two invoices of one customer with the same lines and total this many days apart (or
+    # less) are a POSSIBLE_DUPLICATE (only invoices that are matched against a PO)
+    match_duplicate_window_days: int = Field(default=30, ge=0)
+    # Who owns an exception (groups and people are the approval policy's), e.g.
+    # INVOICEFLOW_EXCEPTION_ROUTING='{"routes": [{"reasons": ["PRICE_VARIANCE"],
+    #   "group": "pricing"}], "default_group": "ar", "escalation_group": "finance"}'
+    exception_routing: ExceptionRouting = ExceptionRouting()
+    exception_remind_after_h: float = 24
+    exception_escalate_after_h: float = 72
+    exception_expire_after_h: float = 240
+    exception_business_hours: bool = False
+    exception_link_max_age_s: int = 14 * 24 * 3600
 
     @property
     def effective_log_format(self) -> str:

@@ -96,6 +96,7 @@ class BillableItem(BaseModel):
     quantity: Decimal
     description: str | None = None  # default: the rate's description
     service_date: dt.date | None = None
+    po_line: int | None = Field(default=None, ge=1)  # the PO line it bills, if it names one
 
 
 class ExplicitLine(BaseModel):
@@ -107,6 +108,9 @@ class ExplicitLine(BaseModel):
     quantity: Decimal = Decimal(1)
     unit_price_minor: int
     tax_category: TaxCategory = TaxCategory.STANDARD
+    unit: str = Field(default="unit", min_length=1, max_length=40)
+    item_code: str | None = Field(default=None, max_length=100)  # a SKU, for PO matching
+    po_line: int | None = Field(default=None, ge=1)
 
 
 class InvoiceLine(BaseModel):
@@ -121,7 +125,8 @@ class InvoiceLine(BaseModel):
     unit_price_minor: int
     net_minor: int
     tax_category: TaxCategory
-    rate_code: str | None
+    rate_code: str | None  # the rate's code, or an explicit line's item code
+    po_line: int | None = None
 
 
 class TaxLine(BaseModel):
@@ -280,6 +285,7 @@ def _line_from_item(
         net_minor=_net(item.quantity, rate.unit_price_minor),
         tax_category=rate.tax_category,
         rate_code=rate.code,
+        po_line=item.po_line,
     )
 
 
@@ -299,11 +305,12 @@ def _line_from_explicit(position: int, line: ExplicitLine) -> InvoiceLine:
         position=position,
         description=line.description,
         quantity=line.quantity,
-        unit="unit",
+        unit=line.unit,
         unit_price_minor=line.unit_price_minor,
         net_minor=_net(line.quantity, line.unit_price_minor),
         tax_category=line.tax_category,
-        rate_code=None,
+        rate_code=line.item_code,
+        po_line=line.po_line,
     )
 
 

@@ -58,6 +58,7 @@ _STATUSES: dict[str, Callable[[NullTranslations], str]] = {
     "AWAITING_APPROVAL": lambda t: t.pgettext("invoice status", "Being approved"),
     "CHANGES_REQUESTED": lambda t: t.pgettext("invoice status", "Being corrected"),
     "APPROVAL_EXPIRED": lambda t: t.pgettext("invoice status", "Being approved"),
+    "EXCEPTION": lambda t: t.pgettext("invoice status", "Being checked"),
     "ISSUED": lambda t: t.pgettext("invoice status", "Issued"),
     "PARTIALLY_PAID": lambda t: t.pgettext("invoice status", "Partly paid"),
     "OVERDUE": lambda t: t.pgettext("invoice status", "Overdue"),

@@ -36,7 +36,7 @@ def render_task_email(
         "heading": heading,
         "kind_label": label,
         "details": details,
-        "choices": ", ".join(choice.replace("_", " ") for choice in task.choices),
+        "choices": ", ".join(c.replace("_", " ") for c in (*task.choices, *task.noting)),
         "deadline": f"Please decide by {deadline:%Y-%m-%d %H:%M} UTC." if deadline else "",
         "lang": html_lang(locale),
         "link": link,

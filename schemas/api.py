@@ -9,8 +9,10 @@ from babel import Locale, UnknownLocaleError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from domain.invoicing import BillableItem, ExplicitLine, Rate
+from domain.matching.model import Tolerances
 from domain.money import CURRENCY_EXPONENTS, MAX_MINOR
 from domain.tax import SUPPORTED_REGIONS
+from schemas.tolerances import TolerancesIn
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 E164_PATTERN = r"^\+[1-9]\d{6,14}$"
@@ -32,6 +34,12 @@ class CustomerCreate(_Strict):
     phone: str | None = Field(default=None, pattern=E164_PATTERN)
     locale: str = Field(default="en_GB", description="e.g. en_GB, fr_CA, en-AU")
     external_ref: str | None = Field(default=None, max_length=200)
+    po_required: bool = Field(
+        default=False, description="every invoice for this customer must name one of its POs"
+    )
+    match_tolerances: TolerancesIn | None = Field(
+        default=None, description="the customer's default tolerances for PO matching"
+    )
 
     @field_validator("locale")
     @classmethod
@@ -50,6 +58,8 @@ class CustomerOut(BaseModel):
     locale: str
     external_ref: str | None
     created_at: datetime
+    po_required: bool = False
+    match_tolerances: Tolerances | None = None
 
 
 class ContractCreate(_Strict):
@@ -62,6 +72,9 @@ class ContractCreate(_Strict):
     valid_from: date | None = None
     valid_to: date | None = None
     invoice_series: str = Field(default="INV", pattern=r"^[A-Z]{2,10}$")
+    po_required: bool = Field(
+        default=False, description="every invoice under this contract must name a PO"
+    )
 
     _check_currency = field_validator("currency")(_currency)
 
@@ -98,6 +111,7 @@ class ContractOut(BaseModel):
     valid_to: date | None
     invoice_series: str
     created_at: datetime
+    po_required: bool = False
 
 
 class InvoiceCreate(_Strict):
@@ -106,6 +120,12 @@ class InvoiceCreate(_Strict):
     currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
     issue_date: date | None = None
     po_number: str | None = Field(default=None, max_length=100)
+    external_ref: str | None = Field(
+        default=None,
+        max_length=200,
+        description="your own reference for the invoice (a repeat with the same PO is a"
+        " possible duplicate)",
+    )
     items: list[BillableItem] = Field(default_factory=list)
     lines: list[ExplicitLine] = Field(default_factory=list)
     created_by: str | None = Field(

@@ -80,6 +80,7 @@ class CorrectInput(BaseModel):
     lines: list[ExplicitLine] = Field(default_factory=list)
     changed_by: str
     note: str | None = None
+    po_number: str | None = Field(default=None, max_length=100)  # None: keep the invoice's
 
 
 class ReviseInvoiceInput(BaseModel):

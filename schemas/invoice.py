@@ -26,6 +26,7 @@ class InvoiceStatus(StrEnum):
     PAID = "PAID"
     CLOSED = "CLOSED"
     CANCELLED = "CANCELLED"  # withdrawn before it was issued; keeps its number, owes nothing
+    EXCEPTION = "EXCEPTION"  # does not match its PO: a person resolves it before it goes out
 
 
 OPEN_STATUSES = (InvoiceStatus.ISSUED, InvoiceStatus.PARTIALLY_PAID, InvoiceStatus.OVERDUE)
@@ -41,6 +42,7 @@ class StartInvoiceInput(BaseModel):
     currency: str | None = None
     issue_date: date | None = None
     po_number: str | None = None
+    external_ref: str | None = None  # the upstream app's own reference for the invoice
     items: list[BillableItem] = Field(default_factory=list)
     lines: list[ExplicitLine] = Field(default_factory=list)
     requested_by: str
@@ -75,10 +77,13 @@ class InvoiceSnapshot(BaseModel):
     subtotal_minor: int
     tax_minor: int
     total_minor: int
+    po_number: str | None = None
 
 
 class CreateInvoiceResult(BaseModel):
     invoice: InvoiceSnapshot | None = None
+    # it names a PO, or its customer or contract requires one: the match stage runs
+    match_required: bool = False
     rejection_code: str | None = None
     rejection_reason: str | None = None
 
@@ -220,6 +225,7 @@ class InvoiceState(BaseModel):
     refused_payments: list[RefusedPayment] = Field(default_factory=list)
     version: int = 1
     approval: dict[str, Any] | None = None
+    match: dict[str, Any] | None = None  # PO matching: outcome, reasons, the exception
 
 
 class InvoiceResult(BaseModel):

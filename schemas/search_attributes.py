@@ -19,6 +19,7 @@ CURRENCY = SearchAttributeKey.for_keyword("Currency")
 DUE_DATE = SearchAttributeKey.for_datetime("DueDate")
 DISPUTE_LEVEL = SearchAttributeKey.for_int("DisputeLevel")
 EXCEPTION_REASON = SearchAttributeKey.for_keyword("ExceptionReason")
+EXCEPTION_OWNER = SearchAttributeKey.for_keyword("ExceptionOwner")
 
 ALL: tuple[SearchAttributeKey[Any], ...] = (
     INVOICE_ID,
@@ -30,6 +31,7 @@ ALL: tuple[SearchAttributeKey[Any], ...] = (
     DUE_DATE,
     DISPUTE_LEVEL,
     EXCEPTION_REASON,
+    EXCEPTION_OWNER,
 )
 
 

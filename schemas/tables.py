@@ -80,6 +80,11 @@ class Customer(SQLModel, table=True):
     locale: str = "en_GB"
     external_ref: str | None = Field(default=None, index=True)
     created_at: datetime = _utc_column()
+    po_required: bool = False  # every invoice must name one of the customer's POs
+    # domain.matching.model.Tolerances as JSON: the customer's defaults for PO matching
+    match_tolerances: dict[str, Any] | None = Field(
+        default=None, sa_column=Column(JSON, nullable=True)
+    )
 
 
 class Contract(SQLModel, table=True):
@@ -96,6 +101,7 @@ class Contract(SQLModel, table=True):
     valid_to: date | None = None
     invoice_series: str = "INV"
     created_at: datetime = _utc_column()
+    po_required: bool = False  # invoices under this contract must name a PO
 
 
 class InvoiceNumberSeries(SQLModel, table=True):
@@ -119,6 +125,7 @@ class Invoice(SQLModel, table=True):
     currency: str
     tax_region: str
     po_number: str | None = None
+    external_ref: str | None = None  # the upstream app's reference (duplicate checks)
     issue_date: date | None = None
     due_date: date | None = Field(default=None, index=True)
     subtotal_minor: int = 0
@@ -174,6 +181,7 @@ class InvoiceLineRow(SQLModel, table=True):
     net_minor: int
     tax_category: str
     rate_code: str | None = None
+    po_line: int | None = None
 
 
 class Delivery(SQLModel, table=True):

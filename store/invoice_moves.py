@@ -17,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from schemas.invoice import InvoiceStatus, PaymentReceived, RecordPaymentResult
 from schemas.tables import Invoice, Payment
-from store import audit
+from store import audit, po_consumption
 from store.db import insert_if_absent
 
 
@@ -118,6 +118,8 @@ async def set_status(
     )
     if not moved.rowcount:  # raised in the transaction: the audit event is rolled back too
         raise NotFound(f"invoice {invoice_id} does not exist")
+    if status == InvoiceStatus.CANCELLED:  # what it consumed of its PO goes back
+        await po_consumption.release(session, invoice_id)
 
 
 async def set_payment_link(session: AsyncSession, invoice_id: str, link_id: str, url: str) -> None:

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import bindparam, insert, text, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -26,7 +26,14 @@ from schemas.invoice import (
     InvoiceStatus,
     StartInvoiceInput,
 )
-from schemas.tables import AuditEvent, BillableEntry, Customer, Invoice, InvoiceLineRow
+from schemas.tables import (
+    AuditEvent,
+    BillableEntry,
+    Contract,
+    Customer,
+    Invoice,
+    InvoiceLineRow,
+)
 from store import audit, billing, numbering, parties
 from store.invoice_moves import NotFound, record_payment, set_payment_link, set_status
 
@@ -52,6 +59,7 @@ _COMPLETE_PENDING = (
     .where(col(Invoice.status) == InvoiceStatus.PENDING.value)
 )
 _INSERT_LINES = insert(InvoiceLineRow)
+_PO_KNOWN = text("SELECT 1 FROM purchase_orders WHERE number = :number LIMIT 1")
 
 
 async def create_invoice(
@@ -113,6 +121,7 @@ async def create_invoice(
         "currency": request.currency or contract.currency,
         "tax_region": contract.tax_region,
         "po_number": request.po_number,
+        "external_ref": request.external_ref,
         # a refused pair is no invoice of that contract's period (it would block its entries)
         "billing_period": None if not_theirs else request.billing_period,
         "created_by": request.requested_by,
@@ -155,6 +164,7 @@ async def create_invoice(
         )
         return CreateInvoiceResult(rejection_code=rule.code, rejection_reason=rule.detail)
 
+    match_required = await needs_match(session, request.po_number, customer, contract)
     series = numbering.series_for(contract.invoice_series, issue_date.year)
     number = await numbering.allocate(session, series)
     row.update(
@@ -194,7 +204,9 @@ async def create_invoice(
             subtotal_minor=generated.subtotal_minor,
             tax_minor=generated.tax_minor,
             total_minor=generated.total_minor,
-        )
+            po_number=request.po_number,
+        ),
+        match_required=match_required,
     )
 
 
@@ -210,16 +222,37 @@ def _line_rows(invoice_id: str, generated: list[InvoiceLine]) -> list[dict[str, 
             "net_minor": line.net_minor,
             "tax_category": line.tax_category.value,
             "rate_code": line.rate_code,
+            "po_line": line.po_line,
         }
         for line in generated
     ]
+
+
+async def needs_match(
+    session: AsyncSession, po_number: str | None, customer: Customer, contract: Contract
+) -> bool:
+    """An invoice is matched when its customer or contract requires a PO, or it names a PO
+    InvoiceFlow knows (of any customer: naming another customer's is an exception). A PO
+    number nobody registered is the customer's reference only, as before PO records."""
+    if customer.po_required or contract.po_required:
+        return True
+    if not po_number:
+        return False
+    connection = await session.connection()
+    return (await connection.execute(_PO_KNOWN, {"number": po_number})).first() is not None
 
 
 async def _result_for(session: AsyncSession, invoice: Invoice) -> CreateInvoiceResult:
     if invoice.number is None:
         code, _, detail = (invoice.rejection_reason or "rejected: ").partition(": ")
         return CreateInvoiceResult(rejection_code=code, rejection_reason=detail)
-    return CreateInvoiceResult(invoice=await snapshot(session, invoice))
+    customer = await session.get(Customer, invoice.customer_id)
+    contract = await session.get(Contract, invoice.contract_id)
+    assert customer is not None and contract is not None
+    return CreateInvoiceResult(
+        invoice=await snapshot(session, invoice),
+        match_required=await needs_match(session, invoice.po_number, customer, contract),
+    )
 
 
 async def snapshot(session: AsyncSession, invoice: Invoice) -> InvoiceSnapshot:
@@ -238,6 +271,7 @@ async def snapshot(session: AsyncSession, invoice: Invoice) -> InvoiceSnapshot:
         subtotal_minor=invoice.subtotal_minor,
         tax_minor=invoice.tax_minor,
         total_minor=invoice.total_minor,
+        po_number=invoice.po_number,
     )
 
 
@@ -273,6 +307,7 @@ def _line(row: InvoiceLineRow) -> InvoiceLine:
         net_minor=row.net_minor,
         tax_category=TaxCategory(row.tax_category),
         rate_code=row.rate_code,
+        po_line=row.po_line,
     )
 
 
@@ -291,6 +326,7 @@ async def revise_invoice(
     *,
     version: int,
     changed_by: str,
+    po_number: str | None = None,
 ) -> tuple[InvoiceSnapshot | None, InvoiceRuleError | None]:
     """Replace a numbered invoice's lines after a rejection (it keeps its number).
 
@@ -325,6 +361,8 @@ async def revise_invoice(
     invoice.tax_minor = generated.tax_minor
     invoice.total_minor = generated.total_minor
     invoice.tax_lines = [line.model_dump(mode="json") for line in generated.tax_lines]
+    if po_number is not None:
+        invoice.po_number = po_number
     invoice.updated_at = datetime.now(UTC)
     session.add(invoice)
     await audit.record(

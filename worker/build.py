@@ -14,6 +14,7 @@ from activities.accounting import AccountingActivities
 from activities.approval import ApprovalActivities
 from activities.billing import BillingActivities
 from activities.delivery import DeliveryActivities
+from activities.matching import MatchingActivities
 from activities.notices import NoticeActivities
 from activities.store import InvoiceStoreActivities
 from activities.tasks import TaskActivities
@@ -69,6 +70,7 @@ class ActivitySet:
     approval: ApprovalActivities
     notices: NoticeActivities
     tasks: TaskActivities
+    matching: MatchingActivities
 
     def all(self) -> list:  # type: ignore[type-arg]
         return [
@@ -87,6 +89,10 @@ class ActivitySet:
             self.approval.revise,
             self.tasks.notify,
             self.tasks.record_decision,
+            self.matching.load,
+            self.matching.record,
+            self.matching.open_exception,
+            self.matching.update_exception,
         ]
 
 
@@ -134,7 +140,14 @@ def build_activities(
             public_base_url=settings.public_base_url,
             link_secret=settings.link_signing_secret.get_secret_value(),
         ),
-        tasks=TaskActivities(sessions, email, mail_from=settings.mail_from),
+        tasks=TaskActivities(
+            sessions,
+            email,
+            mail_from=settings.mail_from,
+            public_base_url=settings.public_base_url,
+            link_secret=settings.link_signing_secret.get_secret_value(),
+        ),
+        matching=MatchingActivities(sessions, settings),
     )
 
 

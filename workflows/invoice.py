@@ -1,6 +1,7 @@
 """The invoice workflow: one customer invoice from generation to close, as its stages.
 
-generate + number → approve (when a rule asks) → deliver → collect, with accounting posts
+generate + number → match (when it names or needs a PO) → approve (when a rule asks) →
+deliver → collect, with accounting posts
 alongside → close. Each stage is a module of ``workflows.stages`` with its own state; this
 class runs them in order, owns the Temporal handlers (updates, the payment signal, the
 `state` query) and hands each to its stage. Adding a stage is a module and a line in `run`.
@@ -27,15 +28,18 @@ with workflow.unsafe.imports_passed_through():
         ResendInvoiceResult,
         StartInvoiceInput,
     )
+    from schemas.matching import ResolveExceptionInput, ResolveExceptionResult
     from workflows import options
     from workflows.process import Cancelled, InvoiceProcess
     from workflows.stages.approve import ApprovalStage
     from workflows.stages.collect import CollectionStage
     from workflows.stages.deliver import DeliveryStage
+    from workflows.stages.match import MatchStage
     from workflows.stages.post import AccountingStage
 
 # Not issued yet: an invoice in these states can be cancelled (update `cancel`).
 CANCELLABLE = (
+    InvoiceStatus.EXCEPTION,
     InvoiceStatus.AWAITING_APPROVAL,
     InvoiceStatus.CHANGES_REQUESTED,
     InvoiceStatus.APPROVAL_EXPIRED,
@@ -48,6 +52,8 @@ class InvoiceWorkflow:
     def __init__(self, request: StartInvoiceInput) -> None:
         self._process = InvoiceProcess(request)
         self._rejection: str | None = None
+        self._match_required = False
+        self._matching = MatchStage(self._process)
         self._approval = ApprovalStage(self._process)
         self._delivery = DeliveryStage(self._process)
         self._accounting = AccountingStage(self._process)
@@ -60,6 +66,8 @@ class InvoiceWorkflow:
         if invoice is None:
             return self._rejected()
         try:
+            if self._match_required:
+                invoice = p.invoice = await self._matching.run(invoice)
             invoice = p.invoice = await self._approval.run(invoice)
         except Cancelled:
             return await self._cancelled(invoice)
@@ -101,6 +109,7 @@ class InvoiceWorkflow:
             self._process.flag(created.rejection_code or "rejected")
             return None
         self._process.invoice = created.invoice
+        self._match_required = created.match_required
         return created.invoice
 
     def _rejected(self) -> InvoiceResult:
@@ -145,6 +154,24 @@ class InvoiceWorkflow:
     def _validate_decide(self, data: DecideInput) -> None:
         """Refuse here, and the click writes nothing to history."""
         self._approval.validate_decide(data)
+
+    @workflow.update(name="resolve_exception")
+    async def resolve_exception(self, data: ResolveExceptionInput) -> ResolveExceptionResult:
+        """A PO exception's resolution: from the review link, the API or the Temporal UI
+        (``{"person_id": "ann", "operator": true, "resolution": "accept_variance",
+        "justification": "agreed with the buyer"}``)."""
+        return await self._matching.resolve(data)
+
+    @resolve_exception.validator
+    def _validate_resolve_exception(self, data: ResolveExceptionInput) -> None:
+        if self._process.cancel is not None:
+            raise ApplicationError("the invoice was cancelled", type="no_exception")
+        self._matching.validate_resolve(data)
+
+    @workflow.signal(name="po_changed")
+    def po_changed(self) -> None:
+        """The invoice's PO was amended or received against: an exception matches again."""
+        self._matching.po_changed()
 
     @workflow.update(name="correct")
     async def correct(self, data: CorrectInput) -> str:
@@ -213,6 +240,7 @@ class InvoiceWorkflow:
             waiting_for=p.waiting_for,
             version=p.version,
             approval=self._approval.view(),
+            match=self._matching.view(),
             rejection_reason=self._rejection,
             payment_url=p.payment_url,
             accounting_invoice_ref=self._accounting.invoice_ref,

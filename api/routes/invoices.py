@@ -117,6 +117,7 @@ async def create_invoice(
                     currency=body.currency,
                     issue_date=issue_date,
                     po_number=body.po_number,
+                    external_ref=body.external_ref,
                     items=body.items,
                     lines=body.lines,
                     requested_by=api_key.name,

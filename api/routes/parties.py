@@ -37,7 +37,12 @@ async def create_customer(
 ) -> JSONResponse:
     async def produce() -> Answer:
         await begin_write(session)
-        customer = Customer(id=new_id("cus"), created_at=datetime.now(UTC), **body.model_dump())
+        values = body.model_dump(mode="json")
+        if body.match_tolerances is not None:  # the limits set, as JSON (Decimal as text)
+            values["match_tolerances"] = body.match_tolerances.model_dump(
+                mode="json", exclude_none=True
+            )
+        customer = Customer(id=new_id("cus"), created_at=datetime.now(UTC), **values)
         session.add(customer)
         await audit.record(
             session,

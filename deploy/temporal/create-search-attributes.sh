@@ -29,6 +29,7 @@ Currency Keyword
 DueDate Datetime
 DisputeLevel Int
 ExceptionReason Keyword
+ExceptionOwner Keyword
 "
 
 ns="$TEMPORAL_NAMESPACE"

@@ -98,8 +98,10 @@ class Settings(BaseSettings):
         total_over_pct=Decimal(0),
     )
     # Two invoices of one customer with the same lines and total this many days apart (or
-    # less) are a POSSIBLE_DUPLICATE (only invoices that are matched against a PO)
-    match_duplicate_window_days: int = Field(default=30, ge=0)
+    # less) are a POSSIBLE_DUPLICATE (only invoices that are matched against a PO). A week,
+    # not a month: a fixed monthly fee billed against one PO is 28-31 days apart and no
+    # duplicate.
+    match_duplicate_window_days: int = Field(default=7, ge=0)
     # Who owns an exception (groups and people are the approval policy's), e.g.
     # INVOICEFLOW_EXCEPTION_ROUTING='{"routes": [{"reasons": ["PRICE_VARIANCE"],
     #   "group": "pricing"}], "default_group": "ar", "escalation_group": "finance"}'

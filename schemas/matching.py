@@ -36,7 +36,7 @@ class MatchContext(BaseModel):
     po_of_another_customer: bool = False
     tolerances: Tolerances
     recent: list[RecentInvoice] = []
-    duplicate_window_days: int = 30
+    duplicate_window_days: int = 7
 
 
 class RecordMatchInput(BaseModel):

@@ -189,6 +189,14 @@ class InvoiceDetail(BaseModel):
     deliveries: list[dict[str, Any]]
     accounting: list[dict[str, Any]]
     audit: list[dict[str, Any]]
+    match: dict[str, Any] | None = Field(
+        default=None,
+        description=(
+            "How the invoice matched its PO: outcome (MATCHED, MATCHED_WITH_VARIANCE, or"
+            " ACCEPTED by a person with a justification), the PO and its revision, the"
+            " variances within tolerance per line; null when it was not matched"
+        ),
+    )
     approval_links: list[dict[str, Any]] = Field(
         default_factory=list,
         description=(

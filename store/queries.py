@@ -10,6 +10,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from schemas.api import InvoiceOut
+from schemas.exception_tables import InvoiceMatchRow
 from schemas.invoice import OPEN_STATUSES
 from schemas.tables import (
     AccountingPosting,
@@ -66,10 +67,10 @@ async def _rows(
     return [row.model_dump(mode="json") for row in rows]
 
 
-async def invoice_records(
-    session: AsyncSession, invoice_id: str
-) -> dict[str, list[dict[str, Any]]]:
+async def invoice_records(session: AsyncSession, invoice_id: str) -> dict[str, Any]:
+    match = await session.get(InvoiceMatchRow, invoice_id)
     return {
+        "match": match.model_dump(mode="json") if match else None,
         "lines": await _rows(session, InvoiceLineRow, invoice_id, col(InvoiceLineRow.position)),
         "payments": await _rows(session, Payment, invoice_id, col(Payment.paid_at)),
         "deliveries": await _rows(session, Delivery, invoice_id, col(Delivery.sent_at)),

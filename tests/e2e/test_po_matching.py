@@ -86,7 +86,9 @@ async def test_a_matching_invoice_goes_out_and_consumes_its_po(
         )
         issued = await stack.wait_until_awaiting_payment(invoice_id)
         assert issued["live"]["match"]["outcome"] == "MATCHED"
+        assert (await stack.invoice(invoice_id))["match"]["po_id"] == po["id"]
         await stack.wait_until_awaiting_payment(plain_id)
+        assert (await stack.invoice(plain_id))["match"] is None
         assert len(await stack.mailbox("po@acme.test")) == 2
         lines = (await stack.api.get(f"/purchase-orders/{po['id']}")).json()["lines"]
         assert lines[0]["invoiced"] == "4"
@@ -138,7 +140,11 @@ async def test_a_price_variance_waits_for_its_owner_and_is_accepted_once(
         issued = await stack.wait_until_awaiting_payment(invoice_id)
         assert issued["live"]["match"].get("exception") is None
         assert len(await stack.mailbox("variance@acme.test")) == 1
-        trail = (await stack.api.get(f"/invoices/{invoice_id}")).json()["audit"]
+        stored = await stack.invoice(invoice_id)
+        assert stored["match"]["outcome"] == "ACCEPTED"
+        assert stored["match"]["accepted_by"] == "oscar"
+        assert stored["match"]["justification"] == "rate agreed"
+        trail = stored["audit"]
         matched = [e for e in trail if e["action"] == "invoice.matched"]
         assert matched[-1]["data"]["justification"] == "rate agreed"
 

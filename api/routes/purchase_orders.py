@@ -73,7 +73,8 @@ async def create_purchase_order(
     api_key: ApiKeyDep,
     idempotency_key: IdempotencyKeyDep = None,
 ) -> JSONResponse:
-    """A new open PO for a customer, at revision 1."""
+    """A new open PO for a customer, at revision 1. Invoices waiting in the exception
+    queue for a PO of this number are matched again."""
 
     async def produce() -> Answer:
         await begin_write(session)
@@ -84,6 +85,8 @@ async def create_purchase_order(
             raise _problem(err) from None
         out = await _detail(session, po.id)
         await session.commit()
+        # an invoice may be waiting for this very PO (PO_MISSING until it exists)
+        await purchase_order_changed(request, po.id)
         return Answer(201, out, f"/purchase-orders/{po.id}")
 
     return await idempotent(

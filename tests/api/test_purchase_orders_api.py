@@ -226,14 +226,14 @@ async def test_amendments_are_revisions_with_who_and_when(stack: Stack, woken: l
     closing = await stack.api.post(path, json={"changed_by": "joe", "status": "closed"})
     assert closing.status_code == 200 and closing.json()["status"] == "closed"
     assert closing.json()["revisions"][2]["changes"]["status"] == {"from": "open", "to": "closed"}
-    assert woken == [po["id"]] * 3
+    assert woken == [po["id"]] * 4  # created, amended, "amended" to the same, closed
 
     before = await stored(stack)
     refused = await stack.api.post(path, json={"changed_by": "jane", "valid_to": "2028-01-01"})
     problem(refused, 409, "po_closed", "is closed")
     assert await stored(stack) == before
     assert (await stack.api.get(f"/purchase-orders/{po['id']}")).json()["revision"] == 3
-    assert woken == [po["id"]] * 3  # a refused amendment changed nothing to wake anyone for
+    assert woken == [po["id"]] * 4  # a refused amendment changed nothing to wake anyone for
 
 
 @pytest.mark.parametrize(
@@ -295,7 +295,7 @@ async def test_a_bad_amendment_is_refused_and_writes_nothing(
     problem(response, status, code, said)
     assert await stored(stack) == before
     assert (await stack.api.get(f"/purchase-orders/{po['id']}")).json() == read_before.json()
-    assert woken == [po["id"]]  # the receipt only
+    assert woken == [po["id"]] * 2  # the PO's creation and the receipt only
 
 
 async def test_an_unknown_po_is_404_for_every_operation(stack: Stack) -> None:
@@ -342,7 +342,7 @@ async def test_deliveries_are_recorded_once_and_never_over_the_order(
     more = await stack.api.post(path, json=receipt("GRN-2", (1, "6"), (2, "3"), kind="timesheet"))
     assert more.status_code == 201, more.text  # line 1 exactly full, line 2 over (allowed)
     assert [item["received"] for item in more.json()["lines"]] == ["10", "4"]
-    assert woken == [po["id"]] * 3
+    assert woken == [po["id"]] * 4  # created, then three receipts
 
     before, read_before = await stored(stack), (await stack.api.get(f"/purchase-orders/{po['id']}"))
     refusals = [
@@ -358,7 +358,7 @@ async def test_deliveries_are_recorded_once_and_never_over_the_order(
         problem(await stack.api.post(path, json=body), status, code, said)
     assert await stored(stack) == before
     assert (await stack.api.get(f"/purchase-orders/{po['id']}")).json() == read_before.json()
-    assert woken == [po["id"]] * 3
+    assert woken == [po["id"]] * 4  # the refusals woke nobody
 
     own = await stack.api.post(path, json=receipt("GRN-9", (2, "1"), customer_id=customer["id"]))
     assert own.status_code == 201

@@ -261,3 +261,37 @@ async def _resolve(handle: Any, person: str, resolution: str, why: str) -> str:
         assert isinstance(err.cause, ApplicationError)
         return str(err.cause.type)
     raise AssertionError("the resolution was accepted")
+
+
+async def test_a_po_amendment_to_the_invoiced_price_releases_the_invoice_by_itself(
+    temporal: Client, sqlite_url: str
+) -> None:
+    async with running_stack(temporal, sqlite_url) as stack:
+        await exception_groups(stack)
+        customer, contract = await customer_and_contract(
+            stack, email="amended@acme.test", rates=cheap_rates()
+        )
+        po = await purchase_order(stack, customer["id"])
+        invoice_id = await invoice(
+            stack,
+            customer,
+            contract,
+            po_number="PO-1001",
+            items=[{"rate_code": "senior", "quantity": "2"}],
+        )
+        await wait_for_live(stack, invoice_id, status="EXCEPTION")
+        assert await stack.mailbox("amended@acme.test") == []
+        amended = await stack.api.post(
+            f"/purchase-orders/{po['id']}/amendments",
+            json={
+                "changed_by": "buyer@acme.test",
+                "change_lines": [{"line_number": 1, "unit_price_minor": 13000}],
+            },
+        )
+        assert amended.status_code in (200, 201), amended.text
+        issued = await stack.wait_until_awaiting_payment(invoice_id)
+        assert issued["live"]["match"]["outcome"] == "MATCHED"
+        queue = await stack.api.get("/exceptions", params={"status": "resolved"})
+        resolved = [e for e in queue.json()["items"] if e["invoice_id"] == invoice_id]
+        assert resolved and resolved[0]["status"] == "resolved"
+        assert len(await stack.mailbox("amended@acme.test")) == 1

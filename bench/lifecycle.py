@@ -33,74 +33,33 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
-from decimal import Decimal
-from typing import Any
 
 import aiohttp
 import httpx
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
-from temporalio.common import WorkflowIDReusePolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from bench.effects import EffectsUrls, effects_load, start_effects
 from bench.floor import FLOOR_TASK_QUEUE
-from bench.processes import BenchStack, cpu_seconds, peak_rss_mb, start_stack
+from bench.phases import CONCURRENCY, run_phase
+from bench.processes import BenchStack, peak_rss_mb, start_stack
 from bench.profile import WorkerProfile
 from bench.report import Column, Phase, merge, pct, ratio_line, ratios_by_round, table
-from bench.server_metrics import per_workflow, scrape
 from bench.server_metrics import report as server_report
+from bench.starts import START_ROUNDS, STARTS, measure_starts
 from core import eventloop
 from core.settings import get_settings
-from domain.invoicing import BillableItem
 from schemas import search_attributes as sa
-from schemas.invoice import StartInvoiceInput
 from store import api_keys
 from store.db import create_engine, session_factory, transaction
 
 N = int(os.environ.get("BENCH_INVOICES", "200"))
-CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "50"))
-# starts are cheap: more of them make the p99 of the start phases steadier
-STARTS = int(os.environ.get("BENCH_STARTS", "600"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", "1"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))  # of floor, floor + SA, real in turn
-START_ROUNDS = 3  # of the three start phases, each round in another order
 RATES = [
     {"code": "consulting", "description": "Consulting", "unit": "hour", "unit_price_minor": 15000}
 ]
-
-
-def machine_jiffies() -> tuple[int, int]:
-    """(busy, total) CPU time of the whole machine so far, from /proc/stat."""
-    with open("/proc/stat") as stat:
-        fields = [int(v) for v in stat.readline().split()[1:]]
-    idle = fields[3] + fields[4]  # idle + iowait
-    return sum(fields) - idle, sum(fields)
-
-
-async def run_phase(
-    name: str, stack: BenchStack, one: Callable[[int], Awaitable[float]], count: int
-) -> Phase:
-    gate = asyncio.Semaphore(CONCURRENCY)
-    server_before = await scrape(stack.temporal_metrics_url)  # before the CPU is read
-    before = {p: cpu_seconds(stack.pid(p)) for p in stack.procs}
-    before["bench client"] = sum(os.times()[:2])
-    machine_before = machine_jiffies()
-
-    async def guarded(i: int) -> float:
-        async with gate:
-            return await one(i)
-
-    started = time.perf_counter()
-    latencies = await asyncio.gather(*(guarded(i) for i in range(count)))
-    wall = time.perf_counter() - started
-    cpu = {p: (cpu_seconds(stack.pid(p)) - before[p]) / wall for p in stack.procs}
-    cpu["bench client"] = (sum(os.times()[:2]) - before["bench client"]) / wall
-    busy, total = (a - b for a, b in zip(machine_jiffies(), machine_before, strict=True))
-    await asyncio.sleep(1)  # the server's last transfer and visibility tasks of the phase
-    server = per_workflow(server_before, await scrape(stack.temporal_metrics_url), count)
-    return Phase(name, wall, list(latencies), cpu, busy / total, server)
 
 
 async def main() -> None:
@@ -311,68 +270,9 @@ async def measure(stack: BenchStack, effects: EffectsUrls) -> None:
         worker_peak = peak_rss_mb(stack.pid("worker"))  # before the start phases' backlog
         await asyncio.sleep(2)
 
-        async def bare_start(i: int) -> float:
-            t0 = time.perf_counter()
-            await client.start_workflow(
-                "BenchFloor", id=f"bare-{run}-{i}", task_queue=FLOOR_TASK_QUEUE
-            )
-            return time.perf_counter() - t0
-
-        async def same_start(i: int) -> float:
-            """The very start request the API makes for an invoice (input, search attributes,
-            summary), sent straight to Temporal: the API's work is all that differs."""
-            customer_id, contract_id = contracts[i % len(contracts)]
-            invoice_id = f"inv_bare_{run}_{i}"
-            t0 = time.perf_counter()
-            await client.start_workflow(
-                "Invoice",
-                StartInvoiceInput(
-                    invoice_id=invoice_id,
-                    customer_id=customer_id,
-                    customer_name=f"Customer {i % len(contracts)}",
-                    contract_id=contract_id,
-                    items=[BillableItem(rate_code="consulting", quantity=Decimal(2))],
-                    requested_by="bench",
-                ),
-                id=f"invoice-{invoice_id}",
-                task_queue=stack.env.get("INVOICEFLOW_TASK_QUEUE", "invoiceflow"),
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                static_summary=f"Customer {i % len(contracts)} · £360.00 · due 2026-12-24",
-                search_attributes=sa.at_start(
-                    invoice_id=invoice_id,
-                    customer_id=customer_id,
-                    amount_due_minor=36000,
-                    currency="GBP",
-                ),
-            )
-            return time.perf_counter() - t0
-
-        # Starts alone: with every worker paused (SIGSTOP), no workflow runs meanwhile, so
-        # each phase measures starts (their tasks queue up). Three rounds, each in another
-        # order, so that no path always meets the longest backlog.
-        workers = [name for name in stack.procs if "worker" in name]
-        per_round = STARTS // START_ROUNDS
-        start_kinds: list[tuple[str, Callable[[int], Awaitable[Any]]]] = [
-            ("bare start", bare_start),
-            ("bare start, the API's request", same_start),
-            ("API start", lambda i: start_invoice(20_000 + i)),
-        ]
-        measured: dict[str, list[Phase]] = {name: [] for name, _ in start_kinds}
-        with stack.paused(workers):
-            for r in range(START_ROUNDS):
-                # the order turns each round: none always runs first or after the others
-                shift = r % len(start_kinds)
-                for name, start in start_kinds[shift:] + start_kinds[:shift]:
-                    measured[name].append(
-                        await run_phase(
-                            name,
-                            stack,
-                            lambda i, r=r, start=start: start(r * per_round + i),
-                            per_round,
-                        )
-                    )
-                    await asyncio.sleep(1)
-        bare, same, api_only = (merge(*measured[name]) for name, _ in start_kinds)
+        bare, same, api_only = await measure_starts(
+            stack, client, contracts, run, lambda i: start_invoice(20_000 + i)
+        )
         api_start = [latency for _, latency in api_only.latencies]  # type: ignore[misc]
 
         sample = client.get_workflow_handle(

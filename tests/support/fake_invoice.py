@@ -28,14 +28,16 @@ STATUS_AFTER = {"accept_variance": "AWAITING_APPROVAL", "cancel": "CANCELLED", "
 
 @workflow.defn(name="FakeInvoiceWithException")
 class FakeInvoiceWithException:
-    def __init__(self) -> None:
-        self.refusal: str | None = None
+    # workflow.init: an update may arrive in the first activation, before run() starts,
+    # and its validator must already know the refusal
+    @workflow.init
+    def __init__(self, refusal: str) -> None:
+        self.refusal = refusal or None
         self.received: list[ResolveExceptionInput] = []
         self.settled = False
 
     @workflow.run
     async def run(self, refusal: str) -> None:
-        self.refusal = refusal or None
         await workflow.wait_condition(lambda: False)
 
     @workflow.update(name="resolve_exception")

@@ -16,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 
 from core.settings import Settings
-from domain.matching import line_key
+from domain.matching import line_key, match_invoice
 from domain.matching.model import (
     Consumption,
     InvoiceToMatch,
@@ -41,7 +41,7 @@ from schemas.matching import (
 )
 from schemas.po_tables import from_e4, to_e4
 from schemas.tables import Contract, Customer, Invoice
-from store import audit, exceptions, invoices, po_consumption
+from store import audit, exceptions, invoices, po_consumption, purchase_orders
 from store.db import SessionFactory, transaction
 
 # An invoice in these states is no duplicate of anything: it was never sent.
@@ -78,32 +78,7 @@ class MatchingActivities:
             customer = await session.get(Customer, invoice.customer_id)
             contract = await session.get(Contract, invoice.contract_id)
             assert customer is not None and contract is not None
-            rows = await invoices.lines(session, invoice.id)
-            to_match = InvoiceToMatch(
-                invoice_id=invoice.id,
-                customer_id=invoice.customer_id,
-                currency=invoice.currency,
-                issue_date=invoice.issue_date,
-                po_number=invoice.po_number,
-                po_required=customer.po_required or contract.po_required,
-                lines=tuple(
-                    LineToMatch(
-                        position=row.position,
-                        item_code=row.rate_code,
-                        description=row.description,
-                        quantity=Decimal(row.quantity),
-                        unit=row.unit,
-                        unit_price_minor=row.unit_price_minor,
-                        net_minor=row.net_minor,
-                        po_line=row.po_line,
-                    )
-                    for row in rows
-                ),
-                net_minor=invoice.subtotal_minor,
-                total_minor=invoice.total_minor,
-                external_ref=invoice.external_ref,
-                is_credit_note=invoice.total_minor < 0,
-            )
+            to_match = await _to_match(session, invoice, customer, contract)
             po: PurchaseOrderSnapshot | None = None
             other_customer = False
             if invoice.po_number:
@@ -136,19 +111,34 @@ class MatchingActivities:
             if result.po_id is not None and result.consumption:
                 invoice = await session.get(Invoice, data.invoice_id)
                 assert invoice is not None and invoice.po_number
+                # One consumer of a PO at a time: what the match saw may have been taken
+                # meanwhile (a line's last units, the PO's last amount), so it is matched
+                # again on what is left, under the lock, before anything is consumed.
+                await purchase_orders.lock(session, result.po_id, exclusive=True)
                 po = await po_consumption.snapshot(
                     session, invoice.customer_id, invoice.po_number, exclude_invoice_id=invoice.id
                 )
                 if po is None:
                     return RecordMatchResult(consumed=False)
                 customer = await session.get(Customer, invoice.customer_id)
-                assert customer is not None
-                limits = _limits(po, self._tolerances(customer))
+                contract = await session.get(Contract, invoice.contract_id)
+                assert customer is not None and contract is not None
+                tolerances = self._tolerances(customer)
+                if data.accepted_by is None:
+                    fresh = match_invoice(
+                        await _to_match(session, invoice, customer, contract),
+                        po,
+                        tolerances=tolerances,
+                    )
+                    if fresh.outcome == MatchOutcome.EXCEPTION:
+                        return RecordMatchResult(consumed=False)
+                    result = fresh
+                limits = _limits(po, tolerances)
                 consumptions = list(result.consumption)
                 if data.accepted_by is not None:  # a person took the variance: clamp
                     consumptions = _clamped(po, consumptions, limits)
                 if not await po_consumption.consume(
-                    session, data.invoice_id, result.po_id, consumptions, limits
+                    session, data.invoice_id, po.po_id, consumptions, limits
                 ):
                     return RecordMatchResult(consumed=False)
             existing = await session.get(InvoiceMatchRow, data.invoice_id)
@@ -217,6 +207,39 @@ class MatchingActivities:
             await exceptions.update_exception(
                 session, data.exception_id, data.step, data.actor, **fields
             )
+
+
+async def _to_match(
+    session: AsyncSession, invoice: Invoice, customer: Customer, contract: Contract
+) -> InvoiceToMatch:
+    """The invoice as matching sees it, from its stored record and lines."""
+    assert invoice.issue_date is not None
+    rows = await invoices.lines(session, invoice.id)
+    return InvoiceToMatch(
+        invoice_id=invoice.id,
+        customer_id=invoice.customer_id,
+        currency=invoice.currency,
+        issue_date=invoice.issue_date,
+        po_number=invoice.po_number,
+        po_required=customer.po_required or contract.po_required,
+        lines=tuple(
+            LineToMatch(
+                position=row.position,
+                item_code=row.rate_code,
+                description=row.description,
+                quantity=Decimal(row.quantity),
+                unit=row.unit,
+                unit_price_minor=row.unit_price_minor,
+                net_minor=row.net_minor,
+                po_line=row.po_line,
+            )
+            for row in rows
+        ),
+        net_minor=invoice.subtotal_minor,
+        total_minor=invoice.total_minor,
+        external_ref=invoice.external_ref,
+        is_credit_note=invoice.total_minor < 0,
+    )
 
 
 def _clamped(

@@ -241,6 +241,9 @@ class OneDecisionTask:
         people = ", ".join(p.name for p in tasks.waiting_on(self.task, self.state)) or "nobody"
         upcoming = tasks.deadline(self.task, self.state)
         when = f"; {upcoming[0]} at {upcoming[1]:%Y-%m-%d %H:%M} UTC" if upcoming else ""
+        escalation = tasks.escalates_at(self.task, self.state)
+        if escalation is not None and upcoming is not None and upcoming[0] != "escalate":
+            when += f", escalates at {escalation:%Y-%m-%d %H:%M} UTC"
         text = f"{self.task.title}: a decision from {people}{when}"
         if self.details:
             text += f". {self.details}"
@@ -305,6 +308,7 @@ class OneDecisionTask:
 
     def view(self) -> dict[str, Any]:
         upcoming = tasks.deadline(self.task, self.state)
+        escalation = tasks.escalates_at(self.task, self.state)
         return {
             "task_id": self.task.task_id,
             "kind": self.task.kind,
@@ -315,6 +319,7 @@ class OneDecisionTask:
             "reminders_sent": self.state.clock.reminders_sent,
             "escalated": self.state.clock.escalated,
             "next": {"kind": upcoming[0], "at": upcoming[1].isoformat()} if upcoming else None,
+            "escalates_at": escalation.isoformat() if escalation else None,
             "decisions": [d.model_dump(mode="json") for d in self.state.decisions],
             "undelivered": dict(self.undelivered),
         }

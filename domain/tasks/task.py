@@ -268,6 +268,17 @@ def deadline(task: HumanTask, state: TaskState) -> tuple[DeadlineKind, dt.dateti
     return state.clock.deadline(task.timers, first.time_zone if first else "UTC")
 
 
+def escalates_at(task: HumanTask, state: TaskState) -> dt.datetime | None:
+    """When an open task not yet escalated will escalate (for people: "escalates at")."""
+    if state.status != "open" or state.clock.escalated or task.timers is None:
+        return None
+    first = task.owners[0] if task.owners else task.backup
+    zone = first.time_zone if first else "UTC"
+    far = TaskClock(opened_at=state.clock.opened_at, reminders_sent=10**6)
+    upcoming = far.deadline(task.timers, zone)
+    return upcoming[1] if upcoming else None
+
+
 def on_deadline(
     task: HumanTask, state: TaskState, kind: DeadlineKind, at: dt.datetime
 ) -> tuple[TaskState, NoticeKind | None, tuple[Assignee, ...]]:

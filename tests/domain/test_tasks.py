@@ -20,6 +20,7 @@ from domain.tasks import (
     check_decision,
     deadline,
     decide,
+    escalates_at,
     load_zone,
     on_deadline,
     open_task,
@@ -336,3 +337,12 @@ def test_a_group_may_decide_with_the_owners_but_is_not_waited_on() -> None:
     assert [p.person_id for p in waiting_on(task, OPEN)] == ["alice"]  # notices: the owner
     assert check_decision(task, OPEN, person_id="dan", choice="accept") is None
     assert check_decision(task, OPEN, person_id="erin", choice="accept") == "not_your_task"
+
+
+def test_escalates_at_tells_when_an_open_task_escalates_and_nothing_after() -> None:
+    assert escalates_at(TASK, OPEN) == T0 + 3 * DAY
+    reminded = TaskState(clock=TaskClock(opened_at=T0, reminders_sent=2))
+    assert escalates_at(TASK, reminded) == T0 + 3 * DAY
+    assert escalates_at(TASK, ESCALATED) is None
+    assert escalates_at(TASK, DECIDED) is None
+    assert escalates_at(make_task(timers=None), OPEN) is None

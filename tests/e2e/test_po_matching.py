@@ -117,6 +117,11 @@ async def test_a_price_variance_waits_for_its_owner_and_is_accepted_once(
         exception = waiting["live"]["match"]["exception"]
         assert [r["code"] for r in waiting["live"]["match"]["reasons"]] == ["PRICE_VARIANCE"]
         assert exception["owners"][0] == "Olivia"  # the group's first turn
+        details = await wait_for_live(stack, invoice_id, status="EXCEPTION")
+        waits = details["live"]["waiting_for"]
+        # the current details: who owns it, when it escalates, which line failed and why
+        assert "a decision from Olivia" in waits and "escalates at" in waits, waits
+        assert "line 1" in waits and "unit price" in waits, waits
         owner_mail = await stack.wait_for(lambda: _mail(stack, "olivia@corp.test"))
         assert "/exception-review/" in owner_mail[0]["text"]
         assert "PRICE_VARIANCE" not in owner_mail[0]["subject"]

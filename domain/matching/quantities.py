@@ -170,8 +170,9 @@ def _over(
     reasons.append(
         MatchReason(
             code=code,
-            detail=f"PO line {number}: {who} {quantity_text(quantity)} {line.unit}, over the "
-            f"{quantity_text(left)} left of {quantity_text(base)} {what} ({tolerance})",
+            detail=f"PO line {number}: {who} {quantity_text(quantity)}, over the "
+            f"{quantity_text(left)} left of {quantity_text(base)} {what} "
+            f"(unit: {line.unit}; {tolerance})",
             position=positions[0] if len(positions) == 1 else None,
             po_line=number,
             expected=quantity_text(left),

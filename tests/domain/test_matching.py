@@ -356,7 +356,7 @@ def test_3_way_over_received_names_the_delivery_in_its_reason() -> None:
     assert reason.code is Code.QUANTITY_OVER_RECEIVED
     assert (
         reason.detail
-        == "PO line 1: line 1 bills 5 each, over the 4 left of 6 received (no tolerance)"
+        == "PO line 1: line 1 bills 5, over the 4 left of 6 received (unit: each; no tolerance)"
     )
     assert (reason.position, reason.po_line, reason.expected, reason.actual) == (1, 1, "4", "5")
 
@@ -379,7 +379,7 @@ def test_several_invoice_lines_on_one_po_line_are_summed_before_the_limit() -> N
     (reason,) = result.reasons
     assert reason.code is Code.QUANTITY_OVER_ORDERED
     assert reason.position is None and reason.po_line == 1
-    assert "lines 1, 3 bill 11 each" in reason.detail
+    assert "lines 1, 3 bill 11, over" in reason.detail
     assert result.consumption == ()
 
 

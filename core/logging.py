@@ -10,7 +10,7 @@ import structlog
 
 # Approval and portal links carry their token in the path or query: an access log line
 # must not (whoever reads logs could click them).
-_TOKEN_IN_PATH = re.compile(r"(/approvals/)[^/?\s\"]+|([?&]token=)[^&\s\"]+")
+_TOKEN_IN_PATH = re.compile(r"(/approvals/|/exception-review/)[^/?\s\"]+|([?&]token=)[^&\s\"]+")
 
 
 def redact_tokens(text: str) -> str:

@@ -96,6 +96,8 @@ class ResolveExceptionInput(BaseModel):
     "justification": "customer withdrew"}``."""
 
     person_id: str = Field(min_length=1, max_length=200)
+    # the exception it resolves: a link or id of an earlier one is refused (task_closed)
+    exception_id: str | None = Field(default=None, max_length=200)
     resolution: Resolution
     justification: str | None = Field(default=None, max_length=2000)
     operator: bool = False

@@ -227,6 +227,7 @@ async def resolve_from_link(
     try:
         data = ResolveExceptionInput(
             person_id=link.person_id,
+            exception_id=row.id,
             resolution=resolution,  # type: ignore[arg-type]  # one of PAGE_CHOICES
             justification=justification,
             ip=request.client.host if request.client else None,

@@ -154,6 +154,7 @@ async def resolve_one(
         row,
         ResolveExceptionInput(
             person_id=body.person_id,
+            exception_id=row.id,
             resolution=body.resolution,
             justification=body.justification,
             items=body.items,

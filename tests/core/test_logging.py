@@ -29,6 +29,15 @@ def test_access_log_lines_do_not_carry_link_tokens(caplog: pytest.LogCaptureFixt
             "1.1",
             200,
         )
+        access.info(
+            '%s - "%s %s HTTP/%s" %d',
+            "127.0.0.1:5050",
+            "GET",
+            "/exception-review/eyJ0YXNr.Z2Nlc3M.sEcReTsIg",
+            "1.1",
+            200,
+        )
     text = caplog.text
+    assert "sEcReTsIg" not in text and "/exception-review/[redacted]" in text
     assert "IJnqKd51I" not in text and "abc.def.ghi" not in text
     assert "/approvals/[redacted]" in text and "?token=[redacted]" in text

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from temporalio.client import Client
+import pytest
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from schemas.matching import ResolveExceptionInput
@@ -134,6 +136,19 @@ async def test_a_price_variance_waits_for_its_owner_and_is_accepted_once(
         assert refused == "not_your_task"
         assert await history_length(stack, invoice_id) == before
 
+        # a link of an earlier exception of this invoice settles nothing
+        with pytest.raises(WorkflowUpdateFailedError) as stale:
+            await handle.execute_update(
+                "resolve_exception",
+                ResolveExceptionInput(
+                    person_id="oscar",
+                    exception_id=f"exc_{invoice_id}_0",
+                    resolution="accept_variance",
+                    justification="old link",
+                ),
+            )
+        assert isinstance(stale.value.cause, ApplicationError)
+        assert stale.value.cause.type == "task_closed"
         # oscar is in olivia's group: he may resolve it
         result = await handle.execute_update(
             "resolve_exception",
@@ -254,9 +269,6 @@ async def _mail(stack: Stack, to: str, count: int = 1) -> list[dict[str, Any]] |
 
 
 async def _resolve(handle: Any, person: str, resolution: str, why: str) -> str:
-    from temporalio.client import WorkflowUpdateFailedError
-    from temporalio.exceptions import ApplicationError
-
     try:
         await handle.execute_update(
             "resolve_exception",

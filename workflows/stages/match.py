@@ -278,6 +278,10 @@ class MatchStage:
         task = self.exception
         if task is None or self._resolution is not None:
             raise ApplicationError("no exception is waiting", type="no_exception")
+        if data.exception_id is not None and data.exception_id != task.task.task_id:
+            raise ApplicationError(
+                f"exception {data.exception_id} is already settled", type="task_closed"
+            )
         if data.resolution != "wait" and not (data.justification or "").strip():
             if data.resolution in ("accept_variance", "cancel"):
                 raise ApplicationError(

@@ -138,9 +138,12 @@ class MatchingActivities:
                 if data.accepted_by is not None:  # a person took the variance: clamp
                     billed = _billed(await _to_match(session, invoice, customer, contract), po)
                     consumptions = _clamped(po, billed, limits)
-                if not await po_consumption.consume(
+                consumed = await po_consumption.consume(
                     session, data.invoice_id, po.po_id, consumptions, limits
-                ):
+                )
+                # an invoice a person accepted goes out even when its PO takes nothing
+                # more (closed meanwhile): what is clamped to the limits always fits
+                if not consumed and data.accepted_by is None:
                     return RecordMatchResult(consumed=False)
             existing = await session.get(InvoiceMatchRow, data.invoice_id)
             row = existing or InvoiceMatchRow(
@@ -174,6 +177,20 @@ class MatchingActivities:
                 },
             )
         return RecordMatchResult(consumed=True)
+
+    @activity.defn(name="matching.prepare_rematch")
+    async def prepare_rematch(self, data: LoadMatchInput) -> bool:
+        """After a correction (new lines, another PO): give back what the invoice's earlier
+        version consumed, and say whether the corrected invoice is matched at all."""
+        async with transaction(self._sessions) as session:
+            invoice = await session.get(Invoice, data.invoice_id)
+            assert invoice is not None
+            customer = await session.get(Customer, invoice.customer_id)
+            contract = await session.get(Contract, invoice.contract_id)
+            assert customer is not None and contract is not None
+            await po_consumption.release(session, invoice.id)
+            await po_consumption.forget_released(session, invoice.id)
+            return await invoices.needs_match(session, invoice.po_number, customer, contract)
 
     @activity.defn(name="matching.open_exception")
     async def open_exception(self, data: OpenExceptionInput) -> ExceptionAssignment:

@@ -337,6 +337,22 @@ async def revise_invoice(
     step_key = f"{invoice_id}:revised:v{version}"
     if await _audit_exists(session, step_key):
         return await snapshot(session, invoice), None
+    if not items and not explicit_lines and po_number is not None:
+        # a correction of the PO it names only (a PO exception's fix): the lines stay
+        invoice.po_number = po_number
+        invoice.updated_at = datetime.now(UTC)
+        session.add(invoice)
+        await audit.record(
+            session,
+            step_key=step_key,
+            invoice_id=invoice_id,
+            entity="invoice",
+            action="invoice.revised",
+            actor=changed_by,
+            data={"version": version, "po_number": po_number},
+        )
+        await session.flush()
+        return await snapshot(session, invoice), None
     contract = await parties.get_contract(session, invoice.contract_id)
     assert contract is not None and invoice.issue_date is not None
     if contract.cap_minor is not None:  # as in create_invoice: the others' totals, locked

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -211,7 +211,8 @@ async def consume(
             return False
     await audit.record(
         session,
-        step_key=f"{invoice_id}:po_consumed:{po_id}",
+        # a corrected invoice consumes again after its release: each consumption its own
+        step_key=f"{invoice_id}:po_consumed:{po_id}:{now.isoformat()}",
         entity="purchase_order",
         action="purchase_order.consumed",
         actor=actor,
@@ -227,6 +228,18 @@ async def consume(
     )
     await savepoint.commit()
     return True
+
+
+async def forget_released(session: AsyncSession, invoice_id: str) -> None:
+    """Drop the invoice's released consumption rows, so that its corrected version can
+    consume again (the audit trail keeps both the consumption and the release)."""
+    connection = await session.connection()
+    await connection.execute(
+        delete(POConsumptionRow).where(
+            col(POConsumptionRow.invoice_id) == invoice_id,
+            col(POConsumptionRow.released_at).is_not(None),
+        )
+    )
 
 
 async def _any_consumption(session: AsyncSession, invoice_id: str, po_id: str) -> bool:

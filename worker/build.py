@@ -91,6 +91,7 @@ class ActivitySet:
             self.tasks.record_decision,
             self.matching.load,
             self.matching.record,
+            self.matching.prepare_rematch,
             self.matching.open_exception,
             self.matching.update_exception,
         ]

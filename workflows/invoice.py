@@ -54,13 +54,19 @@ class InvoiceWorkflow:
         self._rejection: str | None = None
         self._match_required = False
         self._matching = MatchStage(self._process)
-        self._approval = ApprovalStage(self._process)
+        self._approval = ApprovalStage(self._process, after_correction=self._matching.rematch)
         self._delivery = DeliveryStage(self._process)
         self._accounting = AccountingStage(self._process)
         self._collection = CollectionStage(self._process, self._accounting)
 
     @workflow.run
     async def run(self, request: StartInvoiceInput) -> InvoiceResult:
+        result = await self._run(request)
+        # an update accepted just before the end (a resolution, a click) gets its answer
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return result
+
+    async def _run(self, request: StartInvoiceInput) -> InvoiceResult:
         p = self._process
         invoice = await self._generate(request)
         if invoice is None:
@@ -69,6 +75,7 @@ class InvoiceWorkflow:
             if self._match_required:
                 invoice = p.invoice = await self._matching.run(invoice)
             invoice = p.invoice = await self._approval.run(invoice)
+            p.raise_if_cancelled()  # accepted in the last step's final moments: cancel wins
         except Cancelled:
             return await self._cancelled(invoice)
         p.set_status(InvoiceStatus.ISSUED, number=invoice.number)

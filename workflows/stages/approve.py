@@ -8,6 +8,7 @@ through the workflow's `decide` and `correct` updates, which call into this stag
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -39,8 +40,14 @@ with workflow.unsafe.imports_passed_through():
 
 
 class ApprovalStage:
-    def __init__(self, process: InvoiceProcess) -> None:
+    def __init__(
+        self,
+        process: InvoiceProcess,
+        after_correction: Callable[[InvoiceSnapshot], Awaitable[InvoiceSnapshot]] | None = None,
+    ) -> None:
         self._p = process
+        # a corrected invoice is matched against its PO again before its next round
+        self._after_correction = after_correction
         self.round: ApprovalRound | None = None
         self._correction: CorrectInput | None = None
         self._correction_refused: str | None = None
@@ -107,6 +114,8 @@ class ApprovalStage:
                 decisions = approval.state.decisions
                 note = decisions[-1].reason if decisions else None
             invoice = p.invoice = await self._await_correction(round_no, note)
+            if self._after_correction is not None:
+                invoice = p.invoice = await self._after_correction(invoice)
             last_changed_by = self._last_correction_by or last_changed_by
 
     async def _approved(self, invoice: InvoiceSnapshot) -> InvoiceSnapshot:

@@ -57,7 +57,8 @@ class MatchStage:
         self._exceptions = 0
         self._po_changed = False
         self._resolution: ResolveExceptionInput | None = None
-        self._applied = 0  # resolutions the stage has acted on
+        self._applied = 0  # resolutions the stage has taken up
+        self._closed = 0  # exceptions settled (a resolution's answer waits for its own)
         self._accepted = 0
         self.correction_refused: str | None = None
 
@@ -85,12 +86,17 @@ class MatchStage:
                 retry_policy=options.STORE_RETRY,
             )
             result = self.result = _match(context)
-            if result.outcome != MatchOutcome.EXCEPTION:
-                if await self._record(result):
+            # a resolution accepted while the stage matched again is acted on, not lost
+            decision = self._pending()
+            if decision is None and result.outcome != MatchOutcome.EXCEPTION:
+                if not await self._record(result):
+                    continue  # another invoice took what was left: match again
+                decision = self._pending()  # accepted while recording
+                if decision is None or decision.resolution != "cancel":
                     await self._close("released", "workflow", None)
                     return invoice
-                continue  # another invoice took what was left: match again
-            decision = await self._wait_for_person(invoice, result)
+            if decision is None:
+                decision = await self._wait_for_person(invoice, result)
             if decision is None:  # the PO changed: match again
                 continue
             if decision.resolution == "accept_variance":
@@ -133,7 +139,9 @@ class MatchStage:
         for a resolution; None when a PO change asks for a new match first."""
         p = self._p
         details = _details(result)
-        if self.exception is None or self.exception.state.status == "decided":
+        if self.exception is not None and self.exception.state.status == "decided":
+            await self._close("superseded", "workflow", None)  # never two open at once
+        if self.exception is None:
             await self._open(invoice, result, details)
         else:
             await self._update(f"rematched:{self._attempt}", reasons=list(result.reasons))
@@ -144,9 +152,15 @@ class MatchStage:
         await task.run()
         if task.state.status != "decided":
             return None  # stopped: the PO changed
-        assert self._resolution is not None
+        decision = self._pending()
+        assert decision is not None
+        return decision
+
+    def _pending(self) -> ResolveExceptionInput | None:
+        """The resolution the update handler left, taken (its handler then answers)."""
         decision, self._resolution = self._resolution, None
-        self._applied += 1
+        if decision is not None:
+            self._applied += 1
         return decision
 
     async def _open(self, invoice: InvoiceSnapshot, result: MatchResult, details: str) -> None:
@@ -237,12 +251,12 @@ class MatchStage:
         self._p.flag(None)
         workflow.upsert_search_attributes([sa.EXCEPTION_OWNER.value_unset()])
         self.exception = None
+        self._closed += 1
 
     async def _revise(
         self, invoice: InvoiceSnapshot, decision: ResolveExceptionInput
     ) -> InvoiceSnapshot:
         p = self._p
-        await self._close("correct", decision.person_id, decision)
         revised = await workflow.execute_local_activity_method(
             ApprovalActivities.revise,
             ReviseInvoiceInput(
@@ -262,12 +276,25 @@ class MatchStage:
         )
         if revised.invoice is None:  # the correction broke a contract rule: match as it was
             self.correction_refused = revised.rejection_reason
+            await self._close("correction_refused", decision.person_id, decision)
             return invoice
+        await self._close("correct", decision.person_id, decision)
         p.version += 1
         self.correction_refused = None
         return revised.invoice
 
     # --- the update and the signal -------------------------------------------------------
+
+    async def rematch(self, invoice: InvoiceSnapshot) -> InvoiceSnapshot:
+        """A corrected invoice (after its approvers sent it back): what its earlier version
+        consumed goes back, and it is matched again if it is matched at all."""
+        needed = await workflow.execute_local_activity_method(
+            MatchingActivities.prepare_rematch,
+            LoadMatchInput(invoice_id=invoice.invoice_id),
+            start_to_close_timeout=options.STORE_TIMEOUT,
+            retry_policy=options.STORE_RETRY,
+        )
+        return await self.run(invoice) if needed else invoice
 
     def po_changed(self) -> None:
         """A PO amendment or receipt arrived: match again if an exception waits."""
@@ -306,10 +333,14 @@ class MatchStage:
         assert task is not None
         if data.resolution != "wait":
             self._resolution = data  # before the first await: a second one is refused
-        applied = self._applied
-        await task.decide(
-            data.person_id, data.resolution, reason=data.justification, operator=data.operator
-        )
+        closed = self._closed
+        self._p.recording += 1  # the process's status writes wait for the decision's audit
+        try:
+            await task.decide(
+                data.person_id, data.resolution, reason=data.justification, operator=data.operator
+            )
+        finally:
+            self._p.recording -= 1
         if data.resolution == "wait":
             await self._update(
                 f"waiting:{len(task.state.decisions)}",
@@ -317,8 +348,9 @@ class MatchStage:
                 waiting_on="a PO amendment or a delivery record",
             )
         else:
+            # the answer reports the status after the resolution took effect
             await workflow.wait_condition(
-                lambda: self._applied > applied or self._p.cancel is not None
+                lambda: self._closed > closed or self._p.cancel is not None
             )
         return ResolveExceptionResult(resolution=data.resolution, status=self._p.status.value)
 

@@ -136,8 +136,7 @@ class MatchingActivities:
                 limits = _limits(po, tolerances)
                 consumptions = list(result.consumption)
                 if data.accepted_by is not None:  # a person took the variance: clamp
-                    billed = _billed(await _to_match(session, invoice, customer, contract), po)
-                    consumptions = _clamped(po, billed, limits)
+                    consumptions = _clamped(po, list(result.billed), limits)
                 consumed = await po_consumption.consume(
                     session, data.invoice_id, po.po_id, consumptions, limits
                 )
@@ -258,30 +257,6 @@ async def _to_match(
         external_ref=invoice.external_ref,
         is_credit_note=invoice.total_minor < 0,
     )
-
-
-def _billed(invoice: InvoiceToMatch, po: PurchaseOrderSnapshot) -> list[Consumption]:
-    """What an accepted invoice bills of each PO line (an exception's result carries no
-    consumption): lines by the PO line they name, else by item code; lines on no PO line
-    take nothing."""
-    by_number = {line.line_number: line for line in po.lines}
-    by_code: dict[str, int] = {}
-    for line in po.lines:
-        by_code.setdefault(line.item_code, line.line_number)
-    quantity: dict[int, Decimal] = {}
-    amount: dict[int, int] = {}
-    for billed in invoice.lines:
-        number = billed.po_line if billed.po_line in by_number else None
-        if number is None and billed.po_line is None and billed.item_code is not None:
-            number = by_code.get(billed.item_code)
-        if number is None:
-            continue
-        quantity[number] = quantity.get(number, Decimal(0)) + billed.quantity
-        amount[number] = amount.get(number, 0) + billed.net_minor
-    return [
-        Consumption(po_line=n, quantity=quantity[n], amount_minor=amount[n])
-        for n in sorted(quantity)
-    ]
 
 
 def _clamped(

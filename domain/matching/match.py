@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
+from domain.matching.amounts import check_price, check_total
 from domain.matching.duplicates import possible_duplicates
 from domain.matching.limits import Limits
 from domain.matching.model import (
@@ -48,7 +49,6 @@ from domain.matching.model import (
     Tolerances,
 )
 from domain.matching.quantities import Billed, available, check_quantities
-from domain.matching.text import amount_text, bare_amount_text, percent_of
 from domain.money import DECIMAL_CONTEXT
 
 Code = MatchReasonCode
@@ -90,7 +90,7 @@ def match_invoice(
     billed = _map_lines(invoice, po, tolerances, comparable, reasons, variances)
     check_quantities(po, billed, reasons, variances)
     if comparable:
-        _check_total(invoice, po, tolerances, reasons)
+        check_total(invoice, po, tolerances, reasons)
     reasons.extend(duplicates)
     return _result(po, reasons, variances, billed)
 
@@ -101,24 +101,25 @@ def _result(
     variances: list[LineVariance],
     billed: Billed | None,
 ) -> MatchResult:
-    consumption: tuple[Consumption, ...] = ()
+    on_lines: tuple[Consumption, ...] = ()
+    if billed is not None:
+        quantity, amount = billed.quantity, billed.amount_minor
+        on_lines = tuple(
+            Consumption(po_line=number, quantity=quantity[number], amount_minor=amount[number])
+            for number in sorted(quantity)
+        )
     if reasons:
         outcome = MatchOutcome.EXCEPTION
     else:
         outcome = MatchOutcome.MATCHED_WITH_VARIANCE if variances else MatchOutcome.MATCHED
-        if billed is not None:
-            quantity, amount = billed.quantity, billed.amount_minor
-            consumption = tuple(
-                Consumption(po_line=number, quantity=quantity[number], amount_minor=amount[number])
-                for number in sorted(quantity)
-            )
     return MatchResult(
         outcome=outcome,
         po_id=po.po_id if po else None,
         po_revision=po.revision if po else None,
         reasons=tuple(reasons),
         variances=tuple(variances),
-        consumption=consumption,
+        consumption=() if reasons else on_lines,
+        billed=on_lines,
     )
 
 
@@ -266,7 +267,7 @@ def _map_lines(
             )
         billed.add(po_line, line, limits)
         if comparable:
-            _check_price(line, po_line, limits, invoice.currency, reasons, variances)
+            check_price(line, po_line, limits, invoice.currency, reasons, variances)
     return billed
 
 
@@ -316,93 +317,3 @@ def _po_line_of(
             )
         )
     return found
-
-
-def _check_price(
-    line: LineToMatch,
-    po_line: PurchaseOrderLine,
-    limits: Limits,
-    currency: str,
-    reasons: list[MatchReason],
-    variances: list[LineVariance],
-) -> None:
-    po_price = po_line.unit_price_minor
-    variance = line.unit_price_minor - po_price
-    if variance == 0:
-        return
-    if variance > 0:
-        side, limit = "over", limits.price_over_limit(po_price)
-    else:
-        side, limit = "under", limits.price_under_limit(po_price)
-    expected = amount_text(po_price, currency)
-    actual = amount_text(line.unit_price_minor, currency)
-    if abs(variance) > (limit or 0):
-        tolerance = (
-            "no tolerance" if limit is None else f"tolerance {bare_amount_text(limit, currency)}"
-        )
-        reasons.append(
-            MatchReason(
-                code=Code.PRICE_VARIANCE,
-                detail=f"line {line.position}: unit price {actual} is "
-                f"{bare_amount_text(abs(variance), currency)} {side} the PO's "
-                f"{bare_amount_text(po_price, currency)} ({tolerance})",
-                position=line.position,
-                po_line=po_line.line_number,
-                expected=expected,
-                actual=actual,
-            )
-        )
-        return
-    variances.append(
-        LineVariance(
-            position=line.position,
-            po_line=po_line.line_number,
-            kind="price",
-            expected=expected,
-            actual=actual,
-            variance_minor=variance,
-            variance_pct=percent_of(variance, po_price),
-        )
-    )
-
-
-def _check_total(
-    invoice: InvoiceToMatch,
-    po: PurchaseOrderSnapshot,
-    tolerances: Tolerances,
-    reasons: list[MatchReason],
-) -> None:
-    """The net against what is left of the PO. Nothing left at all refuses any invoice that
-    bills something, whatever the tolerance: the allowance is for a PO's last invoice
-    running a little over, not for invoicing a used-up PO again and again."""
-    amount = po.amount_minor
-    remaining = amount - po.invoiced_minor
-    net = invoice.net_minor
-    currency = po.currency
-    left = (
-        f"{bare_amount_text(remaining, currency)} left on PO {po.number} "
-        f"of {bare_amount_text(amount, currency)}"
-    )
-    if remaining <= 0 and net > 0:
-        detail = (
-            f"PO {po.number} is used up ({left}); the invoice's net is {amount_text(net, currency)}"
-        )
-    else:
-        limit = Limits.of(tolerances).total_over_limit(amount)
-        if net <= remaining + (limit or 0):
-            return
-        tolerance = (
-            "no tolerance" if limit is None else f"tolerance {bare_amount_text(limit, currency)}"
-        )
-        detail = (
-            f"the invoice's net {amount_text(net, currency)} is "
-            f"{bare_amount_text(net - remaining, currency)} over the {left} ({tolerance})"
-        )
-    reasons.append(
-        MatchReason(
-            code=Code.PO_EXHAUSTED,
-            detail=detail,
-            expected=amount_text(remaining, currency),
-            actual=amount_text(net, currency),
-        )
-    )

@@ -200,7 +200,10 @@ class MatchResult(BaseModel):
     po_revision: int | None = None
     reasons: tuple[MatchReason, ...] = ()
     variances: tuple[LineVariance, ...] = ()
-    consumption: tuple[Consumption, ...] = ()
+    consumption: tuple[Consumption, ...] = ()  # what going out takes: empty for EXCEPTION
+    # what the lines bill of each PO line, whatever the outcome (a person accepting an
+    # exception's variance consumes this, clamped to the lines' limits)
+    billed: tuple[Consumption, ...] = ()
 
     @property
     def codes(self) -> tuple[MatchReasonCode, ...]:

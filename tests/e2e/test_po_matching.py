@@ -65,6 +65,22 @@ def cheap_rates() -> list[dict[str, Any]]:
     return [{"code": "senior", "description": "Senior", "unit": "hour", "unit_price_minor": 13000}]
 
 
+async def price_variance(stack: Stack, email: str) -> tuple[dict[str, Any], str]:
+    """The exception groups, a customer billed 130.00 an hour against a PO at 120.00, and
+    an invoice of 2 hours on it: a price variance. The PO and the invoice id."""
+    await exception_groups(stack)
+    customer, contract = await customer_and_contract(stack, email=email, rates=cheap_rates())
+    po = await purchase_order(stack, customer["id"])
+    invoice_id = await invoice(
+        stack,
+        customer,
+        contract,
+        po_number="PO-1001",
+        items=[{"rate_code": "senior", "quantity": "2"}],
+    )
+    return po, invoice_id
+
+
 async def history_length(stack: Stack, invoice_id: str) -> int:
     history = await stack.temporal.get_workflow_handle(f"invoice-{invoice_id}").fetch_history()
     return len(history.events)
@@ -103,18 +119,7 @@ async def test_a_price_variance_waits_for_its_owner_and_is_accepted_once(
     temporal: Client, sqlite_url: str
 ) -> None:
     async with running_stack(temporal, sqlite_url) as stack:
-        await exception_groups(stack)
-        customer, contract = await customer_and_contract(
-            stack, email="variance@acme.test", rates=cheap_rates()
-        )
-        await purchase_order(stack, customer["id"])
-        invoice_id = await invoice(
-            stack,
-            customer,
-            contract,
-            po_number="PO-1001",
-            items=[{"rate_code": "senior", "quantity": "2"}],
-        )
+        _, invoice_id = await price_variance(stack, "variance@acme.test")
         waiting = await wait_for_live(stack, invoice_id, status="EXCEPTION")
         exception = waiting["live"]["match"]["exception"]
         assert [r["code"] for r in waiting["live"]["match"]["reasons"]] == ["PRICE_VARIANCE"]
@@ -236,18 +241,7 @@ async def test_the_owner_is_reminded_and_the_exception_escalates_on_time(
     time_skipping: WorkflowEnvironment, sqlite_url: str
 ) -> None:
     async with running_stack(time_skipping.client, sqlite_url) as stack:
-        await exception_groups(stack)
-        customer, contract = await customer_and_contract(
-            stack, email="slowpo@acme.test", rates=cheap_rates()
-        )
-        await purchase_order(stack, customer["id"])
-        invoice_id = await invoice(
-            stack,
-            customer,
-            contract,
-            po_number="PO-1001",
-            items=[{"rate_code": "senior", "quantity": "2"}],
-        )
+        _, invoice_id = await price_variance(stack, "slowpo@acme.test")
         await wait_for_live(stack, invoice_id, status="EXCEPTION")
         await stack.wait_for(lambda: _mail(stack, "olivia@corp.test"))
         await time_skipping.sleep(3600 * 23)
@@ -284,18 +278,7 @@ async def test_a_po_amendment_to_the_invoiced_price_releases_the_invoice_by_itse
     temporal: Client, sqlite_url: str
 ) -> None:
     async with running_stack(temporal, sqlite_url) as stack:
-        await exception_groups(stack)
-        customer, contract = await customer_and_contract(
-            stack, email="amended@acme.test", rates=cheap_rates()
-        )
-        po = await purchase_order(stack, customer["id"])
-        invoice_id = await invoice(
-            stack,
-            customer,
-            contract,
-            po_number="PO-1001",
-            items=[{"rate_code": "senior", "quantity": "2"}],
-        )
+        po, invoice_id = await price_variance(stack, "amended@acme.test")
         await wait_for_live(stack, invoice_id, status="EXCEPTION")
         assert await stack.mailbox("amended@acme.test") == []
         amended = await stack.api.post(

@@ -16,7 +16,12 @@ from activities.matching import MatchingActivities
 from schemas.approval import ApprovalContext, CorrectInput, DecideInput, LoadApprovalContextInput
 from schemas.matching import LoadMatchInput, MatchContext, ResolveExceptionInput
 from tests.e2e.test_lifecycle import customer_and_contract
-from tests.e2e.test_po_matching import cheap_rates, exception_groups, invoice, purchase_order
+from tests.e2e.test_po_matching import (
+    exception_groups,
+    invoice,
+    price_variance,
+    purchase_order,
+)
 from tests.support.approvals import approver, group, rule, wait_for_live
 from tests.support.stack import running_stack
 
@@ -28,21 +33,10 @@ async def _po_lines(stack: Any, po_id: str) -> list[dict[str, Any]]:
 async def test_an_accepted_variance_consumes_what_the_invoice_bills_of_its_po(
     temporal: Client, sqlite_url: str
 ) -> None:
-    """match_invoice gives an EXCEPTION no consumption, so `_record(result, accepted)`
-    consumes nothing: the PO line stays at 0 invoiced after 2 hours went out against it."""
+    """An accepted variance consumes what the invoice bills of its PO (an exception's
+    result takes nothing by itself)."""
     async with running_stack(temporal, sqlite_url) as stack:
-        await exception_groups(stack)
-        customer, contract = await customer_and_contract(
-            stack, email="acc@acme.test", rates=cheap_rates()
-        )
-        po = await purchase_order(stack, customer["id"])
-        invoice_id = await invoice(
-            stack,
-            customer,
-            contract,
-            po_number="PO-1001",
-            items=[{"rate_code": "senior", "quantity": "2"}],
-        )
+        po, invoice_id = await price_variance(stack, "acc@acme.test")
         await wait_for_live(stack, invoice_id, status="EXCEPTION")
         handle = stack.temporal.get_workflow_handle(f"invoice-{invoice_id}")
         await handle.execute_update(
@@ -58,8 +52,8 @@ async def test_an_accepted_variance_consumes_what_the_invoice_bills_of_its_po(
 async def test_a_correction_of_only_the_po_number_is_applied(
     temporal: Client, sqlite_url: str
 ) -> None:
-    """validate_resolve accepts `correct` with only po_number (the fix MUST_FIX asks for),
-    but revise_invoice regenerates from the empty items/lines: EmptyInvoice, refused."""
+    """A correction of the PO number alone (what a missing PO asks for) keeps the lines
+    and is matched again."""
     async with running_stack(temporal, sqlite_url) as stack:
         await exception_groups(stack)
         customer, contract = await customer_and_contract(
@@ -84,8 +78,8 @@ async def test_a_correction_of_only_the_po_number_is_applied(
 async def test_a_correction_in_approval_moves_the_po_consumption(
     temporal: Client, sqlite_url: str
 ) -> None:
-    """Matching runs once, before approval: a correction after a rejection (fewer hours,
-    another PO) goes out with the first version's consumption of the first PO."""
+    """A correction after approval sent the invoice back (fewer hours, another PO) gives
+    back the first version's consumption and consumes the second PO."""
     async with running_stack(temporal, sqlite_url) as stack:
         await approver(stack, "alice")
         finance = await group(stack, "Finance", ["alice"])
@@ -123,12 +117,8 @@ async def test_a_correction_in_approval_moves_the_po_consumption(
 async def test_a_cancel_accepted_while_a_po_change_rematches_cancels_the_invoice(
     temporal: Client, sqlite_url: str, monkeypatch: Any
 ) -> None:
-    """A receipt stops the task; while the stage re-matches (here: a slow load, longer than
-    the workflow-task heartbeat) the exception is still 'waiting', so a cancel from the
-    queue is accepted. At 585fba8/HEAD the re-match is MATCHED and the invoice is issued,
-    the cancel dropped, its update never completes. With the uncommitted `_pending()` in
-    match.py the cancel wins, but the workflow ends before the decision's audit activity
-    runs: the update fails with AcceptedUpdateCompletedWorkflow."""
+    """A cancel accepted while a PO change has the stage matching again (a slow load,
+    longer than the workflow-task heartbeat) wins, and its update gets its answer."""
     original = MatchingActivities.load
     calls = {"n": 0}
 
@@ -195,9 +185,8 @@ async def _settled(stack: Any, invoice_id: str) -> bool:
 async def test_accepting_an_invoice_on_a_closed_po_settles_its_exception(
     temporal: Client, sqlite_url: str
 ) -> None:
-    """PO_CLOSED is not MUST_FIX, so accept_variance is accepted; `record` then calls
-    `consume`, which answers False for a PO not open; the stage matches again (EXCEPTION)
-    and `_wait_for_person` opens exc_2 over the decided exc_1, which stays 'open'."""
+    """Accepting the variance of an invoice on a closed PO settles its exception: the
+    invoice goes on, and no second exception opens over the first."""
     async with running_stack(temporal, sqlite_url) as stack:
         await exception_groups(stack)
         customer, contract = await customer_and_contract(stack, email="closed@acme.test")
@@ -232,9 +221,8 @@ async def test_accepting_an_invoice_on_a_closed_po_settles_its_exception(
 async def test_a_correction_in_approval_on_the_same_po_consumes_the_new_quantity(
     temporal: Client, sqlite_url: str
 ) -> None:
-    """The released rows keep their (invoice, PO, line) keys: `consume` finds them
-    (`_any_consumption` ignores released_at) and answers True as a 'repeat' consuming
-    nothing, so the corrected invoice goes out having consumed nothing of its PO."""
+    """A correction in approval on the same PO consumes the corrected quantity again
+    after giving back the first version's."""
     async with running_stack(temporal, sqlite_url) as stack:
         await approver(stack, "alice")
         finance = await group(stack, "Finance", ["alice"])
@@ -265,9 +253,8 @@ async def test_a_correction_in_approval_on_the_same_po_consumes_the_new_quantity
 async def test_a_cancel_accepted_between_the_match_and_issue_cancels_the_invoice(
     temporal: Client, sqlite_url: str, monkeypatch: Any
 ) -> None:
-    """After an accepted variance the live status stays EXCEPTION (CANCELLABLE) through the
-    approval stage; with no chain, round 1 returns without raise_if_cancelled and run()
-    sets ISSUED: an accepted cancel is ignored and the invoice goes to the customer."""
+    """A cancel accepted after a variance was accepted, before the invoice is issued,
+    wins: the invoice is cancelled and never reaches the customer."""
     original = ApprovalActivities.load_context
 
     @activity.defn(name="approval.load_context")
@@ -277,18 +264,7 @@ async def test_a_cancel_accepted_between_the_match_and_issue_cancels_the_invoice
 
     monkeypatch.setattr(ApprovalActivities, "load_context", slow_load_context)
     async with running_stack(temporal, sqlite_url) as stack:
-        await exception_groups(stack)
-        customer, contract = await customer_and_contract(
-            stack, email="late@acme.test", rates=cheap_rates()
-        )
-        await purchase_order(stack, customer["id"])
-        invoice_id = await invoice(
-            stack,
-            customer,
-            contract,
-            po_number="PO-1001",
-            items=[{"rate_code": "senior", "quantity": "2"}],
-        )
+        _, invoice_id = await price_variance(stack, "late@acme.test")
         await stack.wait_for(lambda: _status(stack, invoice_id, "EXCEPTION"), timeout=30)
         handle = stack.temporal.get_workflow_handle(f"invoice-{invoice_id}")
         await handle.start_update(

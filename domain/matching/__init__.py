@@ -3,7 +3,8 @@
 
 Pure and deterministic (dates are arguments), so the match stage of the invoice workflow
 calls it directly. `model` holds the values; `match` the matcher (with `quantities`,
-`amounts` and `limits`); `duplicates` the duplicate check and the line keys the store records for it.
+`amounts` and `limits`); `duplicates` the duplicate check and the line keys the store
+records for it.
 """
 
 from domain.matching.duplicates import invoice_line_keys, line_key, possible_duplicates

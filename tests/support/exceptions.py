@@ -126,7 +126,7 @@ async def seed_exception(
                 id=invoice_id,
                 customer_id=customer.id,
                 contract_id=contract.id,
-                number=f"INV-2026-{invoice_id[-4:].upper()}",
+                number=f"INV-2026-{invoice_id.removeprefix('inv_').upper()}",
                 status="EXCEPTION",
                 currency="GBP",
                 tax_region="GB",

@@ -172,7 +172,9 @@ class InvoiceOut(BaseModel):
     tax_minor: int
     total_minor: int
     paid_minor: int
-    balance_minor: int
+    credited_minor: int = Field(default=0, description="taken off by credit notes")
+    written_off_minor: int = Field(default=0, description="taken off by write-offs")
+    balance_minor: int = Field(description="total less paid, credited and written off")
     overdue: bool
     rejection_reason: str | None
     po_number: str | None

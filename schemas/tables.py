@@ -132,6 +132,10 @@ class Invoice(SQLModel, table=True):
     tax_minor: int = 0
     total_minor: int = 0
     paid_minor: int = 0
+    # taken off the balance by disputes: credit notes and small-balance write-offs
+    # (balance = total - paid - credited - written off)
+    credited_minor: int = 0
+    written_off_minor: int = 0
     tax_lines: list[dict[str, Any]] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False)
     )
@@ -143,6 +147,10 @@ class Invoice(SQLModel, table=True):
     created_at: datetime = _utc_column()
     updated_at: datetime = _utc_column()
     closed_at: datetime | None = _utc_column(nullable=True)
+    # an adjusted invoice: the original is voided (its number kept) and linked both ways
+    voided_at: datetime | None = _utc_column(nullable=True)
+    replaces_invoice_id: str | None = None
+    replaced_by_invoice_id: str | None = None
 
 
 class BillableEntry(SQLModel, table=True):

@@ -27,9 +27,11 @@ class NotFound(Exception):
 
 # The hot writes (every invoice takes each of them) are plain Core statements: loading an
 # ORM object to change two columns cost several times the statement itself.
-_TOTAL_AND_STATUS = select(Invoice.total_minor, Invoice.status).where(
-    col(Invoice.id) == bindparam("invoice_id")
-)
+# what is to be paid: the total less what credit notes and write-offs took off it
+_DUE_AND_STATUS = select(
+    col(Invoice.total_minor) - col(Invoice.credited_minor) - col(Invoice.written_off_minor),
+    Invoice.status,
+).where(col(Invoice.id) == bindparam("invoice_id"))
 _PAID_SUM = select(func.coalesce(func.sum(Payment.amount_minor), 0)).where(
     col(Payment.invoice_id) == bindparam("invoice_id")
 )
@@ -48,10 +50,10 @@ async def record_payment(
     session: AsyncSession, invoice_id: str, payment: PaymentReceived
 ) -> RecordPaymentResult:
     connection = await session.connection()
-    found = (await connection.execute(_TOTAL_AND_STATUS, {"invoice_id": invoice_id})).first()
+    found = (await connection.execute(_DUE_AND_STATUS, {"invoice_id": invoice_id})).first()
     if found is None:
         raise NotFound(f"invoice {invoice_id} does not exist")
-    total_minor, stored_status = found
+    due_minor, stored_status = found
     now = datetime.now(UTC)
     new = await insert_if_absent(
         session,
@@ -64,7 +66,7 @@ async def record_payment(
         recorded_at=now,
     )
     paid = int((await connection.execute(_PAID_SUM, {"invoice_id": invoice_id})).scalar_one())
-    if paid >= total_minor:
+    if paid >= due_minor:
         status = InvoiceStatus.PAID
     elif stored_status == InvoiceStatus.OVERDUE.value:
         status = InvoiceStatus.OVERDUE
@@ -86,7 +88,7 @@ async def record_payment(
             actor=payment.source,
             data={"payment_id": payment.payment_id, "amount_minor": payment.amount_minor},
         )
-    return RecordPaymentResult(paid_minor=paid, balance_minor=total_minor - paid, status=status)
+    return RecordPaymentResult(paid_minor=paid, balance_minor=due_minor - paid, status=status)
 
 
 async def set_status(

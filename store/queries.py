@@ -25,8 +25,18 @@ from schemas.tables import (
 from store import approvals
 
 
+def balance_of(invoice: Invoice) -> int:
+    """What the customer still owes: the total less payments, credit notes and write-offs."""
+    return (
+        invoice.total_minor
+        - invoice.paid_minor
+        - invoice.credited_minor
+        - invoice.written_off_minor
+    )
+
+
 def invoice_out(invoice: Invoice, today: date) -> InvoiceOut:
-    balance = invoice.total_minor - invoice.paid_minor
+    balance = balance_of(invoice)
     overdue = bool(
         invoice.due_date
         and invoice.due_date < today
@@ -48,6 +58,8 @@ def invoice_out(invoice: Invoice, today: date) -> InvoiceOut:
                 "tax_minor",
                 "total_minor",
                 "paid_minor",
+                "credited_minor",
+                "written_off_minor",
                 "rejection_reason",
                 "po_number",
                 "payment_url",
@@ -101,7 +113,12 @@ async def list_invoices(
         is_overdue = (
             col(Invoice.due_date).is_not(None)
             & (col(Invoice.due_date) < today)
-            & (Invoice.total_minor > Invoice.paid_minor)
+            & (
+                col(Invoice.total_minor)
+                > col(Invoice.paid_minor)
+                + col(Invoice.credited_minor)
+                + col(Invoice.written_off_minor)
+            )
             & col(Invoice.status).in_([s.value for s in OPEN_STATUSES])
         )
         query = query.where(is_overdue if overdue else ~is_overdue)

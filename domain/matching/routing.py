@@ -1,39 +1,30 @@
-"""Who owns a PO exception: routes by reason and by customer, round robin in a group.
+"""Who owns a PO exception: the shared routing of `domain.routing` (by reason, by customer,
+round robin in a group) with the matcher's reason codes, plus the group an unresolved
+exception escalates to.
 
-Pure: the caller passes the groups' members and the group's round-robin counter, and
-stores the counter's next value in the same transaction as the exception, so two
-exceptions opened at once cannot both go to the same person's turn.
+`pick_owner` is re-exported so callers keep importing it from here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from domain.matching.model import MatchReasonCode
+from domain.routing import Route, first_route
+from domain.routing import pick_owner as pick_owner
 
-_FROZEN = ConfigDict(frozen=True)
 
-
-class ExceptionRoute(BaseModel):
-    """A route applies when the exception has one of its `reasons` (any, if empty) and its
-    customer is one of `customers` (any, if empty). `owner` names a fixed person; without
-    one, the group's members take turns."""
-
-    model_config = _FROZEN
-
-    reasons: tuple[MatchReasonCode, ...] = ()
-    customers: tuple[str, ...] = ()
-    group: str = Field(min_length=1)
-    owner: str | None = None
+class ExceptionRoute(Route[MatchReasonCode]):
+    """A route for PO exceptions: `reasons` are match reason codes."""
 
 
 class ExceptionRouting(BaseModel):
     """The routes in order (first match wins), the group for everything else, and the
     group an unresolved exception escalates to."""
 
-    model_config = _FROZEN
+    model_config = ConfigDict(frozen=True)
 
     routes: tuple[ExceptionRoute, ...] = ()
     # groups of the approval policy, by id or by name
@@ -41,20 +32,5 @@ class ExceptionRouting(BaseModel):
     escalation_group: str | None = "Finance managers"
 
     def route_for(self, reasons: Sequence[MatchReasonCode], customer_id: str) -> ExceptionRoute:
-        for route in self.routes:
-            if route.reasons and not set(route.reasons) & set(reasons):
-                continue
-            if route.customers and customer_id not in route.customers:
-                continue
-            return route
-        return ExceptionRoute(group=self.default_group)
-
-
-def pick_owner(route: ExceptionRoute, members: Sequence[str], turn: int) -> str | None:
-    """The route's fixed owner, else the member whose turn it is (members in a stable
-    order); None for an empty group (operations then decide)."""
-    if route.owner is not None:
-        return route.owner
-    if not members:
-        return None
-    return members[turn % len(members)]
+        route = first_route(self.routes, reasons, customer_id)
+        return route if route is not None else ExceptionRoute(group=self.default_group)

@@ -1,5 +1,5 @@
 """Time for a waiting human task: when it reminds, escalates and expires, and business
-hours counted in the assignee's time zone.
+hours (and days, for SLAs such as a dispute level's) counted in the assignee's time zone.
 
 Separate from the task's state because it is the only part that does calendar
 arithmetic; it is still pure: every instant is an argument, nothing reads the clock (the
@@ -136,3 +136,45 @@ def add_business_hours(
                 remaining -= closes - begin
         day += dt.timedelta(days=1)
         cursor = dt.datetime.combine(day, BUSINESS_DAY_OPENS, tzinfo=zone)
+
+
+def add_business_days(
+    start: dt.datetime,
+    days: int,
+    time_zone: str,
+    *,
+    holidays: Iterable[dt.date] = (),
+) -> dt.datetime:
+    """The same local time `days` business days (Mon-Fri, less `holidays`) after `start`.
+
+    Days, not hours: an SLA of "5 business days" opened on Tuesday 15:30 is due the next
+    Tuesday 15:30, whatever the hour (a dispute opened in the evening still gets five
+    whole working days). A start on a weekend or holiday counts from the next business
+    day's opening (09:00 local), so Saturday + 5 is the next Monday 09:00 and Saturday + 0
+    is Monday 09:00. Local time is kept across DST changes; a local time that does not
+    exist on the due day (the spring-forward hour) resolves as `zoneinfo` does (fold 0).
+    The answer is in `start`'s time zone; `start` must be aware.
+    """
+    if start.tzinfo is None:
+        raise ValueError("start must be timezone-aware (workflow.now() is)")
+    if days < 0:
+        raise ValueError(f"days must not be negative, got {days}")
+    zone = load_zone(time_zone)
+    closed_days = frozenset(holidays)
+
+    def open_on(day: dt.date) -> bool:
+        return day.weekday() < 5 and day not in closed_days
+
+    local = start.astimezone(zone)
+    day, at = local.date(), local.time().replace(tzinfo=None)
+    if not open_on(day):
+        at = BUSINESS_DAY_OPENS
+        while not open_on(day):
+            day += dt.timedelta(days=1)
+    for _ in range(days):
+        day += dt.timedelta(days=1)
+        while not open_on(day):
+            day += dt.timedelta(days=1)
+    # via UTC, so a wall time in a DST gap comes out as a real instant
+    due = dt.datetime.combine(day, at, tzinfo=zone).astimezone(dt.UTC)
+    return due.astimezone(start.tzinfo)

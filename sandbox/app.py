@@ -11,7 +11,7 @@ from sandbox import control, mailbox_routes, pages
 from sandbox.context import SandboxContext
 from sandbox.faults import FaultBook
 from sandbox.gate import Gate
-from sandbox.providers import accounting, payments, sms
+from sandbox.providers import accounting, payments, refunds, sms
 from sandbox.settings import SandboxSettings
 from sandbox.state import SandboxStore
 from sandbox.webhooks import WebhookDispatcher
@@ -47,6 +47,6 @@ def create_app(settings: SandboxSettings, store: SandboxStore | None = None) -> 
         lifespan=lifespan,
     )
     app.state.sandbox = context
-    for module in (sms, payments, accounting, mailbox_routes, control, pages):
+    for module in (sms, payments, refunds, accounting, mailbox_routes, control, pages):
         app.include_router(module.router)
     return app

@@ -1,8 +1,11 @@
-"""The accounting system: receives issued invoices and the payments against them.
+"""The accounting system: receives issued invoices, the payments against them, and the
+credit notes and small-balance write-offs that dispute remedies take off them.
 
 It checks what a real ledger would refuse, so our bugs surface here rather than in
-production: totals that do not add up, and payments for invoices it has never seen or in
-another currency (all 422, not retryable).
+production: totals that do not add up; payments, credit notes and write-offs for invoices
+it has never seen or in another currency; credit notes and write-offs that together take
+more off an invoice than its total; a credit-note number used twice (all 422, not
+retryable).
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from sandbox.state import Tx
 API = "accounting"
 INVOICE = "accounting_invoice"
 PAYMENT = "accounting_payment"
+CREDIT_NOTE = "accounting_credit_note"
+WRITE_OFF = "accounting_write_off"
 
 router = APIRouter(prefix="/accounting/v1", tags=["accounting"])
 
@@ -57,6 +62,24 @@ class PaymentCreate(BaseModel):
     paid_at: datetime
 
 
+class CreditNoteCreate(BaseModel):
+    reference: NonEmpty
+    invoice_reference: NonEmpty
+    number: NonEmpty
+    amount_minor: int = Field(gt=0)
+    currency: Currency
+    reason: NonEmpty
+    issued_at: datetime
+
+
+class WriteOffCreate(BaseModel):
+    reference: NonEmpty
+    invoice_reference: NonEmpty
+    amount_minor: int = Field(gt=0)
+    currency: Currency
+    reason: NonEmpty
+
+
 def create_invoice(tx: Tx, req: InvoiceCreate) -> Effect:
     if req.subtotal_minor + req.tax_minor != req.total_minor:
         raise ProviderReject(422, "subtotal_minor + tax_minor must equal total_minor")
@@ -74,6 +97,45 @@ def create_payment(tx: Tx, req: PaymentCreate) -> Effect:
     payment = {"id": new_id("acc_pay"), **req.model_dump(mode="json")}
     tx.insert(PAYMENT, payment["id"], req.reference, payment)
     return Effect(201, payment)
+
+
+def _reduce_invoice(tx: Tx, invoice_reference: str, currency: str, amount_minor: int) -> None:
+    """Refuse a credit or write-off the ledger cannot take off this invoice."""
+    invoices = tx.list(INVOICE, invoice_reference)
+    if not invoices:
+        raise ProviderReject(422, f"No invoice with reference {invoice_reference}")
+    invoice = invoices[0]
+    if invoice["currency"] != currency:
+        raise ProviderReject(422, f"Currency {currency} differs from the invoice currency")
+    taken = sum(
+        entry["amount_minor"]
+        for kind in (CREDIT_NOTE, WRITE_OFF)
+        for entry in tx.list(kind)
+        if entry["invoice_reference"] == invoice_reference
+    )
+    left = invoice["total_minor"] - taken
+    if amount_minor > left:
+        raise ProviderReject(
+            422,
+            f"amount_minor {amount_minor} exceeds what is left to credit or write off on"
+            f" invoice {invoice_reference}: {left}",
+        )
+
+
+def create_credit_note(tx: Tx, req: CreditNoteCreate) -> Effect:
+    _reduce_invoice(tx, req.invoice_reference, req.currency, req.amount_minor)
+    if any(note["number"] == req.number for note in tx.list(CREDIT_NOTE)):
+        raise ProviderReject(422, f"Credit note number {req.number} is already used")
+    note = {"id": new_id("acc_cn"), **req.model_dump(mode="json")}
+    tx.insert(CREDIT_NOTE, note["id"], req.reference, note)
+    return Effect(201, note)
+
+
+def create_write_off(tx: Tx, req: WriteOffCreate) -> Effect:
+    _reduce_invoice(tx, req.invoice_reference, req.currency, req.amount_minor)
+    write_off = {"id": new_id("acc_wo"), **req.model_dump(mode="json")}
+    tx.insert(WRITE_OFF, write_off["id"], req.reference, write_off)
+    return Effect(201, write_off)
 
 
 @router.post("/invoices", status_code=201)
@@ -98,3 +160,29 @@ async def list_payments(
     request: Request, sandbox: SandboxDep, reference: str | None = None
 ) -> JSONResponse:
     return await sandbox.gate.get(request, API, lambda: sandbox.store.records(PAYMENT, reference))
+
+
+@router.post("/credit-notes", status_code=201)
+async def post_credit_note(request: Request, sandbox: SandboxDep) -> JSONResponse:
+    return await sandbox.gate.post(request, API, CreditNoteCreate, create_credit_note)
+
+
+@router.get("/credit-notes")
+async def list_credit_notes(
+    request: Request, sandbox: SandboxDep, reference: str | None = None
+) -> JSONResponse:
+    return await sandbox.gate.get(
+        request, API, lambda: sandbox.store.records(CREDIT_NOTE, reference)
+    )
+
+
+@router.post("/write-offs", status_code=201)
+async def post_write_off(request: Request, sandbox: SandboxDep) -> JSONResponse:
+    return await sandbox.gate.post(request, API, WriteOffCreate, create_write_off)
+
+
+@router.get("/write-offs")
+async def list_write_offs(
+    request: Request, sandbox: SandboxDep, reference: str | None = None
+) -> JSONResponse:
+    return await sandbox.gate.get(request, API, lambda: sandbox.store.records(WRITE_OFF, reference))

@@ -1,7 +1,9 @@
-"""Client for the accounting system: issued invoices and the payments received against them.
+"""Client for the accounting system: issued invoices, the payments received against them,
+and the credit notes and write-offs that dispute remedies take off them.
 
 The models mirror the provider's request bodies. ``reference`` is always our id (invoice id,
-payment id) so the ledger can be reconciled with our records without storing its ids.
+payment id, credit note id, write-off id) so the ledger can be reconciled with our records
+without storing its ids.
 """
 
 from __future__ import annotations
@@ -55,6 +57,24 @@ class AccountingPayment(BaseModel):
     paid_at: AwareDatetime
 
 
+class AccountingCreditNote(BaseModel):
+    reference: str
+    invoice_reference: str
+    number: str
+    amount_minor: int
+    currency: str
+    reason: str
+    issued_at: AwareDatetime
+
+
+class AccountingWriteOff(BaseModel):
+    reference: str
+    invoice_reference: str
+    amount_minor: int
+    currency: str
+    reason: str
+
+
 class AccountingRef(BaseModel):
     id: str
 
@@ -74,6 +94,16 @@ class AccountingClient:
         self, *, idempotency_key: str, payload: AccountingPayment
     ) -> AccountingRef:
         return await self._post("/accounting/v1/payments", idempotency_key, payload)
+
+    async def post_credit_note(
+        self, *, idempotency_key: str, payload: AccountingCreditNote
+    ) -> AccountingRef:
+        return await self._post("/accounting/v1/credit-notes", idempotency_key, payload)
+
+    async def post_write_off(
+        self, *, idempotency_key: str, payload: AccountingWriteOff
+    ) -> AccountingRef:
+        return await self._post("/accounting/v1/write-offs", idempotency_key, payload)
 
     async def _post(self, path: str, idempotency_key: str, payload: BaseModel) -> AccountingRef:
         data = await post_json(

@@ -1,4 +1,4 @@
-"""The one way our clients POST to a provider: JSON, bearer auth, Idempotency-Key.
+"""The one way our clients call a provider: JSON, bearer auth, an Idempotency-Key on POSTs.
 
 It maps every failure to :class:`ProviderError` and never retries (Temporal retries the
 activity, with the same idempotency key). The ``httpx.AsyncClient`` comes from the caller
@@ -8,6 +8,7 @@ so the worker can share a connection pool and set timeouts in one place;
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any
 
 import aiohttp
@@ -70,8 +71,39 @@ async def post_json(
 ) -> dict[str, Any]:
     """POST `body` and return the JSON object answered, or raise ProviderError."""
     headers = {"Authorization": f"Bearer {api_key}", "Idempotency-Key": idempotency_key}
+    response = await _send(provider, idempotency_key, http.post(url, json=body, headers=headers))
+    data = _json(provider, response)
+    if not isinstance(data, dict):
+        raise ProviderError(
+            provider, response.status_code, "response is not a JSON object", retryable=True
+        )
+    if response.headers.get("Idempotent-Replayed") == "true":
+        log.info(
+            "integrations.idempotent_replay", provider=provider, idempotency_key=idempotency_key
+        )
+    return data
+
+
+async def get_json(
+    http: httpx.AsyncClient,
+    *,
+    provider: str,
+    url: str,
+    api_key: str,
+    params: dict[str, str] | None = None,
+) -> Any:
+    """GET and return the JSON answered (an object or a list), or raise ProviderError."""
+    headers = {"Authorization": f"Bearer {api_key}"}
+    response = await _send(provider, None, http.get(url, params=params, headers=headers))
+    return _json(provider, response)
+
+
+async def _send(
+    provider: str, idempotency_key: str | None, sending: Awaitable[httpx.Response]
+) -> httpx.Response:
+    """Await the request; a failure or a non-2xx answer becomes a ProviderError."""
     try:
-        response = await http.post(url, json=body, headers=headers)
+        response = await sending
     except httpx.TimeoutException as exc:
         raise ProviderError(provider, None, f"timeout: {exc!r}", retryable=True) from exc
     except httpx.TransportError as exc:
@@ -86,22 +118,17 @@ async def post_json(
             idempotency_key=idempotency_key,
         )
         raise error
+    return response
+
+
+def _json(provider: str, response: httpx.Response) -> Any:
     try:
-        data = response.json()
+        return response.json()
     except ValueError as exc:
         # A 2xx that is not JSON is a proxy or gateway talking, not the provider.
         raise ProviderError(
             provider, response.status_code, "response is not JSON", retryable=True
         ) from exc
-    if not isinstance(data, dict):
-        raise ProviderError(
-            provider, response.status_code, "response is not a JSON object", retryable=True
-        )
-    if response.headers.get("Idempotent-Replayed") == "true":
-        log.info(
-            "integrations.idempotent_replay", provider=provider, idempotency_key=idempotency_key
-        )
-    return data
 
 
 def _detail(response: httpx.Response) -> str:

@@ -9,6 +9,7 @@ its answer and our insert.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import structlog
@@ -22,6 +23,7 @@ from integrations.accounting import (
     AccountingInvoice,
     AccountingInvoiceLine,
     AccountingPayment,
+    AccountingRef,
 )
 from integrations.errors import ProviderError
 from schemas.invoice import InvoiceSnapshot, PostingResult, PostInvoiceInput, PostPaymentInput
@@ -57,6 +59,58 @@ def invoice_payload(invoice: InvoiceSnapshot) -> AccountingInvoice:
     )
 
 
+async def post_once(
+    sessions: SessionFactory,
+    *,
+    key: str,
+    invoice_id: str,
+    kind: str,
+    call: Callable[[], Awaitable[AccountingRef]],
+) -> PostingResult:
+    """Post to accounting once under `key` (its AccountingPosting row, audited).
+
+    A retryable provider error is raised for Temporal to retry; a refusal becomes the
+    non-retryable ``AccountingRejected``. The remedy activities post through this too.
+    """
+    if activity.info().attempt > 1:
+        async with transaction(sessions, writes=False) as session:
+            done = await session.get(AccountingPosting, key)
+            if done is not None:
+                return PostingResult(key=key, external_id=done.external_id)
+    try:
+        ref = await call()
+    except ProviderError as err:
+        if err.retryable:
+            log.warning("accounting.retry", key=key, status=err.status, detail=err.detail)
+            raise
+        raise ApplicationError(
+            f"accounting refused {key}: {err.detail}",
+            type="AccountingRejected",
+            non_retryable=True,
+        ) from err
+    async with transaction(sessions) as session:
+        await insert_if_absent(
+            session,
+            AccountingPosting,
+            key=key,
+            invoice_id=invoice_id,
+            kind=kind,
+            external_id=ref.id,
+            posted_at=datetime.now(UTC),
+        )
+        await audit.record(
+            session,
+            step_key=f"{invoice_id}:accounting:{key}",
+            invoice_id=invoice_id,
+            entity="accounting",
+            action=f"accounting.{kind}_posted",
+            actor="workflow",
+            data={"external_id": ref.id},
+        )
+    log.info("accounting.posted", key=key, external_id=ref.id)
+    return PostingResult(key=key, external_id=ref.id)
+
+
 class AccountingActivities:
     def __init__(self, sessions: SessionFactory, client: AccountingClient) -> None:
         self._sessions = sessions
@@ -66,7 +120,8 @@ class AccountingActivities:
     @heartbeats
     async def post_invoice(self, data: PostInvoiceInput) -> PostingResult:
         invoice = data.invoice
-        return await self._post(
+        return await post_once(
+            self._sessions,
             key=f"invoice:{invoice.invoice_id}",
             invoice_id=invoice.invoice_id,
             kind="invoice",
@@ -79,7 +134,8 @@ class AccountingActivities:
     @activity.defn(name="accounting.post_payment")
     @heartbeats
     async def post_payment(self, data: PostPaymentInput) -> PostingResult:
-        return await self._post(
+        return await post_once(
+            self._sessions,
             key=f"payment:{data.payment_id}",
             invoice_id=data.invoice.invoice_id,
             kind="payment",
@@ -94,42 +150,3 @@ class AccountingActivities:
                 ),
             ),
         )
-
-    async def _post(self, *, key: str, invoice_id: str, kind: str, call) -> PostingResult:  # type: ignore[no-untyped-def]
-        if activity.info().attempt > 1:
-            async with transaction(self._sessions, writes=False) as session:
-                done = await session.get(AccountingPosting, key)
-                if done is not None:
-                    return PostingResult(key=key, external_id=done.external_id)
-        try:
-            ref = await call()
-        except ProviderError as err:
-            if err.retryable:
-                log.warning("accounting.retry", key=key, status=err.status, detail=err.detail)
-                raise
-            raise ApplicationError(
-                f"accounting refused {key}: {err.detail}",
-                type="AccountingRejected",
-                non_retryable=True,
-            ) from err
-        async with transaction(self._sessions) as session:
-            await insert_if_absent(
-                session,
-                AccountingPosting,
-                key=key,
-                invoice_id=invoice_id,
-                kind=kind,
-                external_id=ref.id,
-                posted_at=datetime.now(UTC),
-            )
-            await audit.record(
-                session,
-                step_key=f"{invoice_id}:accounting:{key}",
-                invoice_id=invoice_id,
-                entity="accounting",
-                action=f"accounting.{kind}_posted",
-                actor="workflow",
-                data={"external_id": ref.id},
-            )
-        log.info("accounting.posted", key=key, external_id=ref.id)
-        return PostingResult(key=key, external_id=ref.id)

@@ -1,0 +1,67 @@
+"""Inputs and results of the remedy activities: a refund at the payment provider, and the
+credit notes and write-offs posted to accounting. Ids are the business ids the dispute
+chose, so every key derived from them stays the same across retries."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
+
+from schemas.invoice import PostingResult
+
+__all__ = [
+    "PostCreditNoteInput",
+    "PostWriteOffInput",
+    "PostingResult",
+    "RefundInput",
+    "RefundMade",
+    "RefundResult",
+]
+
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+
+
+class RefundInput(BaseModel):
+    """Activity ``payments.refund``: give `amount_minor` of the invoice's payments back."""
+
+    invoice_id: str
+    credit_note_id: str
+    amount_minor: int = Field(gt=0)
+    currency: Currency
+    reason: str = Field(min_length=1)  # schemas.disputes.CreditReason, or free text
+
+
+class RefundMade(BaseModel):
+    refund_id: str  # the provider's
+    payment_id: str
+    amount_minor: int
+
+
+class RefundResult(BaseModel):
+    credit_note_id: str
+    refunded_minor: int
+    # one per payment refunded from, in the order they were made
+    refunds: list[RefundMade]
+
+
+class PostCreditNoteInput(BaseModel):
+    """Activity ``accounting.post_credit_note``."""
+
+    invoice_id: str
+    credit_note_id: str
+    number: str  # CN-2026-0001
+    amount_minor: int = Field(gt=0)
+    currency: Currency
+    reason: str = Field(min_length=1)
+    issued_at: AwareDatetime
+
+
+class PostWriteOffInput(BaseModel):
+    """Activity ``accounting.post_write_off``."""
+
+    invoice_id: str
+    write_off_id: str
+    amount_minor: int = Field(gt=0)
+    currency: Currency
+    reason: str = Field(min_length=1)

@@ -2,19 +2,20 @@
 receipt for each payment applied.
 
 Each notice has a key (the resend's request id, the payment id) from which its Message-ID
-and its delivery record derive, so a retried attempt, or a repeated request, sends the
-same message again at most as a duplicate the mailbox drops (same Message-ID) and records
-it once; an attempt that finds its delivery recorded sends nothing.
+and its delivery record derive (``activities.customer_messages``), so a retried attempt, or
+a repeated request, sends the same message again at most as a duplicate the mailbox drops
+(same Message-ID) and records it once; an attempt that finds its delivery recorded sends
+nothing.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import structlog
 from temporalio import activity
 
-from activities.delivery import email_message_id, permanent
+from activities.customer_messages import CustomerMessage, CustomerMessages
+from activities.delivery import permanent
 from activities.heartbeat import heartbeats
 from core.links import portal_view_url
 from integrations.email import EmailSender
@@ -22,11 +23,7 @@ from integrations.errors import ProviderError
 from rendering.invoice_email import RenderedEmail, render_invoice_email
 from rendering.receipt_email import render_receipt_email
 from schemas.invoice import ResendInvoiceResult, SendNoticeInput
-from schemas.tables import Delivery
-from store import audit
-from store.db import SessionFactory, insert_if_absent, transaction
-
-log = structlog.get_logger()
+from store.db import SessionFactory
 
 
 class NoticeActivities:
@@ -39,9 +36,7 @@ class NoticeActivities:
         public_base_url: str,
         link_secret: str,
     ) -> None:
-        self._sessions = sessions
-        self._email = email
-        self._mail_from = mail_from
+        self._messages = CustomerMessages(sessions, email, mail_from=mail_from)
         self._public_base_url = public_base_url
         self._link_secret = link_secret
 
@@ -81,45 +76,16 @@ class NoticeActivities:
         rendered: RenderedEmail,
         action: str,
     ) -> str:
-        invoice_id = data.invoice.invoice_id
-        delivery_id = f"{invoice_id}:email:{purpose}:{data.key}"
-        async with transaction(self._sessions, writes=False) as session:
-            if await session.get(Delivery, delivery_id) is not None:
-                log.info("notice.already_sent", invoice_id=invoice_id, delivery_id=delivery_id)
-                return delivery_id
+        message = CustomerMessage(
+            invoice_id=data.invoice.invoice_id,
+            purpose=purpose,
+            key=data.key,
+            action=action,
+            actor=data.requested_by,
+        )
         try:
-            await self._email.send(
-                message_id=email_message_id(invoice_id, f"{purpose}-{data.key}"),
-                sender=self._mail_from,
-                to=[recipient],
-                subject=rendered.subject,
-                html=rendered.html,
-                text=rendered.text,
-            )
+            return await self._messages.email(message, recipient, rendered)
         except ProviderError as err:
             if err.retryable:
                 raise
             raise permanent(err, data.payment_url) from err
-        async with transaction(self._sessions) as session:
-            await insert_if_absent(
-                session,
-                Delivery,
-                id=delivery_id,
-                invoice_id=invoice_id,
-                channel="email",
-                recipient=recipient,
-                purpose=purpose,
-                status="sent",
-                sent_at=datetime.now(UTC),
-            )
-            await audit.record(
-                session,
-                step_key=f"{invoice_id}:{purpose}:{data.key}",
-                invoice_id=invoice_id,
-                entity="delivery",
-                action=action,
-                actor=data.requested_by,
-                data={"recipient": recipient, "key": data.key},
-            )
-        log.info("notice.sent", invoice_id=invoice_id, purpose=purpose, key=data.key)
-        return delivery_id

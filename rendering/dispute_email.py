@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from babel.support import NullTranslations
+from markupsafe import Markup
 
 from domain.disputes.model import RemedyKind
 from rendering.formatting import Formats
@@ -161,7 +162,13 @@ def _context(notice: DisputeCustomerNotice, reader: DisputeReader, f: Formats) -
         "remedy": remedy,
         "note": (notice.remedy.note if notice.remedy else "") or "",
         "balance_minor": resolved_balance(notice),
+        "nobr": nobr,
     }
+
+
+def nobr(text: str) -> Markup:
+    """A number ("INV-2026-0042") kept on one line in the HTML part (escaped)."""
+    return Markup('<span style="white-space: nowrap;">%s</span>') % text
 
 
 def resolved_balance(notice: DisputeCustomerNotice) -> int | None:

@@ -77,6 +77,7 @@ def test_each_kind_names_the_dispute_and_invoice_shows_the_amount_and_links_the_
     assert URL in email.text
     assert f'href="{URL.replace("&", "&amp;")}"' in email.html
     assert f'lang="{locale.replace("_", "-")}"' in email.html
+    assert '<span style="white-space: nowrap;">INV-2026-0042</span>' in email.html  # unbroken
     assert word in email.text
     if kind != "resolved":
         assert disputed in email.text and disputed in email.html

@@ -19,6 +19,7 @@ from api.routes import (
     approval_config,
     approvals,
     billing,
+    disputes,
     exception_review,
     exceptions,
     invoice_actions,
@@ -87,6 +88,7 @@ def create_app(
     app.include_router(approvals.router)
     app.include_router(exceptions.router)
     app.include_router(exception_review.router)
+    app.include_router(disputes.router)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, object]:

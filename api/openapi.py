@@ -60,6 +60,12 @@ TAGS = [
         "description": "The PO exception queue: invoices that do not match their purchase"
         " order, waiting for a person; read them and resolve them.",
     },
+    {
+        "name": "disputes",
+        "description": "Customers' disputes of invoices: open them, add evidence, act on"
+        " them as their owner, read them with their timeline and evidence.",
+    },
+    {"name": "reports", "description": "Figures over a period (disputes)."},
     {"name": "ops", "description": "Health of the API and its connection to Temporal."},
     {
         "name": "approval links",

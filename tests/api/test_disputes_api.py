@@ -1,59 +1,32 @@
 """The staff dispute reads on SQLite and PostgreSQL, over disputes written through the
 dispute store: the list's filters and keyset paging, one dispute with its timeline,
-evidence and remedies, an evidence file served as a checked attachment, the disputes
-report's figures over a known data set, and every refusal as problem+json."""
+evidence and remedies, an evidence file served as a checked attachment, and every refusal
+as problem+json. The report: tests/api/test_disputes_report_api.py."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from temporalio.client import Client
 
-from api.app import create_app
-from core.settings import Settings
-from integrations.evidence_storage import FileEvidenceStorage
 from schemas.disputes import InstalmentPlan
-from store import api_keys, disputes
-from store.db import SessionFactory, create_engine, session_factory, transaction
+from store import disputes
+from store.db import transaction
 from tests.api.test_invoices_api import assert_problem
-from tests.support.disputes import SeededInvoice, seed_dispute, seed_invoice
+from tests.support.disputes import Api, SeededInvoice, dispute_api, seed_dispute, seed_invoice
 
 PDF = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 
 
-@dataclass
-class Api:
-    client: httpx.AsyncClient
-    sessions: SessionFactory
-    storage: FileEvidenceStorage
-
-
 @pytest.fixture
 async def api(temporal: Client, db_url: str, tmp_path: Path) -> AsyncIterator[Api]:
-    evidence_dir = tmp_path / "evidence"
-    settings = Settings(environment="test", database_url=db_url, evidence_dir=str(evidence_dir))
-    engine = create_engine(db_url)
-    sessions = session_factory(engine)
-    async with transaction(sessions) as session:
-        _, key = await api_keys.create(session, "dispute-reader")
-    app = create_app(settings, temporal=temporal)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),
-            base_url="http://app",
-            headers={"Authorization": f"Bearer {key}"},
-        ) as client,
-    ):
-        yield Api(client, sessions, FileEvidenceStorage(evidence_dir))
-    await engine.dispose()
+    async with dispute_api(temporal, db_url, tmp_path / "evidence") as running:
+        yield running
 
 
 async def ids(api: Api, **params: Any) -> list[str]:
@@ -337,92 +310,6 @@ async def test_an_evidence_file_is_served_as_a_checked_attachment(api: Api) -> N
     api.storage.path_for(hashlib.sha256(damaged).hexdigest()).unlink()
     response = await api.client.get(f"/disputes/{dispute.id}/evidence/{damaged_id}")
     assert_problem(response, 410, "evidence_missing")
-
-
-NOV = datetime(2026, 11, 1, tzinfo=UTC)
-
-
-async def test_the_report_counts_a_known_set_of_disputes(api: Api) -> None:
-    """November 2026: five opened (two breach their SLA), four resolved (one of them
-    opened in October) with cycle times 24, 48, 96 and 169 hours."""
-    gbp = await seed_invoice(api.sessions)
-    eur = await seed_invoice(api.sessions, currency="EUR", customer_name="Contoso GmbH")
-
-    async def case(
-        invoice: SeededInvoice,
-        reason: str,
-        opened: timedelta,
-        hours: float | None = None,
-        level: int = 1,
-        **fields: Any,
-    ) -> None:
-        intake = {"reason": reason, "opened_at": NOV + opened, "currency": "GBP"}
-        if invoice is eur:
-            intake["currency"] = "EUR"
-        if hours is not None:
-            fields |= {
-                "status": "resolved",
-                "resolution": "credit_note",
-                "resolved_level": level,
-                "resolved_at": NOV + opened + timedelta(hours=hours),
-            }
-        await seed_dispute(api.sessions, invoice, intake_fields=intake, **fields)
-
-    await case(gbp, "pricing", timedelta(days=1, hours=9), 24, credited_minor=10_000)
-    await case(
-        gbp,
-        "pricing",
-        timedelta(days=4, hours=9),
-        48,
-        level=2,
-        sla_breached=True,
-        written_off_minor=500,
-    )
-    await case(eur, "quantity", timedelta(days=9), 96, credited_minor=2_000)
-    await case(gbp, "tax", timedelta(days=19), sla_breached=True)  # still open
-    await case(gbp, "other", timedelta(days=-7), 169, level=3)  # opened in October
-    await case(gbp, "quality", timedelta(days=27), 24 * 5)  # resolved in December
-    await case(gbp, "pricing", timedelta(days=30))  # 1 December: the next period
-
-    response = await api.client.get(
-        "/reports/disputes", params={"from": "2026-11-01", "to": "2026-11-30"}
-    )
-    assert response.status_code == 200, response.text
-    report = response.json()
-    assert report["opened"] == 5
-    assert report["opened_by_reason"] == {
-        "pricing": 2,
-        "quantity": 1,
-        "quality": 1,
-        "not_received": 0,
-        "duplicate": 0,
-        "tax": 1,
-        "other": 0,
-    }
-    assert report["sla_breaches"] == 2
-    assert report["resolved"] == 4
-    assert report["resolved_by_level"] == {"1": 2, "2": 1, "3": 1}
-    assert report["resolved_share_by_level"] == {"1": 0.5, "2": 0.25, "3": 0.25}
-    assert (report["median_cycle_hours"], report["p90_cycle_hours"]) == (72.0, 147.1)
-    assert report["credited_minor"] == {"EUR": 2_000, "GBP": 10_000}
-    assert report["written_off_minor"] == {"EUR": 0, "GBP": 500}
-
-    one_day = await api.client.get(
-        "/reports/disputes", params={"from": "2026-11-02", "to": "2026-11-02"}
-    )
-    assert (one_day.json()["opened"], one_day.json()["resolved"]) == (1, 0)
-    empty = await api.client.get(
-        "/reports/disputes", params={"from": "2025-01-01", "to": "2025-01-31"}
-    )
-    assert empty.json()["resolved"] == 0 and empty.json()["median_cycle_hours"] is None
-
-    backwards = {"from": "2026-11-30", "to": "2026-11-01"}
-    assert_problem(
-        await api.client.get("/reports/disputes", params=backwards), 422, "invalid_period"
-    )
-    for bad in ({"from": "2026-11-01"}, {"from": "yesterday", "to": "2026-11-30"}):
-        response = await api.client.get("/reports/disputes", params=bad)
-        assert_problem(response, 422, "validation_failed")
 
 
 async def test_every_dispute_read_needs_an_api_key(api: Api) -> None:

@@ -1,18 +1,28 @@
 """Invoices and disputes written straight to a test database, through the dispute store's
-own writes (`store.disputes`), so tests read back what activities would have written."""
+own writes (`store.disputes`), so tests read back what activities would have written; and
+the API app in process (`dispute_api`) to read them through."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
+import httpx
+from temporalio.client import Client
+
+from api.app import create_app
+from core.settings import Settings
+from integrations.evidence_storage import FileEvidenceStorage
 from schemas.dispute_tables import DisputeRow
 from schemas.ids import new_id
 from schemas.tables import Invoice
-from store import disputes
-from store.db import SessionFactory, transaction
+from store import api_keys, disputes
+from store.db import SessionFactory, create_engine, session_factory, transaction
 from tests.support.factories import customer_and_contract
 
 OPENED = datetime(2026, 12, 1, 9, tzinfo=UTC)
@@ -96,3 +106,34 @@ async def seed_dispute(
             assert updated is not None
             row = updated
     return row
+
+
+@dataclass
+class Api:
+    client: httpx.AsyncClient  # authenticated with a fresh API key
+    sessions: SessionFactory
+    storage: FileEvidenceStorage  # the app's evidence store
+
+
+@contextlib.asynccontextmanager
+async def dispute_api(temporal: Client, db_url: str, evidence_dir: Path) -> AsyncIterator[Api]:
+    """The API app served in process (its lifespan run), on the database and evidence
+    folder given."""
+    settings = Settings(environment="test", database_url=db_url, evidence_dir=str(evidence_dir))
+    engine = create_engine(db_url)
+    sessions = session_factory(engine)
+    async with transaction(sessions) as session:
+        _, key = await api_keys.create(session, "dispute-reader")
+    app = create_app(settings, temporal=temporal)
+    try:
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app),
+                base_url="http://app",
+                headers={"Authorization": f"Bearer {key}"},
+            ) as client,
+        ):
+            yield Api(client, sessions, FileEvidenceStorage(evidence_dir))
+    finally:
+        await engine.dispose()

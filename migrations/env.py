@@ -9,6 +9,7 @@ from sqlmodel import SQLModel
 import schemas.dispute_tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 import schemas.exception_tables  # noqa: F401
 import schemas.po_tables  # noqa: F401
+import schemas.refund_tables  # noqa: F401
 import schemas.tables  # noqa: F401
 
 config = context.config

@@ -1,6 +1,7 @@
 """Disputes: the case with its owner, level and SLA clock, its timeline and evidence,
-credit notes and payment-plan instalments; invoices keep what was credited and written
-off, and an adjusted invoice's links (voided original, its replacement)
+credit notes, refunds at the payment provider and payment-plan instalments; invoices keep
+what was credited and written off, and an adjusted invoice's links (voided original, its
+replacement)
 
 Revision ID: 0007
 Revises: 0006
@@ -136,10 +137,25 @@ def upgrade() -> None:
     op.create_index(
         "ix_payment_plan_instalments_invoice_id", "payment_plan_instalments", ["invoice_id"]
     )
+    op.create_table(
+        "refunds",
+        sa.Column("id", sa.String(), primary_key=True),
+        sa.Column("key", sa.String(), nullable=False, unique=True),
+        sa.Column("invoice_id", sa.String(), sa.ForeignKey("invoices.id"), nullable=False),
+        sa.Column("payment_id", sa.String(), nullable=False),
+        sa.Column("credit_note_id", sa.String(), nullable=False),
+        sa.Column("amount_minor", sa.BigInteger(), nullable=False),
+        sa.Column("currency", sa.String(), nullable=False),
+        _utc("created_at"),
+    )
+    op.create_index("ix_refunds_invoice_id", "refunds", ["invoice_id"])
+    op.create_index("ix_refunds_payment_id", "refunds", ["payment_id"])
+    op.create_index("ix_refunds_credit_note_id", "refunds", ["credit_note_id"])
 
 
 def downgrade() -> None:
-    op.drop_table("payment_plan_instalments")  # its indexes go with it
+    op.drop_table("refunds")  # each table's indexes go with it
+    op.drop_table("payment_plan_instalments")
     op.drop_table("credit_notes")
     op.drop_table("dispute_evidence")
     op.drop_table("dispute_events")

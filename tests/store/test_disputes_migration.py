@@ -20,6 +20,7 @@ from sqlmodel import SQLModel
 import schemas.dispute_tables  # noqa: F401  (the tables under test, on SQLModel.metadata)
 import schemas.exception_tables  # noqa: F401
 import schemas.po_tables  # noqa: F401
+import schemas.refund_tables  # noqa: F401
 import schemas.tables  # noqa: F401
 from store.db import sync_url
 from store.migrations import alembic_config, upgrade
@@ -30,6 +31,7 @@ DISPUTE_TABLES = {
     "dispute_evidence",
     "credit_notes",
     "payment_plan_instalments",
+    "refunds",
 }
 INVOICE_COLUMNS = {
     "credited_minor",

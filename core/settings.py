@@ -77,6 +77,13 @@ class Settings(BaseSettings):
     accounting_api_key: SecretStr = SecretStr(DEV_SECRETS["accounting_api_key"])
     provider_timeout_s: float = 10.0
 
+    # Who sends the invoices: printed on the customer portal's invoice page. The address
+    # is multi-line (lines separated by "\n"); the tax id is the seller's VAT/GST number.
+    seller_name: str = "InvoiceFlow Demo Ltd"
+    seller_address: str = "1 Example Street\nLondon EC1A 1AA\nUnited Kingdom"
+    seller_tax_id: str | None = "GB123456789"
+    seller_email: str | None = "billing@invoiceflow.local"
+
     link_signing_secret: SecretStr = SecretStr(DEV_SECRETS["link_signing_secret"])
     approval_link_max_age_s: int = 7 * 24 * 3600
     approval_remind_after_h: float = 24

@@ -1,42 +1,31 @@
-"""Customer portal: the signed "view invoice" page linked from the invoice e-mail.
+"""Customer portal: the signed "view invoice" link from the invoice e-mail and SMS.
 
-GET only shows; it changes nothing, so a mail scanner that prefetches the link is harmless.
-The invoice page is in the customer's locale (words, amounts, dates, units, tax names);
-the error pages, which have no customer to ask, follow the browser's Accept-Language.
+``GET /portal/invoices/{id}?token=`` shows the invoice as a business sends it
+(`api.portal_view`); its dispute pages are `api.routes.portal_disputes`. A GET only
+shows, so a mail scanner that prefetches the link is harmless. Pages are in the customer's
+locale; the error pages, which have no customer to ask, follow the browser's
+Accept-Language (`api.portal_pages`).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from decimal import Decimal
 from typing import Annotated, Any
 
-from babel import Locale
 from fastapi import APIRouter, Header
 from fastapi.responses import HTMLResponse
 
 from api.deps import SessionDep, SettingsDep
-from core.links import InvalidLink, verify_portal_view_token
-from rendering.formatting import Formats
-from rendering.i18n import N_, babel_locale, environment, html_lang, negotiate, translations
+from api.portal_pages import Portal, Seller, open_portal
+from api.portal_view import invoice_credit_notes, invoice_disputes
+from api.portal_view import render_invoice_page as render_page
+from api.routes import portal_dispute_page, portal_disputes
+from core.settings import Settings
+from rendering.i18n import babel_locale
 from schemas.tables import Customer, Invoice
 from store import queries
 
 router = APIRouter(prefix="/portal", tags=["portal"], include_in_schema=False)
-
-_EXPIRED = (N_("Link expired"), N_("This link has expired. Please ask us for a new one."))
-_INVALID = (N_("Invalid link"), N_("This link is not valid."))
-_NOT_FOUND = (N_("Not found"), N_("We could not find this invoice."))
-
-
-def _page(status: int, locale: Locale, text: tuple[str, str]) -> HTMLResponse:
-    t = translations(locale)
-    html = (
-        environment(locale, "api")
-        .get_template("message.html")
-        .render(lang=html_lang(locale), title=t.gettext(text[0]), message=t.gettext(text[1]))
-    )
-    return HTMLResponse(html, status_code=status)
 
 
 @router.get("/invoices/{invoice_id}", response_class=HTMLResponse)
@@ -45,23 +34,23 @@ async def view_invoice(
     token: str,
     session: SessionDep,
     settings: SettingsDep,
+    done: str | None = None,
     accept_language: Annotated[str | None, Header()] = None,
 ) -> HTMLResponse:
-    try:
-        verify_portal_view_token(settings.link_signing_secret.get_secret_value(), token, invoice_id)
-    except InvalidLink as bad:
-        reader = negotiate(accept_language)
-        if bad.reason == "expired":
-            return _page(410, reader, _EXPIRED)
-        return _page(403, reader, _INVALID)
-    invoice = await session.get(Invoice, invoice_id)
-    if invoice is None or invoice.number is None:
-        return _page(404, negotiate(accept_language), _NOT_FOUND)
-    customer = await session.get(Customer, invoice.customer_id)
+    opened = await open_portal(session, settings, invoice_id, token, accept_language)
+    if not isinstance(opened, Portal):
+        return opened
     records = await queries.invoice_records(session, invoice_id)
-    html = render_invoice_page(
-        invoice, customer, records["lines"], records["payments"], datetime.now(UTC).date()
+    html = render_page(
+        opened,
+        records["lines"],
+        records["payments"],
+        datetime.now(UTC).date(),
+        credit_notes=await invoice_credit_notes(session, invoice_id),
+        disputes=await invoice_disputes(session, opened, invoice_id),
+        done=done,
     )
+    await session.commit()  # end the read
     return HTMLResponse(html)
 
 
@@ -71,20 +60,14 @@ def render_invoice_page(
     lines: list[dict[str, Any]],
     payments: list[dict[str, Any]],
     today: date,
+    settings: Settings | None = None,
+    **sections: Any,
 ) -> str:
-    """The portal page of a numbered invoice, in its customer's locale: lines with units,
-    one line per tax rate, totals, the payments received and the balance."""
+    """The portal page of a numbered invoice without a request (tests, screenshots)."""
     locale = babel_locale(customer.locale if customer else None)
-    tax_lines = [{**line, "rate": Decimal(str(line["rate"]))} for line in invoice.tax_lines]
-    return (
-        environment(locale, "api")
-        .get_template("portal_invoice.html")
-        .render(
-            **Formats(locale, invoice.currency).context(),
-            invoice=queries.invoice_out(invoice, today),
-            customer_name=customer.name if customer else "",
-            lines=lines,
-            tax_lines=tax_lines,
-            payments=[p for p in payments if p["currency"] == invoice.currency],
-        )
-    )
+    portal = Portal(invoice, customer, locale, "token", Seller.of(settings or Settings()))
+    return render_page(portal, lines, payments, today, **sections)
+
+
+router.include_router(portal_disputes.router)
+router.include_router(portal_dispute_page.router)

@@ -15,6 +15,7 @@ from typing import Any
 
 from babel.dates import format_date, format_time
 from babel.numbers import format_decimal
+from babel.units import format_unit
 from fastapi.responses import HTMLResponse
 
 from api.portal_forms import MAX_FILES, FormTicket
@@ -58,10 +59,11 @@ class FormState:
 
 
 def size_text(portal: Portal, size: int) -> str:
-    for unit, scale in (("MB", 1024 * 1024), ("KB", 1024)):
+    """``180 kB``, ``10 MB``, ``10 Mo``: CLDR's short digital units in the reader's locale."""
+    for unit, scale in (("digital-megabyte", 1024 * 1024), ("digital-kilobyte", 1024)):
         if size >= scale:
-            number = format_decimal(Decimal(size) / scale, format="#,##0.#", locale=portal.locale)
-            return f"{number}\u00a0{unit}"
+            value = (Decimal(size) / scale).quantize(Decimal("0.1")).normalize()
+            return format_unit(value, unit, length="short", locale=portal.locale)
     return portal.t.ngettext("%(num)s byte", "%(num)s bytes", size) % {"num": size}
 
 
@@ -74,9 +76,9 @@ def when(portal: Portal, at: datetime) -> str:
 def evidence_refusal(
     portal: Portal, refused: EvidenceRefused, filename: str, max_bytes: int
 ) -> str:
-    """A refused file in the customer's words; English readers get the checker's own
-    sentence, which says what the file really is."""
-    if portal.english:
+    """A refused file in the customer's words. English readers get the checker's own
+    sentence about a file's type, which says what the file really is."""
+    if portal.english and refused.code == "evidence_type_not_allowed":
         return f"{filename}: {refused.message}."
     words = EVIDENCE_REFUSALS.get(refused.code, EVIDENCE_REFUSALS["evidence_type_not_allowed"])
     return portal.t.gettext(words) % {"name": filename, "limit": size_text(portal, max_bytes)}

@@ -36,6 +36,10 @@ FORM_REFUSED = (
         " Open the invoice again and fill in the form there."
     ),
 )
+NOTHING_TO_DISPUTE = (
+    N_("This invoice cannot be disputed"),
+    N_("Nothing is left to dispute on this invoice."),
+)
 UNAVAILABLE = (
     N_("Please try again shortly"),
     N_("We could not record this just now. Nothing was changed; please try again in a minute."),

@@ -35,6 +35,13 @@ router = APIRouter()
 log = structlog.get_logger()
 
 FORMS = ("reply", "remedy", "evidence")
+WAITS_FOR = {"reply": DisputeStatus.WAITING_ON_CUSTOMER, "remedy": DisputeStatus.REMEDY_PROPOSED}
+# the timeline event a customer's answer writes, and what the page then says (done=)
+ANSWERED = {
+    "customer_replied": "reply",
+    "remedy_accepted": "accepted",
+    "remedy_declined": "declined",
+}
 PATH = "/invoices/{invoice_id}/disputes/{dispute_id}"
 
 
@@ -99,6 +106,15 @@ async def view_dispute(
     )
 
 
+def _answered(detail: DisputeDetail, submission_id: str) -> str | None:
+    """What this submission's answer was, if the timeline has recorded it (its event's
+    data names the request id)."""
+    for event in detail.events:
+        if event.kind in ANSWERED and event.data.get("request_id") == submission_id:
+            return ANSWERED[event.kind]
+    return None
+
+
 class _Refusal(Exception):
     def __init__(self, message: str, status: int) -> None:
         super().__init__(message)
@@ -135,22 +151,25 @@ async def _act(
         failed=purpose,
     )
     t = portal.t
+    repeat = _answered(detail, submission_id)
+    if repeat is not None:  # this form was posted before and its answer is recorded
+        await session.commit()
+        return RedirectResponse(portal.url(f"/disputes/{dispute_id}", done=repeat), 303)
     files: Files = await files_of(portal, form, settings, state) if purpose != "remedy" else []
     decision = text(form, "decision")
-    wanted = {
-        "reply": DisputeStatus.WAITING_ON_CUSTOMER,
-        "remedy": DisputeStatus.REMEDY_PROPOSED,
-    }.get(purpose)
-    if detail.status == DisputeStatus.RESOLVED:
-        state.errors.append(words_for("dispute_closed", t))
-    elif wanted is not None and detail.status != wanted:
-        state.errors.append(words_for("nothing_to_answer", t))
-    elif purpose == "reply" and not state.values["text"] and not files and not state.errors:
+    if purpose == "reply" and not state.values["text"] and not files and not state.errors:
         state.errors.append(words_for("empty_reply", t))
     elif purpose == "remedy" and decision not in ("accept", "decline"):
         state.errors.append(words_for("answer_required", t))
+    elif purpose == "evidence" and detail.status == DisputeStatus.RESOLVED:
+        state.errors.append(words_for("dispute_closed", t))
     elif purpose == "evidence" and not files and not state.errors:
         state.errors.append(t.gettext("Choose at least one file."))
+    if WAITS_FOR.get(purpose) not in (None, detail.status):
+        # Not what the dispute waits for now (as far as the page knows): a repeat of a
+        # post the process took already, or a late one. Its update decides, and gets the
+        # first answer or a refusal; no file is stored before it has.
+        files = []
     if state.errors:
         return await _page(portal, detail, session, settings, cookie, state, status=422)
     await session.commit()

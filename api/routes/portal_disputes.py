@@ -45,13 +45,14 @@ from api.portal_forms import (
     uploads,
 )
 from api.portal_labels import refusal
-from api.portal_pages import FORM_REFUSED, UNAVAILABLE, Portal, open_portal
-from api.portal_view import invoice_disputes
+from api.portal_pages import FORM_REFUSED, NOTHING_TO_DISPUTE, UNAVAILABLE, Portal, open_portal
+from api.portal_view import DISPUTABLE_STATUSES, invoice_disputes
 from core.settings import Settings
 from domain.disputes.model import DisputeReason
 from domain.evidence import EvidenceRefused, classify, safe_filename
 from schemas.disputes import DisputeIntake, OpenDisputeInput
 from store import queries
+from store.disputes import dispute_id_for
 
 router = APIRouter()
 log = structlog.get_logger()
@@ -113,6 +114,21 @@ def _intake_values(form: FormData) -> dict[str, object]:
     }
 
 
+async def _disputable(session: SessionDep, portal: Portal, submission_id: str = "") -> int:
+    """What is left to dispute: the balance less what open disputes contest, other than
+    the one this submission opened already (a double submit is answered as the first
+    was); 0 for an invoice that cannot be disputed (paid, cancelled, voided)."""
+    invoice = portal.invoice
+    own = dispute_id_for(submission_id) if submission_id else None
+    disputes = await invoice_disputes(session, portal, invoice.id)
+    if any(d.dispute_id == own for d in disputes):
+        return max(queries.balance_of(invoice), 1)  # the process answers a repeat
+    if invoice.voided_at is not None or invoice.status not in DISPUTABLE_STATUSES:
+        return 0
+    open_minor = sum(d.disputed_minor for d in disputes if d.open)
+    return max(queries.balance_of(invoice) - open_minor, 0)
+
+
 async def _form_page(
     portal: Portal,
     session: SessionDep,
@@ -122,9 +138,7 @@ async def _form_page(
     status: int = 200,
 ) -> Response:
     invoice = portal.invoice
-    disputes = await invoice_disputes(session, portal, invoice.id)
-    open_minor = sum(d.disputed_minor for d in disputes if d.open)
-    balance = queries.balance_of(invoice) - open_minor
+    balance = await _disputable(session, portal)
     lines = await _lines(session, invoice.id)
     await session.commit()
     response = render_form(
@@ -132,7 +146,7 @@ async def _form_page(
         lines,
         state,
         settings.evidence_max_bytes,
-        balance_minor=max(balance, 0),
+        balance_minor=balance,
         status=status,
     )
     return with_cookie(response, settings, cookie)
@@ -150,6 +164,9 @@ async def dispute_form(
     opened = await open_portal(session, settings, invoice_id, token, accept_language)
     if not isinstance(opened, Portal):
         return opened
+    if not await _disputable(session, opened):
+        await session.commit()
+        return opened.message(409, NOTHING_TO_DISPUTE)
     cookie = browser_cookie(request)
     state = FormState(tickets={"dispute": issue(settings, cookie, invoice_id, "dispute")})
     state.values = {"lines": []}
@@ -157,8 +174,10 @@ async def dispute_form(
 
 
 def _check_intake(
-    portal: Portal, values: dict[str, object], state: FormState
+    portal: Portal, values: dict[str, object], state: FormState, disputable_minor: int
 ) -> DisputeIntake | None:
+    """The intake the form describes, or None with its errors in `state` (the process
+    checks the rest: lines already disputed, an amount above the named lines)."""
     t = portal.t
     reason = str(values["reason"])
     if reason not in {r.value for r in DisputeReason}:
@@ -176,10 +195,10 @@ def _check_intake(
             t.gettext("Enter the amount as a number, such as %(example)s.")
             % {"example": portal.formats.money(12050)}
         )
-    if amount_minor is not None and amount_minor > queries.balance_of(portal.invoice):
+    if amount_minor is not None and amount_minor > disputable_minor:
         state.errors.append(
-            t.gettext("The amount is more than the balance of %(balance)s.")
-            % {"balance": portal.formats.money(queries.balance_of(portal.invoice))}
+            t.gettext("The amount is more than the %(balance)s that can be disputed.")
+            % {"balance": portal.formats.money(disputable_minor)}
         )
     if state.errors:
         return None
@@ -219,7 +238,11 @@ async def open_dispute(
     # the same submission id again: a corrected form is still one request
     ticket = issue(settings, cookie, invoice_id, "dispute", submission_id=submission_id)
     state = FormState(tickets={"dispute": ticket}, values=_intake_values(form))
-    intake = _check_intake(portal, state.values, state)
+    disputable = await _disputable(session, portal, submission_id)
+    if not disputable:
+        await session.commit()
+        return portal.message(409, NOTHING_TO_DISPUTE)
+    intake = _check_intake(portal, state.values, state, disputable)
     files = await files_of(portal, form, settings, state)
     if intake is None or state.errors:
         return await _form_page(portal, session, settings, cookie, state, 422)

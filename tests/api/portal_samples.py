@@ -14,6 +14,7 @@ from typing import Any
 
 from api.portal_dispute_view import FormState, render_dispute, render_form
 from api.portal_forms import FormTicket
+from api.portal_labels import STATUSES, label
 from api.portal_pages import Portal, Seller
 from api.portal_view import ListedDispute, render_invoice_page
 from core.settings import Settings
@@ -32,16 +33,24 @@ SETTINGS = Settings(
     seller_tax_id="GB 284 1937 02",
     seller_email="accounts@northwind.test",
 )
-LINES = [
-    ("Senior consultant, October", "8", "hour", 15000),
-    ("Workshop", "1", "day", 90000),
-    ("Support", "12.5", "hour", 10000),
-    ("Licences", "3", "unit", 2000),
-]
+LINES = {
+    "en_GB": [
+        ("Senior consultant, October", "8", "hour", 15000),
+        ("Workshop", "1", "day", 90000),
+        ("Support", "12.5", "hour", 10000),
+        ("Licences", "3", "unit", 2000),
+    ],
+    "fr_CA": [
+        ("Conseiller principal, octobre", "8", "hour", 15000),
+        ("Atelier", "1", "day", 90000),
+        ("Soutien", "12.5", "hour", 10000),
+        ("Licences", "3", "unit", 2000),
+    ],
+}
 
 
 def sample_portal(locale: str = "en_GB", *, paid_minor: int = 0, status: str = "ISSUED") -> Portal:
-    snapshot = sample_invoice(locale, LINES)
+    snapshot = sample_invoice(locale, LINES[locale])
     invoice = Invoice(
         id=snapshot.invoice_id,
         customer_id=snapshot.customer_id,
@@ -74,7 +83,7 @@ def sample_portal(locale: str = "en_GB", *, paid_minor: int = 0, status: str = "
 
 
 def sample_lines(locale: str = "en_GB") -> list[dict[str, Any]]:
-    return [line.model_dump(mode="json") for line in sample_invoice(locale, LINES).lines]
+    return [line.model_dump(mode="json") for line in sample_invoice(locale, LINES[locale]).lines]
 
 
 def payments(portal: Portal, amount_minor: int) -> list[dict[str, Any]]:
@@ -87,9 +96,8 @@ def payments(portal: Portal, amount_minor: int) -> list[dict[str, Any]]:
     ]
 
 
-def listed(
-    status: str = "remedy_proposed", words: str = "Proposal awaiting your answer"
-) -> ListedDispute:
+def listed(portal: Portal, status: str = "remedy_proposed") -> ListedDispute:
+    words = label(STATUSES, status, portal.t)
     return ListedDispute("dsp_1", "DSP-2026-0007", status, words, OPENED, 36000, 36000)
 
 
@@ -212,9 +220,11 @@ def pages(locale: str = "en_GB") -> dict[str, str]:
     lines = sample_lines(locale)
     limit = SETTINGS.evidence_max_bytes
     invoice = render_invoice_page(
-        portal, lines, payments(portal, 50000), TODAY, disputes=[listed()]
+        portal, lines, payments(portal, 50000), TODAY, disputes=[listed(portal)]
     )
-    form = render_form(portal, lines, tickets(), limit, balance_minor=portal.invoice.total_minor)
+    form = render_form(
+        portal, lines, tickets(), limit, balance_minor=portal.invoice.total_minor - 50000 - 36000
+    )
     dispute = render_dispute(portal, sample_dispute(), lines, tickets(), limit)
     return {
         "portal-invoice": invoice,

@@ -24,6 +24,7 @@ from temporalio.client import Client
 
 from api import dispute_service
 from api.app import create_app
+from api.dispute_service import DisputeRefused
 from core.links import portal_view_url
 from core.settings import Settings
 from schemas.dispute_tables import DisputeEventRow, DisputeEvidenceRow, DisputeRow
@@ -83,6 +84,7 @@ class FakeDisputes:
     opened: list[OpenDisputeInput] = field(default_factory=list)
     replies: list[tuple[str, CustomerReply]] = field(default_factory=list)
     refusal: Exception | None = None
+    answered: set[str] = field(default_factory=set)
 
     async def open_dispute(
         self, client: Client, settings: Settings, invoice_id: str, data: OpenDisputeInput
@@ -131,12 +133,43 @@ class FakeDisputes:
     async def customer_reply(
         self, client: Client, settings: Settings, dispute_id: str, reply: CustomerReply
     ) -> DisputeActionResult:
+        """As the dispute workflow's `customer_reply` update: the request id is the update
+        id (a repeat gets the first answer), the validator refuses what nothing waits for,
+        and the answer moves the dispute back to its owner with a timeline event."""
         self.replies.append((dispute_id, reply))
         if self.refusal is not None:
             raise self.refusal
-        return DisputeActionResult(
+        first = DisputeActionResult(
             dispute_id=dispute_id, status=DisputeStatus.OPEN, level=1, message="recorded"
         )
+        if reply.request_id in self.answered:
+            return first
+        async with transaction(self.sessions) as session:
+            row = await session.get(DisputeRow, dispute_id)
+            assert row is not None
+            waits = "waiting_on_customer" if reply.accept is None else "remedy_proposed"
+            if row.status != waits:
+                raise DisputeRefused(
+                    "there is no question or proposal waiting for your answer",
+                    code="nothing_to_answer",
+                )
+            kind = "customer_replied"
+            if reply.accept is not None:
+                kind = "remedy_accepted" if reply.accept else "remedy_declined"
+            await disputes.update_dispute(session, dispute_id, status="open")
+            await disputes.add_event(
+                session,
+                dispute_id=dispute_id,
+                event_key=f"{dispute_id}:{reply.request_id}",
+                at=datetime.now(UTC),
+                kind=kind,
+                actor="customer",
+                text=reply.text,
+                visible_to_customer=True,
+                data={"evidence_ids": reply.evidence_ids, "request_id": reply.request_id},
+            )
+        self.answered.add(reply.request_id)
+        return first
 
 
 @dataclass

@@ -117,12 +117,14 @@ async def test_an_information_request_is_answered_with_text_and_a_file_once(
         portal, dispute_id, "reply", html, files=[("quote.pdf", PDF)], text="Quote attached."
     )
     assert first.status_code == second.status_code == 303
+    assert first.headers["location"] == second.headers["location"]
     assert first.headers["location"].endswith("&done=reply")
-    [(sent_to, reply), (_, again)] = portal.fake.replies
+    # the second post finds its answer on the timeline: nothing is sent or stored again
+    [(sent_to, reply)] = portal.fake.replies
     assert sent_to == dispute_id and reply.text == "Quote attached." and reply.accept is None
-    assert reply.request_id == again.request_id == hidden(html, "submission_id", "/reply?")
-    assert len(reply.evidence_ids) == 1 and reply.evidence_ids == again.evidence_ids
-    assert (await portal.counts())[2] == 1  # the same file twice is one piece of evidence
+    assert reply.request_id == hidden(html, "submission_id", "/reply?")
+    assert len(reply.evidence_ids) == 1
+    assert (await portal.counts())[2] == 1
     done = text((await portal.browser.get(first.headers["location"])).text)
     assert "Your answer has been sent." in done and "quote.pdf PDF" in done
 
@@ -134,10 +136,13 @@ async def test_an_empty_answer_or_one_when_nothing_is_asked_is_refused(portal: P
     empty = await _post(portal, dispute_id, "reply", html, text="")
     assert empty.status_code == 422 and "Write an answer or attach a file." in text(empty.text)
     await portal.set_status(dispute_id, "open")
-    late = await _post(portal, dispute_id, "reply", html, text="Here it is")
-    assert late.status_code == 422
+    late = await _post(
+        portal, dispute_id, "reply", html, files=[("late.pdf", PDF)], text="Here it is"
+    )
+    assert late.status_code == 409  # the process refuses it; no file stored before it did
     assert "There is no question or proposal waiting for your answer." in text(late.text)
-    assert portal.fake.replies == []
+    assert [r.evidence_ids for _, r in portal.fake.replies] == [[]]
+    assert (await portal.counts())[2] == 0
 
 
 @pytest.mark.parametrize("decision", ["accept", "decline"])
@@ -156,19 +161,15 @@ async def test_a_proposed_remedy_is_shown_and_accepted_or_declined(
     words = text(html)
     assert "Our proposal A credit note: £120.00 We credit the £100 difference plus VAT." in words
     assert "Accept the proposal" in words and "Decline" in words
-    response = await _post(
-        portal,
-        dispute_id,
-        "remedy",
-        html,
-        decision=decision,
-        comment="Thanks" * (decision == "decline"),
-    )
+    comment = "Thanks" * (decision == "decline")
+    response = await _post(portal, dispute_id, "remedy", html, decision=decision, comment=comment)
     assert response.status_code == 303
     assert response.headers["location"].endswith(
         "&done=accepted" if decision == "accept" else "&done=declined"
     )
-    [(_, reply)] = portal.fake.replies
+    twice = await _post(portal, dispute_id, "remedy", html, decision=decision, comment=comment)
+    assert twice.headers["location"] == response.headers["location"]
+    [(_, reply)] = portal.fake.replies  # the double click was one answer
     assert reply.accept is (decision == "accept")
     assert reply.text == ("Thanks" if decision == "decline" else "")
 

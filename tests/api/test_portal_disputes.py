@@ -110,11 +110,12 @@ async def test_a_dispute_opens_with_its_attachments_and_lands_on_its_page(
     assert (await portal.counts())[2] == 2
 
 
+@pytest.mark.parametrize("lines", [["1"], []], ids=["a line", "the whole invoice"])
 async def test_a_double_submit_opens_one_dispute_and_shows_the_same_page(
-    portal: Portal,
+    portal: Portal, lines: list[str]
 ) -> None:
     _, ticket = await _form(portal)
-    data = _fields(ticket)
+    data = _fields(ticket, lines=lines)
     first = await _post(portal, data, files=[("note.pdf", PDF)])
     second = await _post(portal, data, files=[("note.pdf", PDF)])
     assert first.status_code == second.status_code == 303
@@ -122,6 +123,10 @@ async def test_a_double_submit_opens_one_dispute_and_shows_the_same_page(
     assert [o.request_id for o in portal.fake.opened] == [ticket["submission_id"]] * 2
     disputes, _, evidence = await portal.counts()
     assert (disputes, evidence) == (1, 1)
+    if not lines:  # the whole balance is disputed now: a new form has nothing left
+        again = await portal.browser.get(portal.path("/disputes/new"))
+        assert again.status_code == 409
+        assert "Nothing is left to dispute on this invoice." in text(again.text)
 
 
 async def test_a_disguised_attachment_gets_the_form_again_and_creates_nothing(
@@ -153,7 +158,7 @@ async def test_an_oversized_attachment_is_refused_before_anything_is_stored(
     response = await _post(portal, _fields(ticket), files=[("big.pdf", big)])
     assert response.status_code == 422
     errors = text(response.text.split('role="alert">')[1].split("</div>")[0])
-    assert "big.pdf" in errors and "64 KB" in errors
+    assert "big.pdf" in errors and "64 kB" in errors
     assert portal.fake.opened == [] and await portal.counts() == (0, 0, 0)
 
 
@@ -168,7 +173,7 @@ async def test_bad_fields_get_the_form_again_with_what_is_wrong(portal: Portal) 
     assert "Enter the amount as a number, such as £120.50." in words
     above = await _post(portal, _fields(ticket, amount="99,999.00"))
     assert above.status_code == 422
-    assert "The amount is more than the balance of £2,592.00." in text(above.text)
+    assert "The amount is more than the £2,592.00 that can be disputed." in text(above.text)
     assert portal.fake.opened == []
 
 

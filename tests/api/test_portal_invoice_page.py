@@ -95,11 +95,11 @@ def test_pay_and_dispute_are_hidden_when_nothing_is_due() -> None:
 
 def test_an_open_dispute_shows_disputed_its_amount_and_a_link_to_its_page() -> None:
     portal = sample_portal("en_GB", status="DISPUTED")
-    html = render_invoice_page(portal, sample_lines(), [], TODAY, disputes=[listed()])
+    html = render_invoice_page(portal, sample_lines(), [], TODAY, disputes=[listed(portal)])
     words = text(html)
     assert re.search(r'<span class="status disputed">Disputed</span>', html)
     assert "Being prepared" not in words  # DISPUTED is not shown as a raw status
-    assert "Disputed £360.00" in words
+    assert "Amount due £4,092.00 of which £360.00 disputed" in words
     assert "the disputed amount is not due; please pay the rest" in words
     assert 'href="/portal/invoices/inv_1/disputes/dsp_1?token=tok"' in html
     assert "DSP-2026-0007 Proposal awaiting your answer opened on 6 November 2026" in words

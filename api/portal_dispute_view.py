@@ -121,6 +121,8 @@ def _timeline(portal: Portal, detail: DisputeDetail) -> list[dict[str, Any]]:
         if not event.visible_to_customer:
             continue
         said = event.text if event.kind in EVENTS_WITH_TEXT else ""
+        if event.kind in ("remedy_proposed", "resolved") and event.data.get("kind"):
+            said = _remedy_words(portal, event.data)  # the workflow's own text is English
         if said.strip().lower() in _FILLER:
             said = ""
         respond_by = event.data.get("respond_by") if event.kind == "information_requested" else None
@@ -134,6 +136,18 @@ def _timeline(portal: Portal, detail: DisputeDetail) -> list[dict[str, Any]]:
             }
         )
     return items
+
+
+def _remedy_words(portal: Portal, data: dict[str, Any]) -> str:
+    """A remedy in one line: its kind (and amount), then the owner's note."""
+    kind = label(REMEDIES, str(data["kind"]), portal.t)
+    if data.get("amount_minor"):
+        kind = portal.t.gettext("%(remedy)s: %(amount)s") % {
+            "remedy": kind,
+            "amount": portal.formats.money(data["amount_minor"]),
+        }
+    note = str(data.get("note") or "")
+    return f"{kind}. {note}" if note else kind
 
 
 def _evidence(portal: Portal, detail: DisputeDetail) -> list[dict[str, Any]]:

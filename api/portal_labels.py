@@ -65,7 +65,6 @@ EVENTS_WITH_TEXT = frozenset(
         "note",
         "evidence_added",
         "remedy_declined",
-        "resolved",
     }
 )
 

@@ -5,13 +5,23 @@ evidence; every POST checked (CSRF, status, files) and idempotent, a GET changin
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from api.dispute_service import DisputeRefused
-from tests.api.portal_samples import remedy_data
+from api.portal_dispute_view import render_dispute
+from tests.api.portal_samples import (
+    OPENED,
+    event,
+    remedy_data,
+    sample_dispute,
+    sample_lines,
+    sample_portal,
+    tickets,
+)
 from tests.api.portal_support import Portal, hidden, running_portal, seed_invoice, text
 
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
@@ -227,3 +237,31 @@ async def test_opening_the_dispute_page_changes_nothing(portal: Portal) -> None:
         await _page(portal, dispute_id)
     assert await portal.counts() == before and portal.fake.replies == []
     assert len(portal.fake.opened) == 1
+
+
+def test_a_resolved_dispute_reads_in_french_with_its_outcome_and_no_forms() -> None:
+    portal = sample_portal("fr_CA")
+    detail = sample_dispute(status="resolved")
+    detail.resolution = "credit_note"
+    detail.resolution_note = "Nous créditons les 3 heures en trop."
+    detail.events.append(
+        event(
+            "resolved",
+            OPENED + timedelta(days=3),
+            "credit note: 3 hours",  # the workflow's own words are English
+            data=remedy_data(amount_minor=36000, note="Nous créditons les 3 heures en trop."),
+        )
+    )
+    html = bytes(
+        render_dispute(portal, detail, sample_lines("fr_CA"), tickets(), 10 * 1024 * 1024).body
+    ).decode()
+    words = text(html)
+    assert '<html lang="fr-CA">' in html
+    assert "Contestation DSP-2026-0007 Concernant la facture INV-2026-0042 Réglée" in words
+    assert "Motif Quantité Montant contesté 360,00\u00a0$" in words
+    assert "Résultat\u00a0: Une note de crédit. Nous créditons les 3 heures en trop." in words
+    assert "Contestation réglée" in words
+    assert "Une note de crédit\u00a0: 360,00\u00a0$. Nous créditons les 3 heures en trop." in words
+    assert "credit note" not in words and "internal" not in words
+    assert "timesheet-october.pdf PDF · 180 ko" in words and "Vous" in words
+    assert "<form" not in html  # nothing to answer, no evidence to add once resolved

@@ -19,6 +19,7 @@ from api.routes import (
     approval_config,
     approvals,
     billing,
+    dispute_actions,
     disputes,
     exception_review,
     exceptions,
@@ -88,6 +89,7 @@ def create_app(
     app.include_router(approvals.router)
     app.include_router(exceptions.router)
     app.include_router(exception_review.router)
+    app.include_router(dispute_actions.router)
     app.include_router(disputes.router)
 
     @app.get("/healthz", tags=["ops"])

@@ -40,11 +40,13 @@ async def invoice_update(
     update_id: str | None = None,
     ended: Callable[[], Awaitable[ApiError | None]] | None = None,
     what: str | None = None,
+    workflow_id: str | None = None,
 ) -> R:
     """`ended`: asked when Temporal knows no running process (it finished, or never was):
     the refusal to give for an invoice whose process has ended, or None (404). `what`
-    names the action in a 503's words (default: the update's name)."""
-    handle = temporal.get_workflow_handle(invoice_workflow_id(invoice_id))
+    names the action in a 503's words (default: the update's name). `workflow_id` sends
+    it to another process of the invoice (a dispute's) instead of the invoice's own."""
+    handle = temporal.get_workflow_handle(workflow_id or invoice_workflow_id(invoice_id))
     try:
         return await handle.execute_update(
             update, arg, id=update_id, result_type=result_type, rpc_timeout=UPDATE_TIMEOUT

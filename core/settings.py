@@ -16,6 +16,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.approval import RateTable
+from domain.disputes import DisputeLadder, DisputeRouting
 from domain.matching.model import Tolerances
 from domain.matching.routing import ExceptionRouting
 
@@ -118,6 +119,27 @@ class Settings(BaseSettings):
     exception_expire_after_h: float = 240
     exception_business_hours: bool = False
     exception_link_max_age_s: int = 14 * 24 * 3600
+
+    # Dispute evidence: the folder of content-addressed blobs (integrations/evidence_storage.py)
+    # and the largest file accepted, refused before anything is stored
+    evidence_dir: str = ".data/evidence"
+    evidence_max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+
+    # Disputes. Level 1's owner by rule (reason category, customer; round robin in a
+    # group), the ladder's levels above it with their SLA in business days, and the amounts
+    # at which a dispute starts higher (minor units of the invoice currency), e.g.
+    # INVOICEFLOW_DISPUTE_LADDER='{"levels": [{"level": 1, "name": "Team", "group": "ar",
+    #   "sla_business_days": 5}, ...], "start_at": [{"level": 2, "from_amount_minor": 500000}]}'
+    dispute_routing: DisputeRouting = DisputeRouting()
+    dispute_ladder: DisputeLadder = DisputeLadder()
+    # a credit note above this needs an approver of this group (approve / reject)
+    dispute_credit_approval_threshold_minor: int = Field(default=100_000, ge=0)
+    dispute_credit_approval_group: str = "Finance managers"
+    dispute_credit_approval_expire_after_h: float = Field(default=120, gt=0)
+    dispute_write_off_limit_minor: int = Field(default=5_000, ge=0)
+    dispute_info_response_days: int = Field(default=7, ge=1)
+    dispute_remedy_response_days: int = Field(default=10, ge=1)
+    dispute_declines_before_escalation: int = Field(default=2, ge=1)
 
     @property
     def effective_log_format(self) -> str:

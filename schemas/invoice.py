@@ -27,9 +27,15 @@ class InvoiceStatus(StrEnum):
     CLOSED = "CLOSED"
     CANCELLED = "CANCELLED"  # withdrawn before it was issued; keeps its number, owes nothing
     EXCEPTION = "EXCEPTION"  # does not match its PO: a person resolves it before it goes out
+    DISPUTED = "DISPUTED"  # issued; the customer disputes part of it (that part is not due)
 
 
-OPEN_STATUSES = (InvoiceStatus.ISSUED, InvoiceStatus.PARTIALLY_PAID, InvoiceStatus.OVERDUE)
+OPEN_STATUSES = (
+    InvoiceStatus.ISSUED,
+    InvoiceStatus.PARTIALLY_PAID,
+    InvoiceStatus.OVERDUE,
+    InvoiceStatus.DISPUTED,
+)
 
 
 class StartInvoiceInput(BaseModel):
@@ -226,6 +232,12 @@ class InvoiceState(BaseModel):
     version: int = 1
     approval: dict[str, Any] | None = None
     match: dict[str, Any] | None = None  # PO matching: outcome, reasons, the exception
+    # disputes: open ones (contested amount, not due) and resolved ones (their remedy)
+    disputes: list[dict[str, Any]] = Field(default_factory=list)
+    disputed_minor: int = 0
+    credited_minor: int = 0
+    written_off_minor: int = 0
+    refunded_minor: int = 0
 
 
 class InvoiceResult(BaseModel):

@@ -18,6 +18,7 @@ AMOUNT_DUE = SearchAttributeKey.for_int("AmountDue")
 CURRENCY = SearchAttributeKey.for_keyword("Currency")
 DUE_DATE = SearchAttributeKey.for_datetime("DueDate")
 DISPUTE_LEVEL = SearchAttributeKey.for_int("DisputeLevel")
+DISPUTE_SLA_BREACHED = SearchAttributeKey.for_bool("DisputeSlaBreached")
 EXCEPTION_REASON = SearchAttributeKey.for_keyword("ExceptionReason")
 EXCEPTION_OWNER = SearchAttributeKey.for_keyword("ExceptionOwner")
 
@@ -30,6 +31,7 @@ ALL: tuple[SearchAttributeKey[Any], ...] = (
     CURRENCY,
     DUE_DATE,
     DISPUTE_LEVEL,
+    DISPUTE_SLA_BREACHED,
     EXCEPTION_REASON,
     EXCEPTION_OWNER,
 )

@@ -66,6 +66,8 @@ EVENT_KINDS = frozenset(
         "sla_breached",
         "information_requested",
         "customer_replied",
+        "no_answer",  # the customer's deadline passed without an answer
+        "resumed",  # back with the owner after a wait on the customer (SLA due moved)
         "note",
         "evidence_added",
         "remedy_proposed",

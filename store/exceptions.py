@@ -13,75 +13,21 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, text
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.matching.model import MatchReason
-from domain.matching.routing import ExceptionRoute, ExceptionRouting, pick_owner
+from domain.matching.routing import ExceptionRoute, ExceptionRouting
 from domain.tasks import Assignee
-from schemas.exception_tables import ExceptionTurn, InvoiceExceptionRow
-from schemas.tables import ApproverGroupRow, ApproverRow
+from schemas.exception_tables import InvoiceExceptionRow
+from schemas.tables import ApproverRow
 from store import audit
-from store.db import insert_if_absent
-
-_NEXT_TURN = text(
-    "UPDATE exception_turns SET next_turn = next_turn + 1 WHERE group_id = :group_id"
-    " RETURNING next_turn"
-)
+from store.groups import assignee, group_members, owner_for
 
 
 def codes_text(reasons: Sequence[MatchReason]) -> str:
     """`,A,B,`: one LIKE '%,A,%' finds every exception with reason A, on both engines."""
     return "," + ",".join(dict.fromkeys(r.code.value for r in reasons)) + ","
-
-
-async def _group(session: AsyncSession, group_ref: str | None) -> list[ApproverRow]:
-    """The active members of an active group, in the group's order. Routing names a group
-    by its id or by its name (ids are generated; names are what people configure)."""
-    if group_ref is None:
-        return []
-    group = await session.get(ApproverGroupRow, group_ref)
-    if group is None:
-        named = await session.exec(
-            select(ApproverGroupRow).where(
-                func.lower(ApproverGroupRow.name) == group_ref.lower(),
-                ApproverGroupRow.active == True,  # noqa: E712 (SQL, not Python)
-            )
-        )
-        group = named.first()
-    if group is None or not group.active:
-        return []
-    people = []
-    for member_id in group.members:
-        row = await session.get(ApproverRow, member_id)
-        if row is not None and row.active:
-            people.append(row)
-    return people
-
-
-async def _take_turn(session: AsyncSession, group_id: str) -> int:
-    await insert_if_absent(session, ExceptionTurn, group_id=group_id, next_turn=0)
-    connection = await session.connection()
-    after = (await connection.execute(_NEXT_TURN, {"group_id": group_id})).scalar_one()
-    return int(after) - 1
-
-
-async def _owner(
-    session: AsyncSession, route: ExceptionRoute
-) -> tuple[ApproverRow | None, list[ApproverRow]]:
-    members = await _group(session, route.group)
-    turn = 0 if route.owner is not None or not members else await _take_turn(session, route.group)
-    owner_id = pick_owner(route, [m.id for m in members], turn)
-    owner = next((m for m in members if m.id == owner_id), None)
-    if owner is None and owner_id is not None:  # a fixed owner outside the group
-        row = await session.get(ApproverRow, owner_id)
-        owner = row if row is not None and row.active else None
-    return owner, members
-
-
-def assignee(row: ApproverRow) -> Assignee:
-    return Assignee(person_id=row.id, name=row.name, email=row.email, time_zone=row.time_zone)
 
 
 async def open_exception(
@@ -101,11 +47,11 @@ async def open_exception(
     if existing is not None:
         return existing
     route = routing.route_for([r.code for r in reasons], customer_id)
-    owner, _ = await _owner(session, route)
+    owner, _ = await owner_for(session, route)
     escalation_owner = None
     if routing.escalation_group is not None:
         escalation_route = ExceptionRoute(group=routing.escalation_group)
-        escalation_owner, _ = await _owner(session, escalation_route)
+        escalation_owner, _ = await owner_for(session, escalation_route)
     row = InvoiceExceptionRow(
         id=exception_id,
         invoice_id=invoice_id,
@@ -148,7 +94,7 @@ async def people_of(
 ) -> tuple[list[Assignee], Assignee | None, list[Assignee]]:
     """The owner first, then the rest of their group; the escalation owner; and the rest
     of the escalation group: the seats of the exception's human task."""
-    members = await _group(session, row.group_id)
+    members = await group_members(session, row.group_id)
     owners = [assignee(m) for m in members]
     if row.owner_id is not None:
         first = [o for o in owners if o.person_id == row.owner_id]
@@ -156,7 +102,7 @@ async def people_of(
             fixed = await session.get(ApproverRow, row.owner_id)
             first = [assignee(fixed)] if fixed is not None else []
         owners = first + [o for o in owners if o.person_id != row.owner_id]
-    escalation = [assignee(m) for m in await _group(session, row.escalation_group_id)]
+    escalation = [assignee(m) for m in await group_members(session, row.escalation_group_id)]
     backup = next((p for p in escalation if p.person_id == row.escalation_owner_id), None)
     others = [p for p in escalation if backup is None or p.person_id != backup.person_id]
     return owners, backup, others

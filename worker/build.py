@@ -14,8 +14,11 @@ from activities.accounting import AccountingActivities
 from activities.approval import ApprovalActivities
 from activities.billing import BillingActivities
 from activities.delivery import DeliveryActivities
+from activities.dispute_notices import DisputeNoticeActivities
+from activities.disputes import DisputeActivities
 from activities.matching import MatchingActivities
 from activities.notices import NoticeActivities
+from activities.remedies import RemedyActivities
 from activities.store import InvoiceStoreActivities
 from activities.tasks import TaskActivities
 from core.settings import Settings
@@ -25,9 +28,10 @@ from integrations.payments import PaymentsClient
 from integrations.sms import SmsClient
 from store.db import SessionFactory
 from workflows.billing_run import BillingRunWorkflow
+from workflows.dispute import DisputeWorkflow
 from workflows.invoice import InvoiceWorkflow
 
-WORKFLOWS = [InvoiceWorkflow, BillingRunWorkflow]
+WORKFLOWS = [InvoiceWorkflow, BillingRunWorkflow, DisputeWorkflow]
 
 STICKY_TIMEOUT = timedelta(seconds=3)
 
@@ -69,8 +73,11 @@ class ActivitySet:
     billing: BillingActivities
     approval: ApprovalActivities
     notices: NoticeActivities
+    dispute_notices: DisputeNoticeActivities
+    disputes: DisputeActivities
     tasks: TaskActivities
     matching: MatchingActivities
+    remedies: RemedyActivities
 
     def all(self) -> list:  # type: ignore[type-arg]
         return [
@@ -80,6 +87,13 @@ class ActivitySet:
             self.delivery.deliver_invoice,
             self.notices.resend_invoice,
             self.notices.send_receipt,
+            self.dispute_notices.notify_customer,
+            self.disputes.record,
+            self.disputes.assign_level,
+            self.disputes.move,
+            self.disputes.credit_approvers,
+            self.disputes.issue_credit_note,
+            self.disputes.write_off,
             self.accounting.post_invoice,
             self.accounting.post_payment,
             self.billing.list_contracts,
@@ -94,6 +108,9 @@ class ActivitySet:
             self.matching.prepare_rematch,
             self.matching.open_exception,
             self.matching.update_exception,
+            self.remedies.refund,
+            self.remedies.post_credit_note,
+            self.remedies.post_write_off,
         ]
 
 
@@ -141,6 +158,14 @@ def build_activities(
             public_base_url=settings.public_base_url,
             link_secret=settings.link_signing_secret.get_secret_value(),
         ),
+        dispute_notices=DisputeNoticeActivities(
+            sessions,
+            email,
+            SmsClient(http, settings.sms_url, settings.sms_api_key.get_secret_value()),
+            mail_from=settings.mail_from,
+            public_base_url=settings.public_base_url,
+            link_secret=settings.link_signing_secret.get_secret_value(),
+        ),
         tasks=TaskActivities(
             sessions,
             email,
@@ -149,6 +174,16 @@ def build_activities(
             link_secret=settings.link_signing_secret.get_secret_value(),
         ),
         matching=MatchingActivities(sessions, settings),
+        disputes=DisputeActivities(sessions, settings),
+        remedies=RemedyActivities(
+            sessions,
+            PaymentsClient(
+                http, settings.payments_url, settings.payments_api_key.get_secret_value()
+            ),
+            AccountingClient(
+                http, settings.accounting_url, settings.accounting_api_key.get_secret_value()
+            ),
+        ),
     )
 
 

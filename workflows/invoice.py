@@ -15,6 +15,7 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.store import InvoiceStoreActivities
     from schemas.approval import CorrectInput, DecideInput, DecideResult
+    from schemas.disputes import DisputeOpened, OpenDisputeInput
     from schemas.invoice import (
         CancelInvoiceInput,
         CancelInvoiceResult,
@@ -34,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.stages.approve import ApprovalStage
     from workflows.stages.collect import CollectionStage
     from workflows.stages.deliver import DeliveryStage
+    from workflows.stages.dispute import DisputeStage
     from workflows.stages.match import MatchStage
     from workflows.stages.post import AccountingStage
 
@@ -58,6 +60,7 @@ class InvoiceWorkflow:
         self._delivery = DeliveryStage(self._process)
         self._accounting = AccountingStage(self._process)
         self._collection = CollectionStage(self._process, self._accounting)
+        self._disputes = DisputeStage(self._process, self._accounting)
 
     @workflow.run
     async def run(self, request: StartInvoiceInput) -> InvoiceResult:
@@ -84,10 +87,14 @@ class InvoiceWorkflow:
         self._accounting.start(invoice)
         while True:
             await self._collection.run(invoice)
+            if self._disputes.running:  # settled but disputed: the remedy decides
+                await self._wait_for_disputes()
+                continue
             p.waits_for("accounting posts")
             await self._accounting.settled()
-            if not self._collection.pending:  # a payment that arrived meanwhile is applied
-                break
+            if not self._collection.pending and not self._disputes.running:
+                break  # a payment or a dispute that arrived meanwhile is dealt with first
+        await self._disputes.settled()
         await p.store_status(InvoiceStatus.CLOSED, "close")
         p.set_status(InvoiceStatus.CLOSED)
         await self._collection.after_close(invoice)
@@ -97,6 +104,18 @@ class InvoiceWorkflow:
             status=p.status,
             number=invoice.number,
             paid_minor=p.paid_minor,
+        )
+
+    async def _wait_for_disputes(self) -> None:
+        p = self._process
+        p.waits_for("the open disputes' outcome")
+        seen = p.adjustments
+        await workflow.wait_condition(
+            lambda: (
+                not self._disputes.running
+                or bool(self._collection.pending)
+                or p.adjustments != seen
+            )
         )
 
     # --- generate, reject, cancel --------------------------------------------------------
@@ -180,6 +199,16 @@ class InvoiceWorkflow:
         """The invoice's PO was amended or received against: an exception matches again."""
         self._matching.po_changed()
 
+    @workflow.update(name="open_dispute")
+    async def open_dispute(self, data: OpenDisputeInput) -> DisputeOpened:
+        """A customer disputes (part of) the issued invoice: from the portal or
+        `POST /invoices/{id}/disputes`; send it with the update id `data.request_id`."""
+        return await self._disputes.open_dispute(data)
+
+    @open_dispute.validator
+    def _validate_open_dispute(self, data: OpenDisputeInput) -> None:
+        self._disputes.validate_open(data)
+
     @workflow.update(name="correct")
     async def correct(self, data: CorrectInput) -> str:
         """New lines for an invoice an approver sent back."""
@@ -253,4 +282,9 @@ class InvoiceWorkflow:
             accounting_invoice_ref=self._accounting.invoice_ref,
             payments=list(self._collection.payments.values()),
             refused_payments=list(self._collection.refused),
+            disputes=self._disputes.view(),
+            disputed_minor=p.disputed_minor,
+            credited_minor=p.credited_minor,
+            written_off_minor=p.written_off_minor,
+            refunded_minor=p.refunded_minor,
         )

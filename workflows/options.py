@@ -68,6 +68,16 @@ ACCOUNTING_RETRY = RetryPolicy(
     non_retryable_error_types=["AccountingRejected"],
 )
 
+# A refund at the payment provider: retried through an outage like an accounting post; a
+# refund the provider refuses (more than the payments left to refund) is flagged instead.
+REFUND_TIMEOUT = timedelta(seconds=60)
+REFUND_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=5),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=10),
+    non_retryable_error_types=["RefundRejected", "NotRefundable"],
+)
+
 # After the due date an unpaid invoice waits in bounded steps; reminders (a later issue)
 # hook into each step. A bounded wait also keeps a forgotten invoice visible as a timer.
 OVERDUE_RECHECK = timedelta(days=7)

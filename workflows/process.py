@@ -44,6 +44,13 @@ class InvoiceProcess:
         self.invoice: InvoiceSnapshot | None = None
         self.version = 1
         self.paid_minor = 0
+        # taken off the balance by disputes' remedies; refunded: paid back at the provider
+        self.credited_minor = 0
+        self.written_off_minor = 0
+        self.refunded_minor = 0
+        # the amount of the invoice's open disputes: not due while they run
+        self.disputed_minor = 0
+        self._adjustments = 0  # moves of the balance other than payments (a remedy)
         self.waiting_for: str | None = "invoice generation"
         self.payment_url: str | None = None
         self.cancel: CancelInvoiceInput | None = None
@@ -53,9 +60,30 @@ class InvoiceProcess:
     # --- status ------------------------------------------------------------------------
 
     def balance(self) -> int:
+        """What the customer still owes (negative: paid beyond it, not refunded yet)."""
         if self.invoice is None or self.status == InvoiceStatus.CANCELLED:
             return 0
-        return self.invoice.total_minor - self.paid_minor
+        taken = self.credited_minor + self.written_off_minor
+        return self.invoice.total_minor - taken - self.paid_minor + self.refunded_minor
+
+    def undisputed_balance(self) -> int:
+        """What can be due and overdue now: the balance less what open disputes contest."""
+        return max(0, self.balance() - self.disputed_minor)
+
+    def adjusted(self) -> None:
+        """A remedy moved the balance: a stage waiting on the balance looks again."""
+        self._adjustments += 1
+
+    @property
+    def adjustments(self) -> int:
+        return self._adjustments
+
+    def collecting_status(self) -> InvoiceStatus:
+        """The status of an invoice being collected, from its payments and due date."""
+        invoice = self.invoice
+        if invoice is not None and workflow.now() >= overdue_at(invoice) and self.balance() > 0:
+            return InvoiceStatus.OVERDUE
+        return InvoiceStatus.PARTIALLY_PAID if self.paid_minor else InvoiceStatus.ISSUED
 
     def set_status(self, status: InvoiceStatus, number: str | None = None) -> None:
         """The live status and the search attributes operations filter on."""

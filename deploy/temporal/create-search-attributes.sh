@@ -28,6 +28,7 @@ AmountDue Int
 Currency Keyword
 DueDate Datetime
 DisputeLevel Int
+DisputeSlaBreached Bool
 ExceptionReason Keyword
 ExceptionOwner Keyword
 "

@@ -28,7 +28,7 @@ from typing import Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from domain.tasks.timing import DeadlineKind, TaskTimers, next_deadline
+from domain.tasks.timing import DeadlineKind, TaskTimers, escalation_due, next_deadline
 
 TaskStatus = Literal["open", "decided", "expired"]
 TaskRefusalCode = Literal["not_your_task", "choice_not_allowed", "task_closed", "task_expired"]
@@ -274,9 +274,7 @@ def escalates_at(task: HumanTask, state: TaskState) -> dt.datetime | None:
         return None
     first = task.owners[0] if task.owners else task.backup
     zone = first.time_zone if first else "UTC"
-    far = TaskClock(opened_at=state.clock.opened_at, reminders_sent=10**6)
-    upcoming = far.deadline(task.timers, zone)
-    return upcoming[1] if upcoming else None
+    return escalation_due(state.clock.opened_at, task.timers, time_zone=zone)
 
 
 def on_deadline(

@@ -73,6 +73,16 @@ class TaskTimers(BaseModel):
         return self
 
 
+def escalation_due(
+    opened_at: dt.datetime, timers: TaskTimers, *, time_zone: str = "UTC"
+) -> dt.datetime:
+    """When a task opened at `opened_at` escalates, reminders or not."""
+    if timers.business_hours:
+        hours = timers.escalate_after / dt.timedelta(hours=1)
+        return add_business_hours(opened_at, hours, time_zone)
+    return opened_at + timers.escalate_after
+
+
 def next_deadline(
     opened_at: dt.datetime,
     timers: TaskTimers,

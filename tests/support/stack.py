@@ -110,8 +110,14 @@ class Stack:
 
 @contextlib.asynccontextmanager
 async def running_stack(
-    temporal: Client, database_url: str, *, run_worker: bool = True, workflow_sandbox: bool = True
+    temporal: Client,
+    database_url: str,
+    *,
+    run_worker: bool = True,
+    workflow_sandbox: bool = True,
+    **overrides: Any,
 ) -> AsyncIterator[Stack]:
+    """`overrides`: settings of this test's stack (``dispute_write_off_limit_minor=...``)."""
     api_socket = bound_socket()
     host, port = api_socket.getsockname()[:2]
     api_url = f"http://{host}:{port}"
@@ -139,6 +145,7 @@ async def running_stack(
             accounting_api_key=sandbox.settings.api_key,
             payments_webhook_secret=WEBHOOK_SECRET,
             workflow_sandbox=workflow_sandbox,
+            **overrides,
         )
         engine = create_engine(database_url)
         sessions = session_factory(engine)

@@ -45,9 +45,13 @@ class CollectionStage:
     # --- the stage -----------------------------------------------------------------------
 
     async def run(self, invoice: InvoiceSnapshot) -> None:
-        """Apply payments until the balance is settled; mark OVERDUE after the due date."""
+        """Apply payments until the balance is settled; mark OVERDUE after the due date.
+
+        While a dispute is open its amount is not due: the invoice shows DISPUTED, the
+        rest is still collected, and it is marked OVERDUE only once no dispute is open
+        and an undisputed part is unpaid after the due date."""
         p = self._p
-        while p.paid_minor < invoice.total_minor or self.pending:
+        while p.balance() > 0 or self.pending:
             if self.pending:
                 payment = self.pending.pop(0)
                 # arrived before the invoice existed, so the signal could not check it
@@ -59,16 +63,26 @@ class CollectionStage:
                 self._accounting.post_payment(invoice, payment, view)
                 continue
             p.waits_for("payment")
-            if p.status == InvoiceStatus.OVERDUE:
+            past_due = workflow.now() >= overdue_at(invoice)
+            if p.status == InvoiceStatus.OVERDUE or (past_due and not self._may_be_overdue()):
                 timeout = options.OVERDUE_RECHECK
             else:
                 timeout = max(overdue_at(invoice) - workflow.now(), timedelta(seconds=1))
+            seen = p.adjustments
+
+            def moved(seen: int = seen) -> bool:
+                return bool(self.pending) or p.adjustments != seen
+
             try:
-                await workflow.wait_condition(lambda: bool(self.pending), timeout=timeout)
+                await workflow.wait_condition(moved, timeout=timeout)
             except TimeoutError:
-                if p.status != InvoiceStatus.OVERDUE:
+                if p.status != InvoiceStatus.OVERDUE and self._may_be_overdue():
                     await p.store_status(InvoiceStatus.OVERDUE, "overdue")
                     p.set_status(InvoiceStatus.OVERDUE)
+
+    def _may_be_overdue(self) -> bool:
+        """No dispute is open, and something is still to pay."""
+        return not self._p.disputed_minor and self._p.undisputed_balance() > 0
 
     async def after_close(self, invoice: InvoiceSnapshot) -> None:
         """Paid again while closing: recorded and posted, never lost; then the last
@@ -92,7 +106,8 @@ class CollectionStage:
             amount_minor=payment.amount_minor,
             paid_at=payment.paid_at,
         )
-        self._p.set_status(recorded.status)
+        disputed = self._p.disputed_minor > 0  # the invoice shows DISPUTED while one is open
+        self._p.set_status(InvoiceStatus.DISPUTED if disputed else recorded.status)
         self._receipts.append(asyncio.ensure_future(self._send_receipt(invoice, payment)))
         return view
 

@@ -41,9 +41,22 @@ class AccountingStage:
     ) -> None:
         self._posts.append(asyncio.ensure_future(self._post_payment(invoice, payment, view)))
 
+    def post_remedy(self, activity: Any, arg: Any) -> None:
+        """A dispute's credit note or write-off, after the invoice's own post."""
+        self._posts.append(asyncio.ensure_future(self._post_after_invoice(activity, arg)))
+
+    async def _post_after_invoice(self, activity: Any, arg: Any) -> PostingResult | None:
+        if await self._posts[0] is None:  # accounting has no invoice to attach it to
+            return None
+        return await self._post(activity, arg)
+
     async def settled(self) -> None:
         """Every post started so far has landed (or was refused and flagged)."""
-        await asyncio.gather(*self._posts)
+        while True:
+            posts = list(self._posts)
+            await asyncio.gather(*posts)
+            if len(posts) == len(self._posts):  # none started meanwhile
+                return
 
     async def post_payment_now(
         self, invoice: InvoiceSnapshot, payment: PaymentReceived, view: PaymentView

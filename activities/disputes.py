@@ -27,6 +27,8 @@ from schemas.dispute_flow import (
     LevelAssignment,
     RecordDisputeInput,
     RecordedDispute,
+    RecordPlanInput,
+    TrackPlanInput,
     WriteOffInput,
 )
 from schemas.dispute_tables import DisputeRow
@@ -261,6 +263,32 @@ class DisputeActivities:
             amount_minor=row.amount_minor,
             issued_at=row.created_at,
         )
+
+    @activity.defn(name="disputes.record_plan")
+    async def record_plan(self, data: RecordPlanInput) -> None:
+        """The accepted payment plan's instalments, once."""
+        async with transaction(self._sessions) as session:
+            await disputes.insert_instalments(
+                session,
+                dispute_id=data.dispute_id,
+                invoice_id=data.invoice_id,
+                instalments=data.instalments,
+            )
+
+    @activity.defn(name="disputes.track_plan")
+    async def track_plan(self, data: TrackPlanInput) -> None:
+        """What each instalment has been paid and its status now (values: a repeat is
+        harmless)."""
+        async with transaction(self._sessions) as session:
+            for sequence, paid, status in data.positions:
+                await disputes.update_instalment(
+                    session,
+                    invoice_id=data.invoice_id,
+                    dispute_id=data.dispute_id,
+                    sequence=sequence,
+                    paid_minor=paid,
+                    status=status,
+                )
 
     @activity.defn(name="disputes.write_off")
     async def write_off(self, data: WriteOffInput) -> None:

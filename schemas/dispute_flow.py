@@ -173,6 +173,28 @@ class DisputeOutcome(BaseModel):
     instalments: list[InstalmentPlan] = Field(default_factory=list)
 
 
+class PlanInForce(BaseModel):
+    """A payment plan the customer accepted: it replaces the invoice's due date by its
+    instalments' (payments after `base_paid_minor` pay them in due-date order)."""
+
+    dispute_id: str
+    instalments: list[InstalmentPlan]
+    base_paid_minor: int
+
+
+class TrackPlanInput(BaseModel):
+    invoice_id: str
+    dispute_id: str
+    # (sequence, paid_minor, status) of each instalment now
+    positions: list[tuple[int, int, str]]
+
+
+class RecordPlanInput(BaseModel):
+    dispute_id: str
+    invoice_id: str
+    instalments: list[InstalmentPlan]
+
+
 class DisputeLive(BaseModel):
     """The dispute workflow's `state` query."""
 

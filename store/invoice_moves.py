@@ -74,6 +74,8 @@ async def record_payment(
         status = InvoiceStatus.PARTIALLY_PAID
     if stored_status == InvoiceStatus.CLOSED.value:
         status = InvoiceStatus.CLOSED  # a late extra payment is recorded, the invoice stays closed
+    if stored_status == InvoiceStatus.DISPUTED.value:
+        status = InvoiceStatus.DISPUTED  # until the dispute's outcome moves it
     if new:
         await connection.execute(
             _SET_PAID,

@@ -94,6 +94,8 @@ class ActivitySet:
             self.disputes.credit_approvers,
             self.disputes.issue_credit_note,
             self.disputes.write_off,
+            self.disputes.record_plan,
+            self.disputes.track_plan,
             self.accounting.post_invoice,
             self.accounting.post_payment,
             self.billing.list_contracts,

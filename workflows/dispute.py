@@ -146,6 +146,11 @@ class DisputeWorkflow:
     def _validate_reply(self, data: CustomerReply) -> None:
         self._case.validate_reply(data)
 
+    @workflow.signal(name="invoice_paid")
+    def invoice_paid(self, paid_minor: int) -> None:
+        """From the invoice's workflow: what the customer has paid of the invoice now."""
+        self._case.invoice_paid(paid_minor)
+
     # --- the view -----------------------------------------------------------------------
 
     @workflow.query(name="state")

@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         DisputeOutcome,
         IssueCreditNoteInput,
         LevelAssignment,
+        RecordPlanInput,
         WriteOffInput,
     )
     from schemas.dispute_notices import DisputeCustomerNotice, DisputeNoticeKind
@@ -58,7 +59,12 @@ with workflow.unsafe.imports_passed_through():
 Stop = Literal["sla", "information", "proposal"]
 Answer = Literal["accepted", "declined", "silent"]
 # Remedies this version carries out end to end; the others are refused by the validator.
-AVAILABLE = (RemedyKind.CREDIT_NOTE, RemedyKind.WRITE_OFF, RemedyKind.REJECTION)
+AVAILABLE = (
+    RemedyKind.CREDIT_NOTE,
+    RemedyKind.WRITE_OFF,
+    RemedyKind.PAYMENT_PLAN,
+    RemedyKind.REJECTION,
+)
 
 
 def end_of(day: date) -> datetime:
@@ -399,6 +405,10 @@ class DisputeCase:
             "there is no question or proposal waiting for your answer", type="nothing_to_answer"
         )
 
+    def invoice_paid(self, paid_minor: int) -> None:
+        """The invoice took a payment: remedies are checked against what is open now."""
+        self.input = self.input.model_copy(update={"paid_minor": paid_minor})
+
     def replied(self, data: CustomerReply) -> None:
         self.reply = data
 
@@ -465,6 +475,18 @@ class DisputeCase:
             outcome = outcome.model_copy(
                 update={"write_off_id": write_off_id, "written_off_minor": proposal.amount_minor}
             )
+        elif proposal.kind == RemedyKind.PAYMENT_PLAN:
+            await workflow.execute_local_activity_method(
+                DisputeActivities.record_plan,
+                RecordPlanInput(
+                    dispute_id=c.dispute_id,
+                    invoice_id=c.invoice_id,
+                    instalments=proposal.instalments,
+                ),
+                start_to_close_timeout=options.STORE_TIMEOUT,
+                retry_policy=options.STORE_RETRY,
+            )
+            outcome = outcome.model_copy(update={"instalments": proposal.instalments})
         self.status = DisputeStatus.RESOLVED
         await self.move(
             "resolved",

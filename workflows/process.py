@@ -8,6 +8,7 @@ Deterministic: no I/O but the store's status step, times from ``workflow.now()``
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
@@ -16,8 +17,10 @@ from temporalio.common import SearchAttributeUpdate
 
 with workflow.unsafe.imports_passed_through():
     from activities.store import InvoiceStoreActivities
+    from domain.disputes.plan import next_unpaid, plan_position
     from domain.money import format_amount
     from schemas import search_attributes as sa
+    from schemas.dispute_flow import PlanInForce
     from schemas.invoice import (
         CancelInvoiceInput,
         InvoiceSnapshot,
@@ -51,6 +54,8 @@ class InvoiceProcess:
         # the amount of the invoice's open disputes: not due while they run
         self.disputed_minor = 0
         self._adjustments = 0  # moves of the balance other than payments (a remedy)
+        self.plan: PlanInForce | None = None  # a payment plan agreed in a dispute
+        self.on_payment: list[Callable[[], None]] = []  # told after each payment applied
         self.waiting_for: str | None = "invoice generation"
         self.payment_url: str | None = None
         self.cancel: CancelInvoiceInput | None = None
@@ -78,10 +83,26 @@ class InvoiceProcess:
     def adjustments(self) -> int:
         return self._adjustments
 
+    def plan_positions(self) -> list[Any]:
+        """The payment plan's instalments as paid so far (none without a plan)."""
+        if self.plan is None:
+            return []
+        paid = self.paid_minor - self.plan.base_paid_minor
+        return plan_position(self.plan.instalments, paid, workflow.now().date())
+
+    def overdue_from(self) -> datetime:
+        """When the invoice is overdue if still unpaid: the day after its due date, or
+        under a payment plan the day after the first instalment not paid in full."""
+        assert self.invoice is not None
+        upcoming = next_unpaid(self.plan_positions())
+        if upcoming is not None:
+            return datetime.combine(upcoming.due_date + timedelta(days=1), time.min, tzinfo=UTC)
+        return overdue_at(self.invoice)
+
     def collecting_status(self) -> InvoiceStatus:
         """The status of an invoice being collected, from its payments and due date."""
         invoice = self.invoice
-        if invoice is not None and workflow.now() >= overdue_at(invoice) and self.balance() > 0:
+        if invoice is not None and workflow.now() >= self.overdue_from() and self.balance() > 0:
             return InvoiceStatus.OVERDUE
         return InvoiceStatus.PARTIALLY_PAID if self.paid_minor else InvoiceStatus.ISSUED
 
@@ -155,11 +176,11 @@ class InvoiceProcess:
         if self.waiting_for == "payment":
             overdue = self.status == InvoiceStatus.OVERDUE
             until = (
-                f"overdue since {overdue_at(invoice).date().isoformat()}; next check "
+                f"overdue since {self.overdue_from().date().isoformat()}; next check "
                 if overdue
                 else "until "
             )
-            when = workflow.now() + options.OVERDUE_RECHECK if overdue else overdue_at(invoice)
+            when = workflow.now() + options.OVERDUE_RECHECK if overdue else self.overdue_from()
             waits = (
                 f"Waiting for payment from {invoice.customer_name} ({balance}, {due}), "
                 f"{until}{when:%Y-%m-%d %H:%M} UTC"

@@ -70,7 +70,10 @@ async def wait_for_dispute(stack: Stack, dispute_id: str, status: str) -> Disput
             state = await live(stack, dispute_id)
         except Exception:  # not started yet
             return None
-        return state if state.status.value == status else None
+        if state.status.value != status:
+            return None
+        # "open" with its owner: the owner's task is waiting (a moment after the status)
+        return state if status != "open" or state.task is not None else None
 
     return await stack.wait_for(reached)  # type: ignore[no-any-return]
 

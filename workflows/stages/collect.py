@@ -16,8 +16,10 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.disputes import DisputeActivities
     from activities.notices import NoticeActivities
     from activities.store import InvoiceStoreActivities
+    from schemas.dispute_flow import TrackPlanInput
     from schemas.invoice import (
         InvoiceSnapshot,
         InvoiceStatus,
@@ -28,7 +30,7 @@ with workflow.unsafe.imports_passed_through():
         SendNoticeInput,
     )
     from workflows import options
-    from workflows.process import InvoiceProcess, overdue_at
+    from workflows.process import InvoiceProcess
     from workflows.stages.post import AccountingStage
 
 
@@ -49,7 +51,9 @@ class CollectionStage:
 
         While a dispute is open its amount is not due: the invoice shows DISPUTED, the
         rest is still collected, and it is marked OVERDUE only once no dispute is open
-        and an undisputed part is unpaid after the due date."""
+        and an undisputed part is unpaid after the due date. Under a payment plan each
+        instalment has its own due date: OVERDUE while one is unpaid after its date, and
+        back to PARTIALLY_PAID once the payments catch up."""
         p = self._p
         while p.balance() > 0 or self.pending:
             if self.pending:
@@ -61,13 +65,14 @@ class CollectionStage:
                     continue
                 view = await self._apply(invoice, payment)
                 self._accounting.post_payment(invoice, payment, view)
+                await self._plan_caught_up()
                 continue
             p.waits_for("payment")
-            past_due = workflow.now() >= overdue_at(invoice)
+            past_due = workflow.now() >= p.overdue_from()
             if p.status == InvoiceStatus.OVERDUE or (past_due and not self._may_be_overdue()):
                 timeout = options.OVERDUE_RECHECK
             else:
-                timeout = max(overdue_at(invoice) - workflow.now(), timedelta(seconds=1))
+                timeout = max(p.overdue_from() - workflow.now(), timedelta(seconds=1))
             seen = p.adjustments
 
             def moved(seen: int = seen) -> bool:
@@ -77,8 +82,39 @@ class CollectionStage:
                 await workflow.wait_condition(moved, timeout=timeout)
             except TimeoutError:
                 if p.status != InvoiceStatus.OVERDUE and self._may_be_overdue():
-                    await p.store_status(InvoiceStatus.OVERDUE, "overdue")
+                    step = "overdue" if p.plan is None else f"overdue:{p.overdue_from().date()}"
+                    await p.store_status(InvoiceStatus.OVERDUE, step)
                     p.set_status(InvoiceStatus.OVERDUE)
+                    await self._track_plan()
+
+    async def _plan_caught_up(self) -> None:
+        """Under a payment plan: record what each instalment has been paid, and leave
+        OVERDUE once no instalment is unpaid after its date."""
+        p = self._p
+        if p.plan is None:
+            return
+        positions = await self._track_plan()
+        if p.status == InvoiceStatus.OVERDUE and p.balance() > 0:
+            if not any(position.status == "overdue" for position in positions):
+                await p.store_status(InvoiceStatus.PARTIALLY_PAID, f"plan-caught-up:{p.paid_minor}")
+                p.set_status(InvoiceStatus.PARTIALLY_PAID)
+
+    async def _track_plan(self) -> list[Any]:
+        p = self._p
+        if p.plan is None or p.invoice is None:
+            return []
+        positions = p.plan_positions()
+        await workflow.execute_local_activity_method(
+            DisputeActivities.track_plan,
+            TrackPlanInput(
+                invoice_id=p.invoice.invoice_id,
+                dispute_id=p.plan.dispute_id,
+                positions=[(x.sequence, x.paid_minor, x.status) for x in positions],
+            ),
+            start_to_close_timeout=options.STORE_TIMEOUT,
+            retry_policy=options.STORE_RETRY,
+        )
+        return positions
 
     def _may_be_overdue(self) -> bool:
         """No dispute is open, and something is still to pay."""
@@ -101,6 +137,8 @@ class CollectionStage:
             retry_policy=options.STORE_RETRY,
         )
         self._p.paid_minor = recorded.paid_minor
+        for listener in self._p.on_payment:
+            listener()
         view = self.payments[payment.payment_id] = PaymentView(
             payment_id=payment.payment_id,
             amount_minor=payment.amount_minor,

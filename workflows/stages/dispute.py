@@ -31,7 +31,12 @@ with workflow.unsafe.imports_passed_through():
         line_gross_amounts,
     )
     from domain.money import format_amount
-    from schemas.dispute_flow import DisputeCaseInput, DisputeOutcome, RecordDisputeInput
+    from schemas.dispute_flow import (
+        DisputeCaseInput,
+        DisputeOutcome,
+        PlanInForce,
+        RecordDisputeInput,
+    )
     from schemas.disputes import CreditSettlement, DisputeOpened, OpenDisputeInput
     from schemas.invoice import OPEN_STATUSES, InvoiceSnapshot, InvoiceStatus
     from schemas.remedies import PostCreditNoteInput, PostWriteOffInput, RefundInput
@@ -49,6 +54,8 @@ class DisputeStage:
         self.opened: dict[str, DisputeOpened] = {}  # by request id
         self.outcomes: list[DisputeOutcome] = []
         self._running: list[asyncio.Future[Any]] = []
+        self._handles: dict[str, workflow.ChildWorkflowHandle[Any, DisputeOutcome]] = {}
+        process.on_payment.append(self._payment_taken)
 
     # --- intake ----------------------------------------------------------------------------
 
@@ -155,7 +162,7 @@ class DisputeStage:
 
     async def _run(self, invoice: InvoiceSnapshot, case: DisputeCaseInput) -> None:
         try:
-            outcome = await workflow.execute_child_workflow(
+            handle = await workflow.start_child_workflow(
                 DisputeWorkflow.run,
                 case,
                 id=f"dispute-{case.dispute_id}",
@@ -165,15 +172,34 @@ class DisputeStage:
                     f"{format_amount(case.amount_minor, case.currency)} disputed"
                 ),
             )
+            self._handles[case.dispute_id] = handle
+            outcome = await handle
         except ChildWorkflowError as err:
             workflow.logger.error("dispute.failed", extra={"error": str(err.cause)})
             self._p.flag("dispute_failed")
             return
         await self._apply(invoice, outcome)
 
+    def _payment_taken(self) -> None:
+        """Tell each open dispute what is paid now (its remedies are checked against it)."""
+        for dispute_id, handle in self._handles.items():
+            if dispute_id in self.open:
+                self._running.append(
+                    asyncio.ensure_future(
+                        handle.signal(DisputeWorkflow.invoice_paid, self._p.paid_minor)
+                    )
+                )
+
     async def _apply(self, invoice: InvoiceSnapshot, outcome: DisputeOutcome) -> None:
         p = self._p
         self.outcomes.append(outcome)
+        self._handles.pop(outcome.dispute_id, None)
+        if outcome.instalments:
+            p.plan = PlanInForce(
+                dispute_id=outcome.dispute_id,
+                instalments=outcome.instalments,
+                base_paid_minor=p.paid_minor,
+            )
         p.credited_minor += outcome.credited_minor
         p.written_off_minor += outcome.written_off_minor
         closed = self.open.pop(outcome.dispute_id, None)

@@ -29,11 +29,13 @@ from schemas.dispute_flow import (
     RecordedDispute,
     RecordPlanInput,
     TrackPlanInput,
+    VoidInvoiceInput,
     WriteOffInput,
 )
 from schemas.dispute_tables import DisputeRow
 from schemas.disputes import DisputeOpened, DisputeReason
 from schemas.invoice import InvoiceStatus
+from schemas.tables import Invoice
 from store import disputes, invoices
 from store.db import SessionFactory, transaction
 from store.groups import assignee, group_members, owner_for
@@ -289,6 +291,29 @@ class DisputeActivities:
                     paid_minor=paid,
                     status=status,
                 )
+
+    @activity.defn(name="disputes.void_invoice")
+    async def void_invoice(self, data: VoidInvoiceInput) -> None:
+        """The original of an adjusted invoice: VOID (its number kept, never reused) and
+        linked to the invoice that replaces it, once."""
+        now = datetime.now(UTC)
+        async with transaction(self._sessions) as session:
+            invoice = await session.get(Invoice, data.invoice_id)
+            if invoice is None:
+                raise ApplicationError(f"no invoice {data.invoice_id}", type="NotFound")
+            if invoice.voided_at is None:
+                invoice.voided_at = now
+                invoice.replaced_by_invoice_id = data.replaced_by_invoice_id
+                session.add(invoice)
+                await session.flush()
+            await invoices.set_status(
+                session,
+                data.invoice_id,
+                InvoiceStatus.VOID,
+                step_key=f"void:{data.dispute_id}",
+                actor=data.actor,
+                note=f"replaced by {data.replaced_by_invoice_id}",
+            )
 
     @activity.defn(name="disputes.write_off")
     async def write_off(self, data: WriteOffInput) -> None:

@@ -27,20 +27,27 @@ from temporalio.exceptions import ApplicationError
 from activities.accounting import post_once
 from activities.heartbeat import heartbeats
 from domain.refunds import NotRefundable, PlannedRefund, RefundablePayment, plan_refunds
-from integrations.accounting import AccountingClient, AccountingCreditNote, AccountingWriteOff
+from integrations.accounting import (
+    AccountingClient,
+    AccountingCreditNote,
+    AccountingVoid,
+    AccountingWriteOff,
+)
 from integrations.errors import ProviderError
 from integrations.payments import PaymentsClient, Refund
+from schemas.dispute_tables import CreditNoteRow
 from schemas.refund_tables import RefundRow
 from schemas.remedies import (
     PostCreditNoteInput,
     PostingResult,
+    PostVoidInput,
     PostWriteOffInput,
     RefundInput,
     RefundMade,
     RefundResult,
 )
 from schemas.tables import Payment
-from store import audit
+from store import audit, dispute_remedies
 from store.db import SessionFactory, insert_if_absent, transaction
 
 log = structlog.get_logger()
@@ -195,6 +202,10 @@ class RemedyActivities:
         )
         async with transaction(self._sessions) as session:
             await insert_if_absent(session, RefundRow, **row.model_dump())
+            # the credit note names its refund (the first, when it is split over payments)
+            note = await session.get(CreditNoteRow, data.credit_note_id)
+            if note is not None and note.refund_id is None:
+                await dispute_remedies.set_credit_note_refund(session, note.id, refund.id)
             await audit.record(
                 session,
                 step_key=f"{data.invoice_id}:{row.key}",
@@ -258,6 +269,25 @@ class RemedyActivities:
                     invoice_reference=data.invoice_id,
                     amount_minor=data.amount_minor,
                     currency=data.currency,
+                    reason=data.reason,
+                ),
+            ),
+        )
+
+    @activity.defn(name="accounting.post_void")
+    @heartbeats
+    async def post_void(self, data: PostVoidInput) -> PostingResult:
+        return await post_once(
+            self._sessions,
+            key=f"void:{data.invoice_id}",
+            invoice_id=data.invoice_id,
+            kind="void",
+            call=lambda: self._accounting.post_void(
+                idempotency_key=f"{data.invoice_id}:accounting-void",
+                payload=AccountingVoid(
+                    reference=f"void:{data.invoice_id}",
+                    invoice_reference=data.invoice_id,
+                    replaced_by_reference=data.replaced_by_invoice_id,
                     reason=data.reason,
                 ),
             ),

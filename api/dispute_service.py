@@ -67,6 +67,8 @@ REFUSALS: dict[str, tuple[int, str]] = {
     "empty_reply": (422, "The answer is empty"),
     "answer_required": (422, "Accept or decline"),
     "dispute_closed": (409, "The dispute is closed"),
+    "not_adjustable": (409, "Paid or credited: use a credit note"),
+    "invalid_line": (422, "Not a valid invoice line"),
     "evidence_empty": (422, "The file is empty"),
     "evidence_too_large": (413, "The file is too large"),
     "evidence_type_not_allowed": (415, "This type of file is not accepted"),

@@ -75,6 +75,13 @@ class AccountingWriteOff(BaseModel):
     reason: str
 
 
+class AccountingVoid(BaseModel):
+    reference: str
+    invoice_reference: str
+    replaced_by_reference: str | None = None
+    reason: str
+
+
 class AccountingRef(BaseModel):
     id: str
 
@@ -104,6 +111,9 @@ class AccountingClient:
         self, *, idempotency_key: str, payload: AccountingWriteOff
     ) -> AccountingRef:
         return await self._post("/accounting/v1/write-offs", idempotency_key, payload)
+
+    async def post_void(self, *, idempotency_key: str, payload: AccountingVoid) -> AccountingRef:
+        return await self._post("/accounting/v1/voids", idempotency_key, payload)
 
     async def _post(self, path: str, idempotency_key: str, payload: BaseModel) -> AccountingRef:
         data = await post_json(

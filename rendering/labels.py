@@ -65,6 +65,8 @@ _STATUSES: dict[str, Callable[[NullTranslations], str]] = {
     "PAID": lambda t: t.pgettext("invoice status", "Paid"),
     "CLOSED": lambda t: t.pgettext("invoice status", "Closed"),
     "CANCELLED": lambda t: t.pgettext("invoice status", "Cancelled"),
+    "DISPUTED": lambda t: t.pgettext("invoice status", "Disputed"),
+    "VOID": lambda t: t.pgettext("invoice status", "Void"),
 }
 
 

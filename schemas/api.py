@@ -174,11 +174,17 @@ class InvoiceOut(BaseModel):
     paid_minor: int
     credited_minor: int = Field(default=0, description="taken off by credit notes")
     written_off_minor: int = Field(default=0, description="taken off by write-offs")
-    balance_minor: int = Field(description="total less paid, credited and written off")
+    balance_minor: int = Field(
+        description="total less paid, credited and written off (0 once void)"
+    )
     overdue: bool
     rejection_reason: str | None
     po_number: str | None
     payment_url: str | None
+    # an adjusted invoice: the original is VOID (its number kept), linked both ways
+    voided_at: datetime | None = None
+    replaces_invoice_id: str | None = None
+    replaced_by_invoice_id: str | None = None
     created_at: datetime
     closed_at: datetime | None
 

@@ -171,6 +171,8 @@ class DisputeOutcome(BaseModel):
     write_off_id: str | None = None
     written_off_minor: int = 0
     instalments: list[InstalmentPlan] = Field(default_factory=list)
+    # an adjusted invoice: its corrected lines, as `POST /invoices` takes explicit lines
+    lines: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class PlanInForce(BaseModel):
@@ -193,6 +195,13 @@ class RecordPlanInput(BaseModel):
     dispute_id: str
     invoice_id: str
     instalments: list[InstalmentPlan]
+
+
+class VoidInvoiceInput(BaseModel):
+    invoice_id: str
+    replaced_by_invoice_id: str
+    dispute_id: str
+    actor: str
 
 
 class DisputeLive(BaseModel):

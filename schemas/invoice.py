@@ -28,6 +28,7 @@ class InvoiceStatus(StrEnum):
     CANCELLED = "CANCELLED"  # withdrawn before it was issued; keeps its number, owes nothing
     EXCEPTION = "EXCEPTION"  # does not match its PO: a person resolves it before it goes out
     DISPUTED = "DISPUTED"  # issued; the customer disputes part of it (that part is not due)
+    VOID = "VOID"  # replaced by an adjusted invoice after a dispute; keeps its number
 
 
 OPEN_STATUSES = (
@@ -57,6 +58,8 @@ class StartInvoiceInput(BaseModel):
     created_by: str | None = None
     # "YYYY-MM": bill the contract's unbilled entries of that period (a billing run's invoice)
     billing_period: str | None = None
+    # an adjusted invoice: the invoice it replaces (voided by a dispute's remedy)
+    replaces_invoice_id: str | None = None
 
 
 class CreateInvoiceInput(BaseModel):

@@ -12,6 +12,7 @@ from schemas.invoice import PostingResult
 
 __all__ = [
     "PostCreditNoteInput",
+    "PostVoidInput",
     "PostWriteOffInput",
     "PostingResult",
     "RefundInput",
@@ -64,4 +65,12 @@ class PostWriteOffInput(BaseModel):
     write_off_id: str
     amount_minor: int = Field(gt=0)
     currency: Currency
+    reason: str = Field(min_length=1)
+
+
+class PostVoidInput(BaseModel):
+    """Activity ``accounting.post_void``: an invoice voided and replaced by another."""
+
+    invoice_id: str
+    replaced_by_invoice_id: str | None = None
     reason: str = Field(min_length=1)

@@ -124,6 +124,7 @@ async def create_invoice(
         "external_ref": request.external_ref,
         # a refused pair is no invoice of that contract's period (it would block its entries)
         "billing_period": None if not_theirs else request.billing_period,
+        "replaces_invoice_id": request.replaces_invoice_id,
         "created_by": request.requested_by,
         "created_at": now,
         "updated_at": now,

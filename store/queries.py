@@ -11,7 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from schemas.api import InvoiceOut
 from schemas.exception_tables import InvoiceMatchRow
-from schemas.invoice import OPEN_STATUSES
+from schemas.invoice import OPEN_STATUSES, InvoiceStatus
 from schemas.tables import (
     AccountingPosting,
     AuditEvent,
@@ -35,13 +35,18 @@ def balance_of(invoice: Invoice) -> int:
     )
 
 
+# overdue is for these: a DISPUTED invoice is not (its disputed part is not due, and the
+# rest is reminded once the dispute ends), a VOID one owes nothing
+_MAY_BE_OVERDUE = [s.value for s in OPEN_STATUSES if s != InvoiceStatus.DISPUTED]
+
+
 def invoice_out(invoice: Invoice, today: date) -> InvoiceOut:
-    balance = balance_of(invoice)
+    balance = 0 if invoice.status == InvoiceStatus.VOID.value else balance_of(invoice)
     overdue = bool(
         invoice.due_date
         and invoice.due_date < today
         and balance > 0
-        and invoice.status in {s.value for s in OPEN_STATUSES}
+        and invoice.status in _MAY_BE_OVERDUE
     )
     return InvoiceOut(
         **invoice.model_dump(
@@ -65,6 +70,9 @@ def invoice_out(invoice: Invoice, today: date) -> InvoiceOut:
                 "payment_url",
                 "created_at",
                 "closed_at",
+                "voided_at",
+                "replaces_invoice_id",
+                "replaced_by_invoice_id",
             }
         ),
         balance_minor=balance,
@@ -119,7 +127,7 @@ async def list_invoices(
                 + col(Invoice.credited_minor)
                 + col(Invoice.written_off_minor)
             )
-            & col(Invoice.status).in_([s.value for s in OPEN_STATUSES])
+            & col(Invoice.status).in_(_MAY_BE_OVERDUE)
         )
         query = query.where(is_overdue if overdue else ~is_overdue)
     order = (col(Invoice.created_at).desc(), col(Invoice.id))

@@ -96,6 +96,7 @@ class ActivitySet:
             self.disputes.write_off,
             self.disputes.record_plan,
             self.disputes.track_plan,
+            self.disputes.void_invoice,
             self.accounting.post_invoice,
             self.accounting.post_payment,
             self.billing.list_contracts,
@@ -113,6 +114,7 @@ class ActivitySet:
             self.remedies.refund,
             self.remedies.post_credit_note,
             self.remedies.post_write_off,
+            self.remedies.post_void,
         ]
 
 

@@ -18,6 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.dispute_notices import DisputeNoticeActivities
     from activities.disputes import DisputeActivities
     from domain.disputes import CaseFigures, DisputeRefused, check_remedy, needs_approval
+    from domain.invoicing import ExplicitLine
     from domain.money import format_amount
     from domain.tasks import HumanTask
     from schemas import search_attributes as sa
@@ -59,12 +60,7 @@ with workflow.unsafe.imports_passed_through():
 Stop = Literal["sla", "information", "proposal"]
 Answer = Literal["accepted", "declined", "silent"]
 # Remedies this version carries out end to end; the others are refused by the validator.
-AVAILABLE = (
-    RemedyKind.CREDIT_NOTE,
-    RemedyKind.WRITE_OFF,
-    RemedyKind.PAYMENT_PLAN,
-    RemedyKind.REJECTION,
-)
+AVAILABLE = tuple(RemedyKind)
 
 
 def end_of(day: date) -> datetime:
@@ -224,6 +220,8 @@ class DisputeCase:
                 type="remedy_not_available",
             )
         c = self.input
+        if data.kind == RemedyKind.ADJUSTED_INVOICE:
+            self._validate_adjustment(data)
         try:
             check_remedy(
                 CaseFigures(
@@ -245,6 +243,25 @@ class DisputeCase:
             )
         except DisputeRefused as refused:
             raise ApplicationError(refused.message, type=refused.code) from None
+
+    def _validate_adjustment(self, data: RemedyProposal) -> None:
+        """An adjusted invoice replaces one nothing was paid or credited on; otherwise the
+        remedy is a credit note (money already moved is not voided)."""
+        c = self.input
+        if c.paid_minor or c.credited_minor or c.written_off_minor:
+            raise ApplicationError(
+                "the invoice has payments or credits: correct it with a credit note instead"
+                " of replacing it",
+                type="not_adjustable",
+            )
+        for number, line in enumerate(data.lines, start=1):
+            try:
+                ExplicitLine.model_validate(line)
+            except ValueError as bad:
+                raise ApplicationError(
+                    f"line {number} of the adjusted invoice is not valid: {bad}",
+                    type="invalid_line",
+                ) from None
 
     async def propose(self, data: RemedyProposal) -> None:
         assert self.turn is not None
@@ -487,6 +504,8 @@ class DisputeCase:
                 retry_policy=options.STORE_RETRY,
             )
             outcome = outcome.model_copy(update={"instalments": proposal.instalments})
+        elif proposal.kind == RemedyKind.ADJUSTED_INVOICE:
+            outcome = outcome.model_copy(update={"lines": proposal.lines})
         self.status = DisputeStatus.RESOLVED
         await self.move(
             "resolved",

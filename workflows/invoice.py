@@ -95,6 +95,8 @@ class InvoiceWorkflow:
             if not self._collection.pending and not self._disputes.running:
                 break  # a payment or a dispute that arrived meanwhile is dealt with first
         await self._disputes.settled()
+        if p.replaced_by is not None:
+            return await self._voided(invoice)
         await p.store_status(InvoiceStatus.CLOSED, "close")
         p.set_status(InvoiceStatus.CLOSED)
         await self._collection.after_close(invoice)
@@ -137,6 +139,20 @@ class InvoiceWorkflow:
         self._process.invoice = created.invoice
         self._match_required = created.match_required
         return created.invoice
+
+    async def _voided(self, invoice: InvoiceSnapshot) -> InvoiceResult:
+        """Replaced by an adjusted invoice: VOID, once the void is posted to accounting."""
+        p = self._process
+        p.waits_for("accounting posts")
+        await self._accounting.settled()
+        p.waiting_for = None
+        workflow.set_current_details(
+            f"**{invoice.number}** · {invoice.customer_name} · **Void**: replaced by the"
+            f" adjusted invoice {p.replaced_by} (workflow invoice-{p.replaced_by})"
+        )
+        return InvoiceResult(
+            invoice_id=p.request.invoice_id, status=InvoiceStatus.VOID, number=invoice.number
+        )
 
     def _rejected(self) -> InvoiceResult:
         p = self._process

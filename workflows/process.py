@@ -56,6 +56,7 @@ class InvoiceProcess:
         self._adjustments = 0  # moves of the balance other than payments (a remedy)
         self.plan: PlanInForce | None = None  # a payment plan agreed in a dispute
         self.on_payment: list[Callable[[], None]] = []  # told after each payment applied
+        self.replaced_by: str | None = None  # VOID: the adjusted invoice that replaces it
         self.waiting_for: str | None = "invoice generation"
         self.payment_url: str | None = None
         self.cancel: CancelInvoiceInput | None = None
@@ -66,7 +67,7 @@ class InvoiceProcess:
 
     def balance(self) -> int:
         """What the customer still owes (negative: paid beyond it, not refunded yet)."""
-        if self.invoice is None or self.status == InvoiceStatus.CANCELLED:
+        if self.invoice is None or self.status == InvoiceStatus.CANCELLED or self.replaced_by:
             return 0
         taken = self.credited_minor + self.written_off_minor
         return self.invoice.total_minor - taken - self.paid_minor + self.refunded_minor

@@ -27,6 +27,7 @@ INVOICE = "accounting_invoice"
 PAYMENT = "accounting_payment"
 CREDIT_NOTE = "accounting_credit_note"
 WRITE_OFF = "accounting_write_off"
+VOID = "accounting_void"
 
 router = APIRouter(prefix="/accounting/v1", tags=["accounting"])
 
@@ -80,6 +81,15 @@ class WriteOffCreate(BaseModel):
     reason: NonEmpty
 
 
+class VoidCreate(BaseModel):
+    """An issued invoice voided (its number kept) and replaced by a corrected one."""
+
+    reference: NonEmpty
+    invoice_reference: NonEmpty
+    replaced_by_reference: str | None = None
+    reason: NonEmpty
+
+
 def create_invoice(tx: Tx, req: InvoiceCreate) -> Effect:
     if req.subtotal_minor + req.tax_minor != req.total_minor:
         raise ProviderReject(422, "subtotal_minor + tax_minor must equal total_minor")
@@ -129,6 +139,23 @@ def create_credit_note(tx: Tx, req: CreditNoteCreate) -> Effect:
     note = {"id": new_id("acc_cn"), **req.model_dump(mode="json")}
     tx.insert(CREDIT_NOTE, note["id"], req.reference, note)
     return Effect(201, note)
+
+
+def create_void(tx: Tx, req: VoidCreate) -> Effect:
+    """Void an invoice the ledger holds; one with payments or credits is refused (the
+    ledger would have to reverse them: that is a credit note's job)."""
+    if not tx.list(INVOICE, req.invoice_reference):
+        raise ProviderReject(422, f"No invoice with reference {req.invoice_reference}")
+    if any(v["invoice_reference"] == req.invoice_reference for v in tx.list(VOID)):
+        raise ProviderReject(422, f"Invoice {req.invoice_reference} is already void")
+    for kind in (PAYMENT, CREDIT_NOTE, WRITE_OFF):
+        if any(e["invoice_reference"] == req.invoice_reference for e in tx.list(kind)):
+            raise ProviderReject(
+                422, f"Invoice {req.invoice_reference} has payments or credits: not voidable"
+            )
+    void = {"id": new_id("acc_void"), **req.model_dump(mode="json")}
+    tx.insert(VOID, void["id"], req.reference, void)
+    return Effect(201, void)
 
 
 def create_write_off(tx: Tx, req: WriteOffCreate) -> Effect:
@@ -186,3 +213,15 @@ async def list_write_offs(
     request: Request, sandbox: SandboxDep, reference: str | None = None
 ) -> JSONResponse:
     return await sandbox.gate.get(request, API, lambda: sandbox.store.records(WRITE_OFF, reference))
+
+
+@router.post("/voids", status_code=201)
+async def post_void(request: Request, sandbox: SandboxDep) -> JSONResponse:
+    return await sandbox.gate.post(request, API, VoidCreate, create_void)
+
+
+@router.get("/voids")
+async def list_voids(
+    request: Request, sandbox: SandboxDep, reference: str | None = None
+) -> JSONResponse:
+    return await sandbox.gate.get(request, API, lambda: sandbox.store.records(VOID, reference))

@@ -93,9 +93,7 @@ async def test_a_payment_plan_s_instalment_goes_overdue_on_its_own(
         await time_skipping.sleep(12 * DAY)
         await live_status(stack, invoice_id, "OVERDUE")
         assert await stack.wait_for(
-            lambda: _expect(
-                instalments(stack, dispute_id), [(1, first, "paid"), (2, 0, "overdue")]
-            )
+            lambda: _expect(instalments(stack, dispute_id), [(1, first, "paid"), (2, 0, "overdue")])
         )
         assert (await stack.invoice(invoice_id))["invoice"]["status"] == "OVERDUE"
 
@@ -106,3 +104,57 @@ async def test_a_payment_plan_s_instalment_goes_overdue_on_its_own(
 
 async def _expect(got: Any, expected: list[tuple[int, int, str]]) -> bool:
     return await got == expected  # type: ignore[no-any-return]
+
+
+async def test_an_adjusted_invoice_voids_the_original_and_reissues_it_linked(
+    time_skipping: WorkflowEnvironment, sqlite_url: str
+) -> None:
+    async with running_stack(time_skipping.client, sqlite_url) as stack:
+        await dispute_groups(stack)
+        invoice_id, issued = await issued_invoice(stack, "ap@adjusted.test")
+        number = issued["invoice"]["number"]
+        opened = await open_dispute(stack, invoice_id, lines=[1], reason="quantity")
+        dispute_id = opened["dispute_id"]
+        await wait_for_dispute(stack, dispute_id, "open")
+        corrected = [
+            {
+                "description": "Senior consultant",
+                "quantity": "7",
+                "unit": "hour",
+                "unit_price_minor": 12000,
+            },
+        ]
+        await act(
+            stack,
+            dispute_id,
+            "remedies",
+            person_id="ann",
+            kind="adjusted_invoice",
+            lines=corrected,
+            note="Seven hours were signed off, not ten",
+        )
+        await wait_for_dispute(stack, dispute_id, "remedy_proposed")
+        await customer_answers(stack, dispute_id, accept=True)
+
+        original = await stack.wait_for_status(invoice_id, "VOID")
+        replacement_id = original["invoice"]["replaced_by_invoice_id"]
+        assert replacement_id and original["invoice"]["voided_at"]
+        assert original["invoice"]["number"] == number and original["invoice"]["balance_minor"] == 0
+        replacement = await stack.wait_until_awaiting_payment(replacement_id)
+        assert replacement["invoice"]["replaces_invoice_id"] == invoice_id
+        assert replacement["invoice"]["number"] not in (None, number)
+        assert replacement["invoice"]["subtotal_minor"] == 7 * 12000
+
+        async def posted() -> tuple[list, list] | None:
+            voids = await stack.provider_records("/accounting/v1/voids")
+            invoices = await stack.provider_records("/accounting/v1/invoices")
+            mine = [v for v in voids if v["invoice_reference"] == invoice_id]
+            new = [i for i in invoices if i["reference"] == replacement_id]
+            return (mine, new) if mine and new else None
+
+        voids, new = await stack.wait_for(posted)
+        assert len(voids) == 1 and voids[0]["replaced_by_reference"] == replacement_id
+        assert len(new) == 1
+        # the replacement is delivered like any invoice: its own e-mail to the customer
+        mails = await stack.mailbox("ap@adjusted.test")
+        assert any(replacement["invoice"]["number"] in m["subject"] for m in mails)

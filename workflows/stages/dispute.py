@@ -30,16 +30,25 @@ with workflow.unsafe.imports_passed_through():
         check_intake,
         line_gross_amounts,
     )
+    from domain.invoicing import ExplicitLine
     from domain.money import format_amount
+    from schemas import search_attributes as sa
     from schemas.dispute_flow import (
         DisputeCaseInput,
         DisputeOutcome,
         PlanInForce,
         RecordDisputeInput,
+        VoidInvoiceInput,
     )
     from schemas.disputes import CreditSettlement, DisputeOpened, OpenDisputeInput
-    from schemas.invoice import OPEN_STATUSES, InvoiceSnapshot, InvoiceStatus
-    from schemas.remedies import PostCreditNoteInput, PostWriteOffInput, RefundInput
+    from schemas.ids import invoice_workflow_id
+    from schemas.invoice import OPEN_STATUSES, InvoiceSnapshot, InvoiceStatus, StartInvoiceInput
+    from schemas.remedies import (
+        PostCreditNoteInput,
+        PostVoidInput,
+        PostWriteOffInput,
+        RefundInput,
+    )
     from workflows import options
     from workflows.dispute import DisputeWorkflow
     from workflows.process import InvoiceProcess
@@ -233,13 +242,68 @@ class DisputeStage:
                     reason=outcome.note,
                 ),
             )
-        if not self.open:
+        if outcome.lines:
+            await self._replace(invoice, outcome)
+        elif not self.open:
             status = InvoiceStatus.PAID if p.balance() <= 0 else p.collecting_status()
             await p.store_status(status, f"dispute-resolved:{outcome.dispute_id}")
             p.set_status(status)
         else:
             p.set_status(InvoiceStatus.DISPUTED)
         p.adjusted()
+
+    async def _replace(self, invoice: InvoiceSnapshot, outcome: DisputeOutcome) -> None:
+        """An adjusted invoice: the corrected one starts as an invoice process of its own
+        (numbered, delivered and collected like any invoice), and this one is VOID: its
+        number kept, linked both ways, the void posted to accounting once."""
+        p = self._p
+        request = p.request
+        replacement = f"inv_{outcome.dispute_id.removeprefix('dsp_')}"
+        await workflow.start_child_workflow(
+            "Invoice",
+            StartInvoiceInput(
+                invoice_id=replacement,
+                customer_id=request.customer_id,
+                customer_name=request.customer_name,
+                contract_id=request.contract_id,
+                currency=invoice.currency,
+                po_number=invoice.po_number,
+                lines=[ExplicitLine.model_validate(line) for line in outcome.lines],
+                requested_by=f"dispute:{outcome.number}",
+                created_by=request.created_by or request.requested_by,
+                replaces_invoice_id=invoice.invoice_id,
+            ),
+            id=invoice_workflow_id(replacement),
+            parent_close_policy=ParentClosePolicy.ABANDON,
+            search_attributes=sa.at_start(
+                invoice_id=replacement,
+                customer_id=request.customer_id,
+                amount_due_minor=0,
+                currency=invoice.currency,
+            ),
+            static_summary=f"Adjusted invoice of {invoice.number} ({outcome.number})",
+        )
+        await workflow.execute_local_activity_method(
+            DisputeActivities.void_invoice,
+            VoidInvoiceInput(
+                invoice_id=invoice.invoice_id,
+                replaced_by_invoice_id=replacement,
+                dispute_id=outcome.dispute_id,
+                actor=f"dispute:{outcome.number}",
+            ),
+            start_to_close_timeout=options.STORE_TIMEOUT,
+            retry_policy=options.STORE_RETRY,
+        )
+        self._accounting.post_remedy(
+            RemedyActivities.post_void,
+            PostVoidInput(
+                invoice_id=invoice.invoice_id,
+                replaced_by_invoice_id=replacement,
+                reason=f"replaced after dispute {outcome.number}",
+            ),
+        )
+        p.replaced_by = replacement
+        p.set_status(InvoiceStatus.VOID)
 
     async def _refund(self, invoice: InvoiceSnapshot, outcome: DisputeOutcome, amount: int) -> None:
         """Money paid beyond what the invoice now comes to goes back, once."""

@@ -391,7 +391,7 @@ class DisputeCase:
                 kind = "remedy_accepted" if reply.accept else "remedy_declined"
             await self.move(
                 kind,
-                reply.text or ("accepted" if reply.accept else "declined"),
+                reply.text or _reply_summary(reply),
                 actor="customer",
                 visible=True,
                 data={"evidence_ids": reply.evidence_ids, "request_id": reply.request_id},
@@ -607,3 +607,11 @@ def remedy_view(proposal: RemedyProposal) -> dict[str, Any]:
         "note": proposal.note,
         "instalments": [i.model_dump(mode="json") for i in proposal.instalments],
     }
+
+
+def _reply_summary(reply: CustomerReply) -> str:
+    """The timeline's words for an answer the customer sent without text."""
+    if reply.accept is not None:
+        return "accepted" if reply.accept else "declined"
+    count = len(reply.evidence_ids)
+    return f"answered with {count} file{'s' if count != 1 else ''}"

@@ -3,8 +3,9 @@ the approval a large credit note needs.
 
 An owner's turn is a `OneDecisionTask` whose escalation deadline is the level's SLA due
 date: at that moment the turn stops, and the dispute climbs to the next level with a new
-owner (the ladder, not the task's backup, decides who that is). At the top level the SLA
-passing is flagged and the task escalates and expires as any task does, to operations.
+owner (the ladder, not the task's backup, decides who that is). The first SLA that passes
+flags the dispute as breached (for good: it is a fact for the report); at the top level
+the task then escalates and expires as any task does, to operations.
 Notes and information requests are "noting" choices: recorded, audited, without ending
 the turn; proposing a remedy ends it.
 """

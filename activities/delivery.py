@@ -78,23 +78,10 @@ class DeliveryActivities:
             done = await self._delivered_before(invoice.invoice_id)
             if done is not None:
                 return done
-        try:
-            link = await self._payments.create_link(
-                idempotency_key=f"{invoice.invoice_id}:payment-link",
-                reference=invoice.invoice_id,
-                amount_minor=invoice.total_minor,
-                currency=invoice.currency,
-                description=f"Invoice {invoice.number}",
-            )
-        except ProviderError as err:
-            if err.retryable:
-                raise
-            raise permanent(err) from err
-
+        link = await self._payment_link(invoice)
+        view_url = portal_view_url(self._public_base_url, self._link_secret, invoice.invoice_id)
         rendered = render_invoice_email(
-            invoice,
-            payment_url=link.url,
-            view_url=portal_view_url(self._public_base_url, self._link_secret, invoice.invoice_id),
+            invoice, payment_url=link.url if link else None, view_url=view_url
         )
         channel, recipient = "email", invoice.customer_email
         try:
@@ -110,13 +97,15 @@ class DeliveryActivities:
             if bounced.retryable:
                 raise
             try:
-                channel, recipient = await self._text(invoice, link, bounced)
+                channel, recipient = await self._text(
+                    invoice, link.url if link else view_url, bounced
+                )
             except ProviderError as failure:
                 if failure.retryable:
                     raise
                 # no channel left: the invoice stays collectable and keeps its link
                 await self._record_failure(invoice, link, failure)
-                raise permanent(failure, link.url) from failure
+                raise permanent(failure, link.url if link else None) from failure
 
         await self._record_delivery(invoice, link, channel, recipient)
         log.info("delivery.sent", invoice_id=invoice.invoice_id, channel=channel)
@@ -124,12 +113,30 @@ class DeliveryActivities:
             delivery_id=f"{invoice.invoice_id}:{channel}:issue",
             channel=channel,
             recipient=recipient,
-            payment_link_id=link.id,
-            payment_url=link.url,
+            payment_link_id=link.id if link else None,
+            payment_url=link.url if link else None,
         )
 
+    async def _payment_link(self, invoice: InvoiceSnapshot) -> PaymentLink | None:
+        """The link for what the invoice asks the customer to pay; none when credit on
+        the customer's account covers it all."""
+        if invoice.amount_due_minor <= 0:
+            return None
+        try:
+            return await self._payments.create_link(
+                idempotency_key=f"{invoice.invoice_id}:payment-link",
+                reference=invoice.invoice_id,
+                amount_minor=invoice.amount_due_minor,
+                currency=invoice.currency,
+                description=f"Invoice {invoice.number}",
+            )
+        except ProviderError as err:
+            if err.retryable:
+                raise
+            raise permanent(err) from err
+
     async def _text(
-        self, invoice: InvoiceSnapshot, link: PaymentLink, bounced: ProviderError
+        self, invoice: InvoiceSnapshot, url: str, bounced: ProviderError
     ) -> tuple[str, str]:
         """The fallback: the links by SMS, when the mailbox refused the e-mail for good.
         Raises the e-mail's refusal when there is no phone, one naming both refusals when
@@ -141,7 +148,7 @@ class DeliveryActivities:
             await self._sms.send(
                 idempotency_key=f"{invoice.invoice_id}:sms:issue",
                 to=invoice.customer_phone,
-                body=sms_text(invoice, link.url),
+                body=sms_text(invoice, url),
                 reference=invoice.invoice_id,
             )
         except ProviderError as err:
@@ -152,12 +159,13 @@ class DeliveryActivities:
         return "sms", invoice.customer_phone
 
     async def _record_delivery(
-        self, invoice: InvoiceSnapshot, link: PaymentLink, channel: str, recipient: str
+        self, invoice: InvoiceSnapshot, link: PaymentLink | None, channel: str, recipient: str
     ) -> None:
         """One write for the link and the delivery: SQLite has a single writer, so fewer
         write transactions per invoice is throughput."""
         async with transaction(self._sessions) as session:
-            await invoices.set_payment_link(session, invoice.invoice_id, link.id, link.url)
+            if link is not None:
+                await invoices.set_payment_link(session, invoice.invoice_id, link.id, link.url)
             await insert_if_absent(
                 session,
                 Delivery,
@@ -176,15 +184,16 @@ class DeliveryActivities:
                 entity="delivery",
                 action="invoice.delivered",
                 actor="workflow",
-                data={"channel": channel, "recipient": recipient, "link": link.id},
+                data={"channel": channel, "recipient": recipient, "link": link and link.id},
             )
 
     async def _record_failure(
-        self, invoice: InvoiceSnapshot, link: PaymentLink, failure: ProviderError
+        self, invoice: InvoiceSnapshot, link: PaymentLink | None, failure: ProviderError
     ) -> None:
         """No message reached the customer: keep the link, and say why in the audit."""
         async with transaction(self._sessions) as session:
-            await invoices.set_payment_link(session, invoice.invoice_id, link.id, link.url)
+            if link is not None:
+                await invoices.set_payment_link(session, invoice.invoice_id, link.id, link.url)
             await audit.record(
                 session,
                 step_key=f"{invoice.invoice_id}:delivery_failed",
@@ -192,7 +201,11 @@ class DeliveryActivities:
                 entity="delivery",
                 action="invoice.delivery_failed",
                 actor="workflow",
-                data={"provider": failure.provider, "detail": failure.detail, "link": link.id},
+                data={
+                    "provider": failure.provider,
+                    "detail": failure.detail,
+                    "link": link and link.id,
+                },
             )
 
     async def _delivered_before(self, invoice_id: str) -> DeliverInvoiceResult | None:
@@ -203,7 +216,7 @@ class DeliveryActivities:
                 if done is None:
                     continue
                 row = await session.get(Invoice, invoice_id)
-                assert row is not None and row.payment_link_id and row.payment_url
+                assert row is not None
                 log.info("delivery.already_sent", invoice_id=invoice_id, channel=channel)
                 return DeliverInvoiceResult(
                     delivery_id=done.id,

@@ -29,12 +29,14 @@ from activities.heartbeat import heartbeats
 from domain.refunds import NotRefundable, PlannedRefund, RefundablePayment, plan_refunds
 from integrations.accounting import (
     AccountingClient,
+    AccountingCreditAllocation,
     AccountingCreditNote,
     AccountingVoid,
     AccountingWriteOff,
 )
 from integrations.errors import ProviderError
 from integrations.payments import PaymentsClient, Refund
+from schemas.customer_credit import PostCreditAllocationInput
 from schemas.dispute_tables import CreditNoteRow
 from schemas.refund_tables import RefundRow
 from schemas.remedies import (
@@ -289,6 +291,28 @@ class RemedyActivities:
                     invoice_reference=data.invoice_id,
                     replaced_by_reference=data.replaced_by_invoice_id,
                     reason=data.reason,
+                ),
+            ),
+        )
+
+    @activity.defn(name="accounting.post_credit_allocation")
+    @heartbeats
+    async def post_credit_allocation(self, data: PostCreditAllocationInput) -> PostingResult:
+        """Customer credit taken off a later invoice: the credit note allocated to it."""
+        key = f"{data.credit_note_id}:{data.invoice_id}"
+        return await post_once(
+            self._sessions,
+            key=f"credit_allocation:{key}",
+            invoice_id=data.invoice_id,
+            kind="credit_allocation",
+            call=lambda: self._accounting.post_credit_allocation(
+                idempotency_key=f"{key}:accounting-credit-allocation",
+                payload=AccountingCreditAllocation(
+                    reference=f"allocation:{key}",
+                    credit_note_reference=data.credit_note_id,
+                    invoice_reference=data.invoice_id,
+                    amount_minor=data.amount_minor,
+                    currency=data.currency,
                 ),
             ),
         )

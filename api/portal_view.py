@@ -18,6 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.portal_labels import STATUSES, label
 from api.portal_pages import Portal
+from schemas.credit_tables import CreditApplicationRow
 from schemas.dispute_tables import CreditNoteRow, DisputeRow
 from schemas.disputes import OPEN_DISPUTE_STATUSES
 from schemas.invoice import OPEN_STATUSES
@@ -74,6 +75,17 @@ async def invoice_credit_notes(session: AsyncSession, invoice_id: str) -> list[d
     return [row.model_dump() for row in rows]
 
 
+async def invoice_credits_applied(session: AsyncSession, invoice_id: str) -> list[dict[str, Any]]:
+    """Credit from the customer's account taken off this invoice, by credit note."""
+    rows = await session.exec(
+        select(CreditApplicationRow, CreditNoteRow.number)
+        .join(CreditNoteRow, col(CreditNoteRow.id) == col(CreditApplicationRow.credit_note_id))
+        .where(CreditApplicationRow.invoice_id == invoice_id)
+        .order_by(col(CreditApplicationRow.applied_at), col(CreditApplicationRow.id))
+    )
+    return [{"number": number, "amount_minor": row.amount_minor} for row, number in rows]
+
+
 def badges(
     portal: Portal, overdue: bool, balance_minor: int, disputed: bool
 ) -> list[dict[str, str]]:
@@ -101,11 +113,12 @@ def render_invoice_page(
     today: date,
     *,
     credit_notes: list[dict[str, Any]] | None = None,
+    credits_applied: list[dict[str, Any]] | None = None,
     disputes: list[ListedDispute] | None = None,
     done: str | None = None,
 ) -> str:
-    """The invoice page's HTML. `credit_notes` and `disputes` get a section only when
-    there are any."""
+    """The invoice page's HTML. `credit_notes`, `credits_applied` (account credit taken
+    off it) and `disputes` get rows or a section only when there are any."""
     invoice = portal.invoice
     out = queries.invoice_out(invoice, today)
     disputes = disputes or []
@@ -122,6 +135,8 @@ def render_invoice_page(
         tax_lines=tax_lines,
         payments=[p for p in payments if p["currency"] == invoice.currency],
         credit_notes=credit_notes or [],
+        credits_applied=credits_applied or [],
+        credit_carried_minor=invoice.credit_carried_minor,
         written_off_minor=invoice.written_off_minor,
         balance_minor=balance,
         disputed_minor=min(disputed_minor, balance),

@@ -82,6 +82,14 @@ class AccountingVoid(BaseModel):
     reason: str
 
 
+class AccountingCreditAllocation(BaseModel):
+    reference: str
+    credit_note_reference: str
+    invoice_reference: str
+    amount_minor: int
+    currency: str
+
+
 class AccountingRef(BaseModel):
     id: str
 
@@ -114,6 +122,11 @@ class AccountingClient:
 
     async def post_void(self, *, idempotency_key: str, payload: AccountingVoid) -> AccountingRef:
         return await self._post("/accounting/v1/voids", idempotency_key, payload)
+
+    async def post_credit_allocation(
+        self, *, idempotency_key: str, payload: AccountingCreditAllocation
+    ) -> AccountingRef:
+        return await self._post("/accounting/v1/credit-allocations", idempotency_key, payload)
 
     async def _post(self, path: str, idempotency_key: str, payload: BaseModel) -> AccountingRef:
         data = await post_json(

@@ -24,7 +24,7 @@ class RenderedEmail:
 
 
 def render_invoice_email(
-    invoice: InvoiceSnapshot, *, payment_url: str, view_url: str | None = None
+    invoice: InvoiceSnapshot, *, payment_url: str | None, view_url: str | None = None
 ) -> RenderedEmail:
     locale = babel_locale(invoice.customer_locale)
     formats = Formats(locale, invoice.currency)
@@ -37,7 +37,7 @@ def render_invoice_email(
     t = translations(locale)
     subject = t.gettext("Invoice %(number)s for %(total)s") % {
         "number": invoice.number,
-        "total": formats.money(invoice.total_minor),
+        "total": formats.money(invoice.amount_due_minor),
     }
     env = environment(locale)
     return RenderedEmail(
@@ -57,7 +57,7 @@ def render_invoice_sms(invoice: InvoiceSnapshot, *, payment_url: str) -> str:
     )
     return text % {
         "number": invoice.number,
-        "amount": formats.money(invoice.total_minor),
+        "amount": formats.money(invoice.amount_due_minor),
         "date": formats.date(invoice.due_date),
         "url": payment_url,
     }

@@ -174,8 +174,15 @@ class InvoiceOut(BaseModel):
     paid_minor: int
     credited_minor: int = Field(default=0, description="taken off by credit notes")
     written_off_minor: int = Field(default=0, description="taken off by write-offs")
+    credit_applied_minor: int = Field(
+        default=0, description="taken off from credit on the customer's account"
+    )
+    credit_carried_minor: int = Field(
+        default=0, description="an overpayment kept as credit on the customer's account"
+    )
     balance_minor: int = Field(
-        description="total less paid, credited and written off (0 once void)"
+        description="total less paid, credited, written off and credit applied, plus credit"
+        " carried to the customer's account (0 once void)"
     )
     overdue: bool
     rejection_reason: str | None

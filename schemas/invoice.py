@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from domain.invoicing import BillableItem, ExplicitLine, InvoiceLine, TaxLine
+from schemas.customer_credit import AppliedCredit
 
 
 class InvoiceStatus(StrEnum):
@@ -87,6 +88,17 @@ class InvoiceSnapshot(BaseModel):
     tax_minor: int
     total_minor: int
     po_number: str | None = None
+    # taken off what the customer is asked to pay, from credit on their account
+    credits_applied: list[AppliedCredit] = Field(default_factory=list)
+
+    @property
+    def credit_applied_minor(self) -> int:
+        return sum(c.amount_minor for c in self.credits_applied)
+
+    @property
+    def amount_due_minor(self) -> int:
+        """What the invoice asks the customer to pay when it is sent."""
+        return self.total_minor - self.credit_applied_minor
 
 
 class CreateInvoiceResult(BaseModel):
@@ -105,8 +117,9 @@ class DeliverInvoiceResult(BaseModel):
     delivery_id: str
     channel: str
     recipient: str
-    payment_link_id: str
-    payment_url: str
+    # none when the customer's credit covers the whole invoice: nothing to pay
+    payment_link_id: str | None = None
+    payment_url: str | None = None
 
 
 class CancelInvoiceInput(BaseModel):
@@ -241,6 +254,9 @@ class InvoiceState(BaseModel):
     credited_minor: int = 0
     written_off_minor: int = 0
     refunded_minor: int = 0
+    # customer credit: taken off this invoice from the account; an overpayment kept there
+    credit_applied_minor: int = 0
+    credit_carried_minor: int = 0
 
 
 class InvoiceResult(BaseModel):

@@ -136,6 +136,10 @@ class Invoice(SQLModel, table=True):
     # (balance = total - paid - credited - written off)
     credited_minor: int = 0
     written_off_minor: int = 0
+    # customer credit: taken off this invoice from the customer's account, and an
+    # overpayment here carried to the account (balance less applied, plus carried)
+    credit_applied_minor: int = 0
+    credit_carried_minor: int = 0
     tax_lines: list[dict[str, Any]] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False)
     )

@@ -26,12 +26,15 @@ from store import approvals
 
 
 def balance_of(invoice: Invoice) -> int:
-    """What the customer still owes: the total less payments, credit notes and write-offs."""
+    """What the customer still owes: the total less payments, credit notes, write-offs and
+    credit taken from the customer's account, plus an overpayment kept on that account."""
     return (
         invoice.total_minor
         - invoice.paid_minor
         - invoice.credited_minor
         - invoice.written_off_minor
+        - invoice.credit_applied_minor
+        + invoice.credit_carried_minor
     )
 
 
@@ -65,6 +68,8 @@ def invoice_out(invoice: Invoice, today: date) -> InvoiceOut:
                 "paid_minor",
                 "credited_minor",
                 "written_off_minor",
+                "credit_applied_minor",
+                "credit_carried_minor",
                 "rejection_reason",
                 "po_number",
                 "payment_url",
@@ -122,10 +127,11 @@ async def list_invoices(
             col(Invoice.due_date).is_not(None)
             & (col(Invoice.due_date) < today)
             & (
-                col(Invoice.total_minor)
+                col(Invoice.total_minor) + col(Invoice.credit_carried_minor)
                 > col(Invoice.paid_minor)
                 + col(Invoice.credited_minor)
                 + col(Invoice.written_off_minor)
+                + col(Invoice.credit_applied_minor)
             )
             & col(Invoice.status).in_(_MAY_BE_OVERDUE)
         )

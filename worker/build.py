@@ -13,6 +13,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.accounting import AccountingActivities
 from activities.approval import ApprovalActivities
 from activities.billing import BillingActivities
+from activities.customer_credits import CustomerCreditActivities
 from activities.delivery import DeliveryActivities
 from activities.dispute_notices import DisputeNoticeActivities
 from activities.disputes import DisputeActivities
@@ -78,6 +79,7 @@ class ActivitySet:
     tasks: TaskActivities
     matching: MatchingActivities
     remedies: RemedyActivities
+    credits: CustomerCreditActivities
 
     def all(self) -> list:  # type: ignore[type-arg]
         return [
@@ -115,6 +117,9 @@ class ActivitySet:
             self.remedies.post_credit_note,
             self.remedies.post_write_off,
             self.remedies.post_void,
+            self.remedies.post_credit_allocation,
+            self.credits.grant,
+            self.credits.apply,
         ]
 
 
@@ -188,6 +193,7 @@ def build_activities(
                 http, settings.accounting_url, settings.accounting_api_key.get_secret_value()
             ),
         ),
+        credits=CustomerCreditActivities(sessions),
     )
 
 

@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.process import Cancelled, InvoiceProcess
     from workflows.stages.approve import ApprovalStage
     from workflows.stages.collect import CollectionStage
+    from workflows.stages.credit import CustomerCreditStage
     from workflows.stages.deliver import DeliveryStage
     from workflows.stages.dispute import DisputeStage
     from workflows.stages.match import MatchStage
@@ -60,7 +61,8 @@ class InvoiceWorkflow:
         self._delivery = DeliveryStage(self._process)
         self._accounting = AccountingStage(self._process)
         self._collection = CollectionStage(self._process, self._accounting)
-        self._disputes = DisputeStage(self._process, self._accounting)
+        self._credits = CustomerCreditStage(self._process, self._accounting)
+        self._disputes = DisputeStage(self._process, self._accounting, self._credits)
 
     @workflow.run
     async def run(self, request: StartInvoiceInput) -> InvoiceResult:
@@ -82,9 +84,13 @@ class InvoiceWorkflow:
         except Cancelled:
             return await self._cancelled(invoice)
         p.set_status(InvoiceStatus.ISSUED, number=invoice.number)
+        invoice = p.invoice = await self._credits.take_off(invoice)
+        if invoice.credits_applied:
+            p.set_status(InvoiceStatus.ISSUED)  # the amount due, less the credit
         p.waits_for("delivery to the customer")
         await self._delivery.run(invoice)
         self._accounting.start(invoice)
+        self._credits.post_allocations(invoice)
         while True:
             await self._collection.run(invoice)
             if self._disputes.running:  # settled but disputed: the remedy decides
@@ -303,4 +309,6 @@ class InvoiceWorkflow:
             credited_minor=p.credited_minor,
             written_off_minor=p.written_off_minor,
             refunded_minor=p.refunded_minor,
+            credit_applied_minor=invoice.credit_applied_minor if invoice else 0,
+            credit_carried_minor=p.credit_carried_minor,
         )

@@ -51,6 +51,8 @@ class InvoiceProcess:
         self.credited_minor = 0
         self.written_off_minor = 0
         self.refunded_minor = 0
+        # an overpayment kept as credit on the customer's account (instead of a refund)
+        self.credit_carried_minor = 0
         # the amount of the invoice's open disputes: not due while they run
         self.disputed_minor = 0
         self._adjustments = 0  # moves of the balance other than payments (a remedy)
@@ -66,11 +68,13 @@ class InvoiceProcess:
     # --- status ------------------------------------------------------------------------
 
     def balance(self) -> int:
-        """What the customer still owes (negative: paid beyond it, not refunded yet)."""
+        """What the customer still owes (negative: paid beyond it, not refunded or kept
+        on account yet); credit taken off it from the customer's account counts as paid."""
         if self.invoice is None or self.status == InvoiceStatus.CANCELLED or self.replaced_by:
             return 0
-        taken = self.credited_minor + self.written_off_minor
-        return self.invoice.total_minor - taken - self.paid_minor + self.refunded_minor
+        taken = self.credited_minor + self.written_off_minor + self.invoice.credit_applied_minor
+        returned = self.refunded_minor + self.credit_carried_minor
+        return self.invoice.total_minor - taken - self.paid_minor + returned
 
     def undisputed_balance(self) -> int:
         """What can be due and overdue now: the balance less what open disputes contest."""

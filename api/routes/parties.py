@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import UTC, date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
+from sqlmodel import col, select
 
 from api.deps import ApiKeyDep, IdempotencyKeyDep, SessionDep
 from api.errors import NotFoundError, Unprocessable
@@ -19,6 +21,9 @@ from schemas.api import (
     CustomerOut,
     CustomerPage,
 )
+from schemas.credit_tables import CustomerCreditRow
+from schemas.customer_credit import CustomerCreditEntry, CustomerCreditOut
+from schemas.dispute_tables import CreditNoteRow
 from schemas.ids import new_id
 from schemas.tables import Contract, Customer
 from store import audit, queries
@@ -89,6 +94,39 @@ async def get_customer(customer_id: str, session: SessionDep, _: ApiKeyDep) -> C
     if customer is None:
         raise NotFoundError(f"customer {customer_id} does not exist")
     return CustomerOut.model_validate(customer, from_attributes=True)
+
+
+@router.get("/customers/{customer_id}/credit", response_model=CustomerCreditOut)
+async def get_customer_credit(
+    customer_id: str, session: SessionDep, _: ApiKeyDep
+) -> CustomerCreditOut:
+    """Credit on the customer's account (credit notes on paid invoices the customer kept
+    instead of a refund): what is left per currency, and each credit with what remains of
+    it. The next invoices in that currency take it off, oldest credit first."""
+    if await session.get(Customer, customer_id) is None:
+        raise NotFoundError(f"customer {customer_id} does not exist")
+    rows = await session.exec(
+        select(CustomerCreditRow, CreditNoteRow.number)
+        .join(CreditNoteRow, col(CreditNoteRow.id) == col(CustomerCreditRow.credit_note_id))
+        .where(CustomerCreditRow.customer_id == customer_id)
+        .order_by(col(CustomerCreditRow.created_at), col(CustomerCreditRow.id))
+    )
+    credits = [
+        CustomerCreditEntry(
+            credit_note_id=row.credit_note_id,
+            credit_note_number=number,
+            invoice_id=row.invoice_id,
+            currency=row.currency,
+            amount_minor=row.amount_minor,
+            remaining_minor=row.remaining_minor,
+            created_at=row.created_at,
+        )
+        for row, number in rows
+    ]
+    balances: dict[str, int] = defaultdict(int)
+    for credit in credits:
+        balances[credit.currency] += credit.remaining_minor
+    return CustomerCreditOut(customer_id=customer_id, balances=dict(balances), credits=credits)
 
 
 @router.post("/contracts", status_code=201, response_model=ContractOut)

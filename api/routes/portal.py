@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse
 
 from api.deps import SessionDep, SettingsDep
 from api.portal_pages import Portal, Seller, open_portal
-from api.portal_view import invoice_credit_notes, invoice_disputes
+from api.portal_view import invoice_credit_notes, invoice_credits_applied, invoice_disputes
 from api.portal_view import render_invoice_page as render_page
 from api.routes import portal_dispute_page, portal_disputes
 from core.settings import Settings
@@ -47,6 +47,7 @@ async def view_invoice(
         records["payments"],
         datetime.now(UTC).date(),
         credit_notes=await invoice_credit_notes(session, invoice_id),
+        credits_applied=await invoice_credits_applied(session, invoice_id),
         disputes=await invoice_disputes(session, opened, invoice_id),
         done=done,
     )

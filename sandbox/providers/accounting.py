@@ -1,15 +1,17 @@
-"""The accounting system: receives issued invoices, the payments against them, and the
-credit notes and small-balance write-offs that dispute remedies take off them.
+"""The accounting system: receives issued invoices, the payments against them, the
+credit notes and small-balance write-offs that dispute remedies take off them, voids, and
+the allocations of a credit note kept as customer credit to a later invoice.
 
 It checks what a real ledger would refuse, so our bugs surface here rather than in
 production: totals that do not add up; payments, credit notes and write-offs for invoices
 it has never seen or in another currency; credit notes and write-offs that together take
-more off an invoice than its total; a credit-note number used twice (all 422, not
-retryable).
+more off an invoice than its total; a credit-note number used twice; an allocation of more
+than a credit note has left, or to an invoice in another currency (all 422, not retryable).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Annotated, Any
 
@@ -28,6 +30,7 @@ PAYMENT = "accounting_payment"
 CREDIT_NOTE = "accounting_credit_note"
 WRITE_OFF = "accounting_write_off"
 VOID = "accounting_void"
+ALLOCATION = "accounting_credit_allocation"
 
 router = APIRouter(prefix="/accounting/v1", tags=["accounting"])
 
@@ -88,6 +91,16 @@ class VoidCreate(BaseModel):
     invoice_reference: NonEmpty
     replaced_by_reference: str | None = None
     reason: NonEmpty
+
+
+class AllocationCreate(BaseModel):
+    """Part of a credit note (customer credit) allocated to another invoice."""
+
+    reference: NonEmpty
+    credit_note_reference: NonEmpty
+    invoice_reference: NonEmpty
+    amount_minor: int = Field(gt=0)
+    currency: Currency
 
 
 def create_invoice(tx: Tx, req: InvoiceCreate) -> Effect:
@@ -158,6 +171,32 @@ def create_void(tx: Tx, req: VoidCreate) -> Effect:
     return Effect(201, void)
 
 
+def create_allocation(tx: Tx, req: AllocationCreate) -> Effect:
+    notes = tx.list(CREDIT_NOTE, req.credit_note_reference)
+    if not notes:
+        raise ProviderReject(422, f"No credit note with reference {req.credit_note_reference}")
+    invoices = tx.list(INVOICE, req.invoice_reference)
+    if not invoices:
+        raise ProviderReject(422, f"No invoice with reference {req.invoice_reference}")
+    if req.currency != notes[0]["currency"] or req.currency != invoices[0]["currency"]:
+        raise ProviderReject(422, "Allocation currency differs from the credit note or invoice")
+    allocated = sum(
+        a["amount_minor"]
+        for a in tx.list(ALLOCATION)
+        if a["credit_note_reference"] == req.credit_note_reference
+    )
+    left = notes[0]["amount_minor"] - allocated
+    if req.amount_minor > left:
+        raise ProviderReject(
+            422,
+            f"amount_minor {req.amount_minor} exceeds what credit note"
+            f" {req.credit_note_reference} has left to allocate: {left}",
+        )
+    allocation = {"id": new_id("acc_alloc"), **req.model_dump(mode="json")}
+    tx.insert(ALLOCATION, allocation["id"], req.reference, allocation)
+    return Effect(201, allocation)
+
+
 def create_write_off(tx: Tx, req: WriteOffCreate) -> Effect:
     _reduce_invoice(tx, req.invoice_reference, req.currency, req.amount_minor)
     write_off = {"id": new_id("acc_wo"), **req.model_dump(mode="json")}
@@ -165,63 +204,31 @@ def create_write_off(tx: Tx, req: WriteOffCreate) -> Effect:
     return Effect(201, write_off)
 
 
-@router.post("/invoices", status_code=201)
-async def post_invoice(request: Request, sandbox: SandboxDep) -> JSONResponse:
-    return await sandbox.gate.post(request, API, InvoiceCreate, create_invoice)
+# each kind of record: POST to record it (through the gate: faults, idempotency keys),
+# GET to list what was recorded (by reference)
+_KINDS: dict[str, tuple[str, type[BaseModel], Callable[[Tx, Any], Effect]]] = {
+    "/invoices": (INVOICE, InvoiceCreate, create_invoice),
+    "/payments": (PAYMENT, PaymentCreate, create_payment),
+    "/credit-notes": (CREDIT_NOTE, CreditNoteCreate, create_credit_note),
+    "/write-offs": (WRITE_OFF, WriteOffCreate, create_write_off),
+    "/voids": (VOID, VoidCreate, create_void),
+    "/credit-allocations": (ALLOCATION, AllocationCreate, create_allocation),
+}
 
 
-@router.get("/invoices")
-async def list_invoices(
-    request: Request, sandbox: SandboxDep, reference: str | None = None
-) -> JSONResponse:
-    return await sandbox.gate.get(request, API, lambda: sandbox.store.records(INVOICE, reference))
+def _routes(path: str, kind: str, body: type[BaseModel], effect: Any) -> None:
+    async def record(request: Request, sandbox: SandboxDep) -> JSONResponse:
+        return await sandbox.gate.post(request, API, body, effect)
+
+    async def listed(
+        request: Request, sandbox: SandboxDep, reference: str | None = None
+    ) -> JSONResponse:
+        return await sandbox.gate.get(request, API, lambda: sandbox.store.records(kind, reference))
+
+    name = kind.removeprefix("accounting_")
+    router.add_api_route(path, record, methods=["POST"], status_code=201, name=f"post_{name}")
+    router.add_api_route(path, listed, methods=["GET"], name=f"list_{name}")
 
 
-@router.post("/payments", status_code=201)
-async def post_payment(request: Request, sandbox: SandboxDep) -> JSONResponse:
-    return await sandbox.gate.post(request, API, PaymentCreate, create_payment)
-
-
-@router.get("/payments")
-async def list_payments(
-    request: Request, sandbox: SandboxDep, reference: str | None = None
-) -> JSONResponse:
-    return await sandbox.gate.get(request, API, lambda: sandbox.store.records(PAYMENT, reference))
-
-
-@router.post("/credit-notes", status_code=201)
-async def post_credit_note(request: Request, sandbox: SandboxDep) -> JSONResponse:
-    return await sandbox.gate.post(request, API, CreditNoteCreate, create_credit_note)
-
-
-@router.get("/credit-notes")
-async def list_credit_notes(
-    request: Request, sandbox: SandboxDep, reference: str | None = None
-) -> JSONResponse:
-    return await sandbox.gate.get(
-        request, API, lambda: sandbox.store.records(CREDIT_NOTE, reference)
-    )
-
-
-@router.post("/write-offs", status_code=201)
-async def post_write_off(request: Request, sandbox: SandboxDep) -> JSONResponse:
-    return await sandbox.gate.post(request, API, WriteOffCreate, create_write_off)
-
-
-@router.get("/write-offs")
-async def list_write_offs(
-    request: Request, sandbox: SandboxDep, reference: str | None = None
-) -> JSONResponse:
-    return await sandbox.gate.get(request, API, lambda: sandbox.store.records(WRITE_OFF, reference))
-
-
-@router.post("/voids", status_code=201)
-async def post_void(request: Request, sandbox: SandboxDep) -> JSONResponse:
-    return await sandbox.gate.post(request, API, VoidCreate, create_void)
-
-
-@router.get("/voids")
-async def list_voids(
-    request: Request, sandbox: SandboxDep, reference: str | None = None
-) -> JSONResponse:
-    return await sandbox.gate.get(request, API, lambda: sandbox.store.records(VOID, reference))
+for _path, (_kind, _body, _effect) in _KINDS.items():
+    _routes(_path, _kind, _body, _effect)

@@ -156,3 +156,19 @@ async def test_the_link_opens_the_page_and_bad_links_get_their_error_page(
             headers={"Accept-Language": "fr-CA"},
         )
         assert form.status_code == 403 and "Lien non valide" in form.text
+
+
+def test_credit_from_the_account_and_credit_kept_on_it_are_shown_in_the_balance() -> None:
+    portal = sample_portal("en_GB")
+    portal.invoice.credit_applied_minor = 50000
+    applied = [{"number": "CN-2026-0004", "amount_minor": 50000}]
+    words = text(render_invoice_page(portal, sample_lines(), [], TODAY, credits_applied=applied))
+    assert "Credit from credit note CN-2026-0004 −£500.00" in words
+    assert f"Balance due {portal.formats.money(portal.invoice.total_minor - 50000)}" in words
+
+    paid = sample_portal("fr_CA")
+    paid.invoice.paid_minor = paid.invoice.total_minor
+    paid.invoice.credited_minor = paid.invoice.credit_carried_minor = 20000
+    words = text(render_invoice_page(paid, sample_lines("fr_CA"), [], TODAY))
+    assert "Conservé en crédit à votre compte +200,00\u00a0$" in words
+    assert f"Solde à payer {paid.formats.money(0)}" in words

@@ -66,6 +66,10 @@ async def test_invoices_in_flight_when_the_worker_is_killed_close_within_seconds
             invoice_ids = []
             for n in range(4):  # staggered, so that some deliver while others post
                 invoice_ids.append((await start_invoice(stack, f"crash{n}@acme.test"))[1])
+                if n == 0:  # the stagger counts from a worker that runs, not one starting
+                    await stack.wait_for(
+                        lambda: started_activities(stack, invoice_ids), timeout=90, interval=0.05
+                    )
                 await asyncio.sleep(1.0)
 
             async def delivering_and_posting() -> bool:

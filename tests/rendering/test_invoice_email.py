@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rendering.invoice_email import render_invoice_email, render_invoice_sms
+from schemas.customer_credit import AppliedCredit
 from tests.rendering.samples import EXPECTED, MARKETS, sample_invoice
 
 
@@ -71,3 +72,23 @@ def test_the_sms_fallback_is_in_the_customers_language(locale: str, expected: st
     text = render_invoice_sms(sample_invoice(locale), payment_url="https://pay.test/p/1")
     assert text.startswith(expected)
     assert text.endswith("https://pay.test/p/1")
+
+
+def test_credit_from_the_account_is_taken_off_and_a_covered_invoice_asks_for_nothing() -> None:
+    credit = AppliedCredit(
+        credit_note_id="cn_1", credit_note_number="CN-2026-0001", amount_minor=67_200
+    )
+    part = sample_invoice("en_GB").model_copy(update={"credits_applied": [credit]})
+    email = render_invoice_email(part, payment_url="https://pay.test/p/1")
+    assert email.subject == "Invoice INV-2026-0042 for £9,000.00"  # what is left to pay
+    assert "Total: £9,672.00" in email.text
+    assert "Credit from credit note CN-2026-0001: -£672.00" in email.text
+    assert "Amount due: £9,000.00" in email.text and "Pay now: https://pay.test/p/1" in email.text
+
+    whole = credit.model_copy(update={"amount_minor": 926_698})
+    covered = sample_invoice("fr_CA").model_copy(update={"credits_applied": [whole]})
+    email = render_invoice_email(covered, payment_url=None)
+    assert "Montant dû\u00a0: 0,00\u00a0$" in email.text
+    assert "Rien à payer\u00a0: le crédit de votre compte couvre cette facture." in email.text
+    assert "Rien à payer" in email.html and "Payer maintenant" not in email.html
+    assert "pay.test" not in email.html

@@ -17,7 +17,7 @@ import asyncio
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
+from temporalio.exceptions import ApplicationError, ChildWorkflowError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
@@ -40,25 +40,28 @@ with workflow.unsafe.imports_passed_through():
         RecordDisputeInput,
         VoidInvoiceInput,
     )
-    from schemas.disputes import CreditSettlement, DisputeOpened, OpenDisputeInput
+    from schemas.disputes import DisputeOpened, OpenDisputeInput
     from schemas.ids import invoice_workflow_id
     from schemas.invoice import OPEN_STATUSES, InvoiceSnapshot, InvoiceStatus, StartInvoiceInput
     from schemas.remedies import (
         PostCreditNoteInput,
         PostVoidInput,
         PostWriteOffInput,
-        RefundInput,
     )
     from workflows import options
     from workflows.dispute import DisputeWorkflow
     from workflows.process import InvoiceProcess
+    from workflows.stages.credit import CustomerCreditStage
     from workflows.stages.post import AccountingStage
 
 
 class DisputeStage:
-    def __init__(self, process: InvoiceProcess, accounting: AccountingStage) -> None:
+    def __init__(
+        self, process: InvoiceProcess, accounting: AccountingStage, credits: CustomerCreditStage
+    ) -> None:
         self._p = process
         self._accounting = accounting
+        self._credits = credits
         self.open: dict[str, OpenDispute] = {}  # by request id while opening, then dispute id
         self.opened: dict[str, DisputeOpened] = {}  # by request id
         self.outcomes: list[DisputeOutcome] = []
@@ -73,7 +76,7 @@ class DisputeStage:
         return InvoiceFigures(
             currency=invoice.currency,
             total_minor=invoice.total_minor,
-            paid_minor=p.paid_minor,
+            paid_minor=p.paid_minor + invoice.credit_applied_minor,  # credit taken: paid
             credited_minor=p.credited_minor,
             written_off_minor=p.written_off_minor,
             lines=tuple(line_gross_amounts(invoice.lines, invoice.tax_lines)),
@@ -228,9 +231,7 @@ class DisputeStage:
                     issued_at=outcome.credit_note_issued_at,
                 ),
             )
-            overpaid = p.paid_minor - (invoice.total_minor - p.credited_minor - p.written_off_minor)
-            if overpaid > 0 and outcome.settlement == CreditSettlement.REFUND:
-                await self._refund(invoice, outcome, min(overpaid, outcome.credited_minor))
+            await self._credits.settle_overpayment(invoice, outcome)
         if outcome.write_off_id is not None and outcome.written_off_minor > 0:
             self._accounting.post_remedy(
                 RemedyActivities.post_write_off,
@@ -304,29 +305,6 @@ class DisputeStage:
         )
         p.replaced_by = replacement
         p.set_status(InvoiceStatus.VOID)
-
-    async def _refund(self, invoice: InvoiceSnapshot, outcome: DisputeOutcome, amount: int) -> None:
-        """Money paid beyond what the invoice now comes to goes back, once."""
-        assert outcome.credit_note_id is not None
-        try:
-            result = await workflow.execute_activity_method(
-                RemedyActivities.refund,
-                RefundInput(
-                    invoice_id=invoice.invoice_id,
-                    credit_note_id=outcome.credit_note_id,
-                    amount_minor=amount,
-                    currency=invoice.currency,
-                    reason=(outcome.credit_reason or "other"),
-                ),
-                start_to_close_timeout=options.REFUND_TIMEOUT,
-                heartbeat_timeout=options.PROVIDER_HEARTBEAT,
-                retry_policy=options.REFUND_RETRY,
-            )
-        except ActivityError as err:
-            workflow.logger.error("dispute.refund_failed", extra={"error": str(err.cause)})
-            self._p.flag("refund_failed")
-            return
-        self._p.refunded_minor += result.refunded_minor
 
     # --- what the invoice's process waits for ------------------------------------------------
 

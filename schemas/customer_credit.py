@@ -1,0 +1,66 @@
+"""Customer credit between workflows, activities and the API: a grant from a credit note
+on a paid invoice, and the credit an invoice takes off what it asks the customer to pay."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+
+class AppliedCredit(BaseModel):
+    """Credit from one credit note taken off an invoice (shown on it: "Credit CN-…")."""
+
+    credit_note_id: str
+    credit_note_number: str
+    amount_minor: int
+
+
+class GrantCreditInput(BaseModel):
+    credit_note_id: str
+    invoice_id: str
+    customer_id: str
+    currency: str
+    amount_minor: int
+
+
+class ApplyCreditInput(BaseModel):
+    invoice_id: str
+    customer_id: str
+    currency: str
+    limit_minor: int  # what the invoice asks for: never more is taken
+
+
+class CreditsApplied(BaseModel):
+    credits: list[AppliedCredit] = Field(default_factory=list)
+
+    @property
+    def amount_minor(self) -> int:
+        return sum(c.amount_minor for c in self.credits)
+
+
+class PostCreditAllocationInput(BaseModel):
+    """One credit note allocated to a later invoice in the ledger, once."""
+
+    invoice_id: str
+    credit_note_id: str
+    amount_minor: int
+    currency: str
+
+
+class CustomerCreditEntry(BaseModel):
+    credit_note_id: str
+    credit_note_number: str
+    invoice_id: str  # the invoice it was credited on
+    currency: str
+    amount_minor: int
+    remaining_minor: int
+    created_at: datetime
+
+
+class CustomerCreditOut(BaseModel):
+    """`GET /customers/{id}/credit`: what the customer has on account, per currency."""
+
+    customer_id: str
+    balances: dict[str, int] = Field(description="currency -> credit left, minor units")
+    credits: list[CustomerCreditEntry]

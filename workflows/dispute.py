@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from schemas.tasks import TaskDecideInput
     from workflows.dispute_case import DisputeCase
+    from workflows.dispute_remedies import validate_proposal
     from workflows.dispute_tasks import NOTE, PROPOSE, REQUEST_INFORMATION
 
 # Remedies the customer's silence accepts: they only lower what the customer owes.
@@ -67,15 +68,15 @@ class DisputeWorkflow:
                 await c.climb(f"the SLA of level {c.level} passed")
                 continue
             if stop == "information":
-                await c.wait_on_customer_answer()
+                await c.customer.answer()
                 continue
             proposal = c.proposal
             assert proposal is not None
-            if not await c.approved(proposal):
+            if not await c.approval.approved(proposal):
                 continue
             if proposal.kind == RemedyKind.REJECTION:
                 return await c.resolve(proposal, accepted_by="owner")
-            answer = await c.wait_on_customer_decision(proposal)
+            answer = await c.customer.decision(proposal)
             if answer == "accepted" or (
                 answer == "silent" and proposal.kind in ACCEPTED_ON_SILENCE
             ):
@@ -119,18 +120,18 @@ class DisputeWorkflow:
     @propose_remedy.validator
     def _validate_proposal(self, data: RemedyProposal) -> None:
         self._case.validate_owner(data.person_id, PROPOSE, data.operator)
-        self._case.validate_proposal(data)
+        validate_proposal(self._case.input, data)
 
     @workflow.update(name="decide_credit")
     async def decide_credit(self, data: TaskDecideInput) -> DisputeActionResult:
         """An approver's decision on a credit note above the threshold (`approve` or
         `reject`, with a reason)."""
-        await self._case.decide_credit(data)
+        await self._case.approval.decide(data)
         return self._result(f"credit note {data.choice}d")
 
     @decide_credit.validator
     def _validate_credit(self, data: TaskDecideInput) -> None:
-        self._case.validate_credit(data)
+        self._case.approval.validate(data)
 
     # --- the customer's update (the portal) ---------------------------------------------
 
@@ -138,13 +139,13 @@ class DisputeWorkflow:
     async def customer_reply(self, data: CustomerReply) -> DisputeActionResult:
         """The customer's answer to a question, or to a proposed remedy (send it with the
         update id `data.request_id`: a double submit is one update)."""
-        self._case.replied(data)
-        await workflow.wait_condition(lambda: self._case.reply is None)
+        self._case.customer.replied(data)
+        await workflow.wait_condition(lambda: self._case.customer.reply is None)
         return self._result("thank you: your answer was recorded")
 
     @customer_reply.validator
     def _validate_reply(self, data: CustomerReply) -> None:
-        self._case.validate_reply(data)
+        self._case.customer.validate(data)
 
     @workflow.signal(name="invoice_paid")
     def invoice_paid(self, paid_minor: int) -> None:

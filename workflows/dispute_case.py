@@ -1,4 +1,8 @@
-"""The state and steps of one dispute, run by `workflows.dispute.DisputeWorkflow`.
+"""The state and steps of one dispute, run by `workflows.dispute.DisputeWorkflow`: the
+owner and level on the ladder with its SLA, the owner's moves, and the resolution; the
+customer's turns (`workflows.dispute_customer`), a large credit note's approval
+(`workflows.dispute_approval`) and what remedies check and write
+(`workflows.dispute_remedies`) are parts of their own that share this case.
 
 Deterministic: times come from workflow.now(), every rule from `domain.disputes`; the case
 record, its timeline and the customer's messages are written by activities, each once
@@ -8,7 +12,7 @@ record, its timeline and the customer's messages are written by activities, each
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from temporalio import workflow
@@ -17,55 +21,36 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.dispute_notices import DisputeNoticeActivities
     from activities.disputes import DisputeActivities
-    from domain.disputes import CaseFigures, DisputeRefused, check_remedy, needs_approval
-    from domain.invoicing import ExplicitLine
     from domain.money import format_amount
-    from domain.tasks import HumanTask
     from schemas import search_attributes as sa
     from schemas.dispute_flow import (
-        ApproversInput,
         AssignLevelInput,
-        CreditApprovers,
         DisputeCaseInput,
         DisputeLive,
         DisputeMove,
         DisputeOutcome,
-        IssueCreditNoteInput,
         LevelAssignment,
-        RecordPlanInput,
-        WriteOffInput,
     )
     from schemas.dispute_notices import DisputeCustomerNotice, DisputeNoticeKind
     from schemas.disputes import (
-        CustomerReply,
         DisputeAction,
         DisputeStatus,
-        RemedyKind,
         RemedyProposal,
     )
-    from schemas.tasks import TaskDecideInput
     from workflows import options
+    from workflows.dispute_approval import CreditApproval
+    from workflows.dispute_customer import Answer, CustomerSide
+    from workflows.dispute_remedies import carry_out, remedy_view
     from workflows.dispute_tasks import (
-        APPROVE,
         NOTE,
         PROPOSE,
-        REJECT,
         REQUEST_INFORMATION,
         OwnerTurn,
         owner_task,
         sla_timers,
     )
-    from workflows.human_task import OneDecisionTask
 
 Stop = Literal["sla", "information", "proposal"]
-Answer = Literal["accepted", "declined", "silent"]
-# Remedies this version carries out end to end; the others are refused by the validator.
-AVAILABLE = tuple(RemedyKind)
-
-
-def end_of(day: date) -> datetime:
-    """A respond-by date ends at midnight UTC after it: the customer has the whole day."""
-    return datetime.combine(day + timedelta(days=1), time.min, tzinfo=UTC)
 
 
 class DisputeCase:
@@ -79,10 +64,9 @@ class DisputeCase:
         self.declines = 0
         self.proposal: RemedyProposal | None = None
         self.question: DisputeAction | None = None
-        self.respond_by: date | None = None
-        self.reply: CustomerReply | None = None
         self.turn: OwnerTurn | None = None
-        self.approval: OneDecisionTask | None = None
+        self.customer = CustomerSide(self)  # the customer's turns: answers, decisions
+        self.approval = CreditApproval(self)  # a large credit note's approver
         self._turns = 0
         self._moves = 0
         self._background: list[asyncio.Future[Any]] = []
@@ -149,7 +133,7 @@ class DisputeCase:
         assignment = self.assignment
         assert assignment is not None and self.sla_due_at is not None
         self.status = DisputeStatus.OPEN
-        self._turns += 1
+        turn = self.next_turn()
         top = self.level >= self.input.policy.top_level
         timed = assignment.model_copy(
             update={"timers": sla_timers(self.sla_due_at, workflow.now(), top=top)}
@@ -159,7 +143,7 @@ class DisputeCase:
         self.turn = OwnerTurn(
             owner_task(
                 c.dispute_id,
-                self._turns,
+                turn,
                 f"Dispute {c.number} on {c.invoice_number} ({assignment.level_name})",
                 timed,
             ),
@@ -206,228 +190,22 @@ class DisputeCase:
         respond_by = data.respond_by or (
             workflow.now().date() + timedelta(days=self.input.policy.info_response_days)
         )
-        self.respond_by = respond_by
+        self.customer.respond_by = respond_by
         await self.turn.decide(
             data.person_id, REQUEST_INFORMATION, reason=data.text, operator=data.operator
         )
         self.question = data
-
-    def validate_proposal(self, data: RemedyProposal) -> None:
-        if data.kind not in AVAILABLE:
-            raise ApplicationError(
-                f"a {data.kind.value.replace('_', ' ')} cannot be proposed here yet; propose"
-                " a credit note, a write-off or a rejection",
-                type="remedy_not_available",
-            )
-        c = self.input
-        if data.kind == RemedyKind.ADJUSTED_INVOICE:
-            self._validate_adjustment(data)
-        try:
-            check_remedy(
-                CaseFigures(
-                    currency=c.currency,
-                    total_minor=c.total_minor,
-                    paid_minor=c.paid_minor,
-                    credited_minor=c.credited_minor,
-                    written_off_minor=c.written_off_minor,
-                    disputed_minor=c.amount_minor,
-                ),
-                kind=data.kind,
-                amount_minor=data.amount_minor,
-                credit_reason=data.credit_reason,
-                note=data.note,
-                instalments=data.instalments,
-                lines=data.lines,
-                today=workflow.now().date(),
-                write_off_limit_minor=c.policy.write_off_limit_minor,
-            )
-        except DisputeRefused as refused:
-            raise ApplicationError(refused.message, type=refused.code) from None
-
-    def _validate_adjustment(self, data: RemedyProposal) -> None:
-        """An adjusted invoice replaces one nothing was paid or credited on; otherwise the
-        remedy is a credit note (money already moved is not voided)."""
-        c = self.input
-        if c.paid_minor or c.credited_minor or c.written_off_minor:
-            raise ApplicationError(
-                "the invoice has payments or credits: correct it with a credit note instead"
-                " of replacing it",
-                type="not_adjustable",
-            )
-        for number, line in enumerate(data.lines, start=1):
-            try:
-                ExplicitLine.model_validate(line)
-            except ValueError as bad:
-                raise ApplicationError(
-                    f"line {number} of the adjusted invoice is not valid: {bad}",
-                    type="invalid_line",
-                ) from None
 
     async def propose(self, data: RemedyProposal) -> None:
         assert self.turn is not None
         self.proposal = data
         await self.turn.decide(data.person_id, PROPOSE, reason=data.note, operator=data.operator)
 
-    # --- approval of a large credit note ------------------------------------------------------
-
-    async def approved(self, proposal: RemedyProposal) -> bool:
-        c = self.input
-        amount = proposal.amount_minor or 0
-        if not needs_approval(proposal.kind, amount, c.policy.credit_approval_threshold_minor):
-            return True
-        self.status = DisputeStatus.AWAITING_APPROVAL
-        approvers: CreditApprovers = await workflow.execute_local_activity_method(
-            DisputeActivities.credit_approvers,
-            ApproversInput(dispute_id=c.dispute_id),
-            start_to_close_timeout=options.STORE_TIMEOUT,
-            retry_policy=options.STORE_RETRY,
-        )
-        await self.move(
-            "approval_requested",
-            f"credit note of {format_amount(amount, c.currency)} sent for approval",
-            status=DisputeStatus.AWAITING_APPROVAL,
-        )
-        self._turns += 1
-        self.approval = OneDecisionTask(
-            HumanTask(
-                task_id=f"{c.dispute_id}:credit-approval:{self._turns}",
-                kind="credit_approval",
-                title=f"Credit note of {format_amount(amount, c.currency)} on {c.invoice_number}",
-                owners=tuple(approvers.owners[:1]),
-                group=tuple(approvers.owners[1:]),
-                choices=(APPROVE, REJECT),
-                timers=approvers.timers,
-            ),
-            self,
-            invoice_id=c.invoice_id,
-            details=f"{c.number}: {proposal.note} (update `decide_credit` on dispute-"
-            f"{c.dispute_id}, or POST /disputes/{c.dispute_id}/credit-approval)",
-        )
-        state = await self.approval.run()
-        decision = state.decisions[-1]
-        self.approval = None
-        if decision.choice == APPROVE:
-            await self.move("approved", decision.reason or "approved", actor=decision.person_id)
-            return True
-        self.proposal = None
-        await self.move(
-            "approval_rejected", decision.reason or "rejected", actor=decision.person_id
-        )
-        return False
-
-    def validate_credit(self, data: TaskDecideInput) -> None:
-        if self.approval is None:
-            raise ApplicationError("no credit note waits for approval", type="task_closed")
-        self.approval.validate(data.person_id, data.choice, operator=data.operator)
-
-    async def decide_credit(self, data: TaskDecideInput) -> None:
-        assert self.approval is not None
-        await self.approval.decide(
-            data.person_id, data.choice, reason=data.reason, operator=data.operator
-        )
-
     # --- waiting on the customer -------------------------------------------------------------
-
-    async def wait_on_customer_answer(self) -> None:
-        question = self.question
-        assert question is not None and self.respond_by is not None
-        self.status = DisputeStatus.WAITING_ON_CUSTOMER
-        await self.move(
-            "information_requested",
-            question.text,
-            actor=question.person_id,
-            visible=True,
-            data={"respond_by": self.respond_by.isoformat()},
-            status=DisputeStatus.WAITING_ON_CUSTOMER,
-        )
-        await self.tell_customer(
-            "information_requested", f"question:{self._moves}", text=question.text
-        )
-        reply = await self._customer(end_of(self.respond_by), "an answer to our question")
-        if reply is None:
-            await self.move(
-                "no_answer", f"no answer by {self.respond_by.isoformat()}", visible=True
-            )
-        await self._resume()
-
-    async def wait_on_customer_decision(self, proposal: RemedyProposal) -> Answer:
-        c = self.input
-        self.status = DisputeStatus.REMEDY_PROPOSED
-        remedy = remedy_view(proposal)
-        await self.move(
-            "remedy_proposed",
-            proposal.note,
-            actor=proposal.person_id,
-            visible=True,
-            data=remedy,
-            status=DisputeStatus.REMEDY_PROPOSED,
-        )
-        await self.tell_customer("remedy_proposed", f"remedy:{self._moves}", remedy=remedy)
-        deadline = workflow.now() + timedelta(days=c.policy.remedy_response_days)
-        reply = await self._customer(deadline, "the customer's answer to the proposed remedy")
-        await self._resume()
-        if reply is None:
-            return "silent"
-        return "accepted" if reply.accept else "declined"
-
-    async def _customer(self, until: datetime, what: str) -> CustomerReply | None:
-        """Wait for the customer's reply until `until`; the reply is recorded once."""
-        paused_at = workflow.now()
-        self.waits_for(f"{what} until {until:%Y-%m-%d %H:%M} UTC")
-        try:
-            await workflow.wait_condition(
-                lambda: self.reply is not None,
-                timeout=max(until - workflow.now(), timedelta(seconds=1)),
-            )
-        except TimeoutError:
-            pass
-        # the SLA clock stood still while we waited on the customer
-        if self.sla_due_at is not None:
-            self.sla_due_at += workflow.now() - paused_at
-        reply, self.reply = self.reply, None
-        if reply is not None:
-            kind = "customer_replied"
-            if reply.accept is not None:
-                kind = "remedy_accepted" if reply.accept else "remedy_declined"
-            await self.move(
-                kind,
-                reply.text or _reply_summary(reply),
-                actor="customer",
-                visible=True,
-                data={"evidence_ids": reply.evidence_ids, "request_id": reply.request_id},
-            )
-        return reply
-
-    async def _resume(self) -> None:
-        self.status = DisputeStatus.OPEN
-        await self.move(
-            "resumed",
-            f"back with the owner; SLA due {self.sla_due_at:%Y-%m-%d %H:%M} UTC",
-            status=DisputeStatus.OPEN,
-            sla_due_at=self.sla_due_at,
-        )
-
-    def validate_reply(self, data: CustomerReply) -> None:
-        if self.status == DisputeStatus.WAITING_ON_CUSTOMER and self.reply is None:
-            if not data.text.strip() and not data.evidence_ids:
-                raise ApplicationError("write an answer or attach a file", type="empty_reply")
-            return
-        if self.status == DisputeStatus.REMEDY_PROPOSED and self.reply is None:
-            if data.accept is None:
-                raise ApplicationError(
-                    "accept or decline the proposed remedy", type="answer_required"
-                )
-            return
-        raise ApplicationError(
-            "there is no question or proposal waiting for your answer", type="nothing_to_answer"
-        )
 
     def invoice_paid(self, paid_minor: int) -> None:
         """The invoice took a payment: remedies are checked against what is open now."""
         self.input = self.input.model_copy(update={"paid_minor": paid_minor})
-
-    def replied(self, data: CustomerReply) -> None:
-        self.reply = data
 
     async def declined(self, answer: Answer) -> None:
         self.proposal = None
@@ -441,71 +219,7 @@ class DisputeCase:
     # --- resolution --------------------------------------------------------------------------
 
     async def resolve(self, proposal: RemedyProposal, *, accepted_by: str) -> DisputeOutcome:
-        c = self.input
-        outcome = DisputeOutcome(
-            dispute_id=c.dispute_id,
-            number=c.number,
-            resolution=proposal.kind,
-            resolved_level=self.level,
-            note=proposal.note,
-        )
-        if proposal.kind == RemedyKind.CREDIT_NOTE:
-            assert proposal.amount_minor is not None and proposal.credit_reason is not None
-            issued = await workflow.execute_local_activity_method(
-                DisputeActivities.issue_credit_note,
-                IssueCreditNoteInput(
-                    credit_note_id=f"cn_{c.dispute_id.removeprefix('dsp_')}",
-                    dispute_id=c.dispute_id,
-                    invoice_id=c.invoice_id,
-                    currency=c.currency,
-                    amount_minor=proposal.amount_minor,
-                    reason=proposal.credit_reason,
-                    settlement=proposal.settlement,
-                ),
-                start_to_close_timeout=options.STORE_TIMEOUT,
-                retry_policy=options.STORE_RETRY,
-            )
-            outcome = outcome.model_copy(
-                update={
-                    "credit_note_id": issued.credit_note_id,
-                    "credit_note_number": issued.number,
-                    "credit_reason": proposal.credit_reason,
-                    "settlement": proposal.settlement,
-                    "credited_minor": issued.amount_minor,
-                    "credit_note_issued_at": issued.issued_at,
-                }
-            )
-        elif proposal.kind == RemedyKind.WRITE_OFF:
-            assert proposal.amount_minor is not None
-            write_off_id = f"wo_{c.dispute_id.removeprefix('dsp_')}"
-            await workflow.execute_local_activity_method(
-                DisputeActivities.write_off,
-                WriteOffInput(
-                    write_off_id=write_off_id,
-                    dispute_id=c.dispute_id,
-                    invoice_id=c.invoice_id,
-                    amount_minor=proposal.amount_minor,
-                ),
-                start_to_close_timeout=options.STORE_TIMEOUT,
-                retry_policy=options.STORE_RETRY,
-            )
-            outcome = outcome.model_copy(
-                update={"write_off_id": write_off_id, "written_off_minor": proposal.amount_minor}
-            )
-        elif proposal.kind == RemedyKind.PAYMENT_PLAN:
-            await workflow.execute_local_activity_method(
-                DisputeActivities.record_plan,
-                RecordPlanInput(
-                    dispute_id=c.dispute_id,
-                    invoice_id=c.invoice_id,
-                    instalments=proposal.instalments,
-                ),
-                start_to_close_timeout=options.STORE_TIMEOUT,
-                retry_policy=options.STORE_RETRY,
-            )
-            outcome = outcome.model_copy(update={"instalments": proposal.instalments})
-        elif proposal.kind == RemedyKind.ADJUSTED_INVOICE:
-            outcome = outcome.model_copy(update={"lines": proposal.lines})
+        outcome = await carry_out(self.input, proposal, self.level)
         self.status = DisputeStatus.RESOLVED
         await self.move(
             "resolved",
@@ -526,6 +240,16 @@ class DisputeCase:
         return outcome
 
     # --- records and messages ---------------------------------------------------------------
+
+    def next_turn(self) -> int:
+        """The sequence number of the next human task (an owner's turn, an approval)."""
+        self._turns += 1
+        return self._turns
+
+    @property
+    def moves(self) -> int:
+        """How many timeline steps this run has written (keys of the customer's notices)."""
+        return self._moves
 
     async def move(
         self,
@@ -568,7 +292,9 @@ class DisputeCase:
                     key=f"{c.dispute_id}:{key}",
                     amount_minor=c.amount_minor,
                     currency=c.currency,
-                    respond_by=self.respond_by if kind == "information_requested" else None,
+                    respond_by=(
+                        self.customer.respond_by if kind == "information_requested" else None
+                    ),
                     **fields,
                 ),
                 start_to_close_timeout=options.DELIVERY_TIMEOUT,
@@ -588,30 +314,10 @@ class DisputeCase:
             sla_due_at=self.sla_due_at,
             sla_breached=self.sla_breached,
             declines=self.declines,
-            respond_by=self.respond_by
+            respond_by=self.customer.respond_by
             if self.status == DisputeStatus.WAITING_ON_CUSTOMER
             else None,
             proposal=remedy_view(self.proposal) if self.proposal else None,
             task=self.turn.view() if self.turn and self.status == DisputeStatus.OPEN else None,
-            approval=self.approval.view() if self.approval else None,
+            approval=self.approval.task.view() if self.approval.task else None,
         )
-
-
-def remedy_view(proposal: RemedyProposal) -> dict[str, Any]:
-    """A remedy as the customer's page and e-mail show it."""
-    return {
-        "kind": proposal.kind.value,
-        "amount_minor": proposal.amount_minor,
-        "credit_reason": proposal.credit_reason.value if proposal.credit_reason else None,
-        "settlement": proposal.settlement.value,
-        "note": proposal.note,
-        "instalments": [i.model_dump(mode="json") for i in proposal.instalments],
-    }
-
-
-def _reply_summary(reply: CustomerReply) -> str:
-    """The timeline's words for an answer the customer sent without text."""
-    if reply.accept is not None:
-        return "accepted" if reply.accept else "declined"
-    count = len(reply.evidence_ids)
-    return f"answered with {count} file{'s' if count != 1 else ''}"

@@ -3,7 +3,8 @@
 records only those; ``exceptions`` are the refused payment, the corrected policy block,
 the bounced approval link and the invoice delivered by SMS; ``actions`` the cancel during
 approval and the resend with a receipt per payment; ``decisions`` the decisions written
-after their acceptance).
+after their acceptance; ``disputes`` a dispute with a question and a credit kept on
+account, the disputed invoice, and the next invoice paid with that credit).
 
 Run it after a deliberate, compatible change to a workflow and commit the files; the
 replay test then proves that the code still replays what it recorded, so a change that
@@ -107,7 +108,12 @@ async def main(which: set[str]) -> None:
                 await _invoices(env, stack)
             if "approval" in which:
                 await _approvals(env, stack)
-        groups = {"exceptions": EXCEPTIONS, "actions": ACTIONS, "decisions": DECISIONS}
+        groups = {
+            "exceptions": EXCEPTIONS,
+            "actions": ACTIONS,
+            "decisions": DECISIONS,
+            "disputes": DISPUTES,
+        }
         chosen = [s for name, scenarios in groups.items() if name in which for s in scenarios]
         if chosen:  # each with an approval policy of its own
             for n, scenario in enumerate(chosen):
@@ -300,13 +306,71 @@ async def _decisions_after_acceptance(env: WorkflowEnvironment, stack: Stack) ->
     await _save(stack, invoice_id, "invoice_decisions_written_after_acceptance")
 
 
+async def _dispute_credit_kept_on_account(env: WorkflowEnvironment, stack: Stack) -> None:
+    """A dispute on a paid invoice: the owner asks a question, the customer answers, a
+    credit note kept on account is accepted; the customer's next invoice takes the credit."""
+    from tests.e2e.test_customer_credit import next_invoice
+    from tests.e2e.test_dispute_ladder import at_level
+    from tests.support.dispute_flow import (
+        act,
+        customer_answers,
+        dispute_groups,
+        issued_invoice,
+        open_dispute,
+        wait_for_dispute,
+    )
+
+    await dispute_groups(stack)
+    invoice_id, issued = await issued_invoice(stack, "kept@acme.test")
+    opened = await open_dispute(stack, invoice_id, lines=[1], amount_minor=30_000)
+    dispute_id = opened["dispute_id"]
+    await at_level(stack, dispute_id, 1)
+    link = issued["live"]["payment_url"].rsplit("/", 1)[-1]
+    await stack.pay(link, issued["invoice"]["total_minor"])
+    await act(stack, dispute_id, "information-requests", person_id="ann", text="Which hours?")
+    await wait_for_dispute(stack, dispute_id, "waiting_on_customer")
+    await customer_answers(stack, dispute_id, text="The three on 14 October.")
+    await wait_for_dispute(stack, dispute_id, "open")
+    await act(
+        stack,
+        dispute_id,
+        "remedies",
+        person_id="ann",
+        kind="credit_note",
+        amount_minor=30_000,
+        credit_reason="product_unsatisfactory",
+        settlement="customer_credit",
+        note="Three hours credited, kept on account",
+    )
+    await wait_for_dispute(stack, dispute_id, "remedy_proposed")
+    await customer_answers(stack, dispute_id, accept=True)
+    await stack.wait_for_status(invoice_id, "CLOSED")
+    history = await stack.temporal.get_workflow_handle(f"dispute-{dispute_id}").fetch_history()
+    (HERE / "dispute_credit_kept_on_account.json").write_text(history.to_json())
+    print(f"recorded dispute_credit_kept_on_account: {len(history.events)} events")
+    await _save(stack, invoice_id, "invoice_disputed_credit_kept_on_account")
+
+    covered = await next_invoice(stack, issued["invoice"], "1")
+    await stack.wait_for_status(covered, "CLOSED")
+    await _save(stack, covered, "invoice_paid_with_account_credit")
+
+
 EXCEPTIONS = (_payment_refused, _policy_block_corrected, _approval_link_bounced, _delivered_by_sms)
 ACTIONS = (_cancelled_in_approval, _resent_paid_with_receipts)
 DECISIONS = (_decisions_after_acceptance,)
+DISPUTES = (_dispute_credit_kept_on_account,)
 
 
 if __name__ == "__main__":
     # before_approvals_*.json were recorded before the "approval-v1" patch: keep them, they
     # prove that invoices started before approvals existed still replay
-    everything = {"invoice", "billing", "approval", "exceptions", "actions", "decisions"}
+    everything = {
+        "invoice",
+        "billing",
+        "approval",
+        "exceptions",
+        "actions",
+        "decisions",
+        "disputes",
+    }
     asyncio.run(main(set(sys.argv[1:]) or everything))

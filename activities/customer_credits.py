@@ -1,21 +1,19 @@
-"""Customer credit as local activities of the invoice workflow: a grant when a dispute's
-credit note on a paid invoice is kept on account, and the credit a new invoice takes before
-it is sent. Each is one transaction and idempotent (see `store.customer_credits`)."""
+"""Customer credit: the grant (a local activity of the invoice workflow) when a dispute's
+credit note on a paid invoice is kept on account, and the credit a new invoice takes, in
+the delivery step's transaction before the payment link is made (`take_credit`). Each is
+idempotent (see `store.customer_credits`)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 
-from schemas.customer_credit import (
-    AppliedCredit,
-    ApplyCreditInput,
-    CreditsApplied,
-    GrantCreditInput,
-)
+from schemas.customer_credit import AppliedCredit, GrantCreditInput
 from schemas.dispute_tables import CreditNoteRow
+from schemas.invoice import InvoiceSnapshot
 from store import customer_credits
 from store.db import SessionFactory, transaction
 
@@ -37,29 +35,39 @@ class CustomerCreditActivities:
                 at=datetime.now(UTC),
             )
 
-    @activity.defn(name="credits.apply")
-    async def apply(self, data: ApplyCreditInput) -> CreditsApplied:
-        async with transaction(self._sessions) as session:
-            taken = await customer_credits.apply_to_invoice(
-                session,
-                invoice_id=data.invoice_id,
-                customer_id=data.customer_id,
-                currency=data.currency,
-                limit_minor=data.limit_minor,
-                at=datetime.now(UTC),
-            )
-            ids = [t.credit_note_id for t in taken]
-            notes = (
-                await session.exec(select(CreditNoteRow).where(col(CreditNoteRow.id).in_(ids)))
-            ).all()
-            numbers = {n.id: n.number for n in notes}
-        return CreditsApplied(
-            credits=[
-                AppliedCredit(
-                    credit_note_id=t.credit_note_id,
-                    credit_note_number=numbers.get(t.credit_note_id, t.credit_note_id),
-                    amount_minor=t.amount_minor,
-                )
-                for t in taken
-            ]
+
+async def may_take_credit(session: AsyncSession, invoice: InvoiceSnapshot) -> bool:
+    """Whether the customer has credit in the invoice's currency, or the invoice took some."""
+    if await customer_credits.available(session, invoice.customer_id, invoice.currency):
+        return True
+    return bool(await customer_credits.applied_to(session, invoice.invoice_id))
+
+
+async def take_credit(session: AsyncSession, invoice: InvoiceSnapshot) -> list[AppliedCredit]:
+    """Credit from the customer's account taken off the invoice (or what it took before),
+    each with its credit note's number. Part of the delivery step: the invoice as sent."""
+    taken = await customer_credits.apply_to_invoice(
+        session,
+        invoice_id=invoice.invoice_id,
+        customer_id=invoice.customer_id,
+        currency=invoice.currency,
+        limit_minor=invoice.total_minor,
+        at=datetime.now(UTC),
+    )
+    return await credits_taken(session, invoice.invoice_id) if taken else []
+
+
+async def credits_taken(session: AsyncSession, invoice_id: str) -> list[AppliedCredit]:
+    """What the invoice took from the customer's account (an earlier attempt's work)."""
+    rows = await customer_credits.applied_to(session, invoice_id)
+    ids = [r.credit_note_id for r in rows]
+    notes = (await session.exec(select(CreditNoteRow).where(col(CreditNoteRow.id).in_(ids)))).all()
+    numbers = {n.id: n.number for n in notes}
+    return [
+        AppliedCredit(
+            credit_note_id=r.credit_note_id,
+            credit_note_number=numbers.get(r.credit_note_id, r.credit_note_id),
+            amount_minor=r.amount_minor,
         )
+        for r in rows
+    ]

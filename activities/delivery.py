@@ -15,6 +15,7 @@ import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.customer_credits import credits_taken, may_take_credit, take_credit
 from activities.heartbeat import heartbeats
 from core.links import portal_view_url
 from integrations.email import EmailSender
@@ -34,12 +35,16 @@ def email_message_id(invoice_id: str, purpose: str) -> str:
     return f"<{invoice_id}.{purpose}@invoiceflow>"
 
 
-def permanent(err: ProviderError, payment_url: str | None = None) -> ApplicationError:
+def permanent(
+    err: ProviderError, payment_url: str | None = None, invoice: InvoiceSnapshot | None = None
+) -> ApplicationError:
     """A failure no retry cures. Its details carry the payment link when one exists, so the
-    invoice keeps it (operations can give it to the customer another way)."""
+    invoice keeps it (operations can give it to the customer another way), and the account
+    credit the invoice took, which stays taken."""
+    credits = [c.model_dump() for c in invoice.credits_applied] if invoice else []
     return ApplicationError(
         f"{err.provider}: {err.detail}",
-        {"payment_url": payment_url},
+        {"payment_url": payment_url, "credits_applied": credits},
         type="PermanentDeliveryFailure",
         non_retryable=True,
     )
@@ -78,6 +83,7 @@ class DeliveryActivities:
             done = await self._delivered_before(invoice.invoice_id)
             if done is not None:
                 return done
+        invoice = await self._with_account_credit(invoice)
         link = await self._payment_link(invoice)
         view_url = portal_view_url(self._public_base_url, self._link_secret, invoice.invoice_id)
         rendered = render_invoice_email(
@@ -105,7 +111,7 @@ class DeliveryActivities:
                     raise
                 # no channel left: the invoice stays collectable and keeps its link
                 await self._record_failure(invoice, link, failure)
-                raise permanent(failure, link.url if link else None) from failure
+                raise permanent(failure, link.url if link else None, invoice) from failure
 
         await self._record_delivery(invoice, link, channel, recipient)
         log.info("delivery.sent", invoice_id=invoice.invoice_id, channel=channel)
@@ -115,7 +121,19 @@ class DeliveryActivities:
             recipient=recipient,
             payment_link_id=link.id if link else None,
             payment_url=link.url if link else None,
+            credits_applied=invoice.credits_applied,
         )
+
+    async def _with_account_credit(self, invoice: InvoiceSnapshot) -> InvoiceSnapshot:
+        """The invoice as sent: less the credit on the customer's account (what an earlier
+        attempt took, or taken now). A read first, so an invoice without any credit to
+        take costs no write transaction (SQLite has one writer)."""
+        async with transaction(self._sessions, writes=False) as session:
+            if not await may_take_credit(session, invoice):
+                return invoice
+        async with transaction(self._sessions) as session:
+            credits = await take_credit(session, invoice)
+        return invoice.model_copy(update={"credits_applied": credits})
 
     async def _payment_link(self, invoice: InvoiceSnapshot) -> PaymentLink | None:
         """The link for what the invoice asks the customer to pay; none when credit on
@@ -224,5 +242,6 @@ class DeliveryActivities:
                     recipient=done.recipient,
                     payment_link_id=row.payment_link_id,
                     payment_url=row.payment_url,
+                    credits_applied=await credits_taken(session, invoice_id),
                 )
         return None

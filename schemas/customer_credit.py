@@ -24,21 +24,6 @@ class GrantCreditInput(BaseModel):
     amount_minor: int
 
 
-class ApplyCreditInput(BaseModel):
-    invoice_id: str
-    customer_id: str
-    currency: str
-    limit_minor: int  # what the invoice asks for: never more is taken
-
-
-class CreditsApplied(BaseModel):
-    credits: list[AppliedCredit] = Field(default_factory=list)
-
-    @property
-    def amount_minor(self) -> int:
-        return sum(c.amount_minor for c in self.credits)
-
-
 class PostCreditAllocationInput(BaseModel):
     """One credit note allocated to a later invoice in the ledger, once."""
 

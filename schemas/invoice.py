@@ -120,6 +120,8 @@ class DeliverInvoiceResult(BaseModel):
     # none when the customer's credit covers the whole invoice: nothing to pay
     payment_link_id: str | None = None
     payment_url: str | None = None
+    # credit from the customer's account taken off the invoice as it was sent
+    credits_applied: list[AppliedCredit] = Field(default_factory=list)
 
 
 class CancelInvoiceInput(BaseModel):

@@ -119,7 +119,6 @@ class ActivitySet:
             self.remedies.post_void,
             self.remedies.post_credit_allocation,
             self.credits.grant,
-            self.credits.apply,
         ]
 
 

@@ -84,11 +84,10 @@ class InvoiceWorkflow:
         except Cancelled:
             return await self._cancelled(invoice)
         p.set_status(InvoiceStatus.ISSUED, number=invoice.number)
-        invoice = p.invoice = await self._credits.take_off(invoice)
-        if invoice.credits_applied:
-            p.set_status(InvoiceStatus.ISSUED)  # the amount due, less the credit
         p.waits_for("delivery to the customer")
-        await self._delivery.run(invoice)
+        invoice = await self._delivery.run(invoice)
+        if invoice.credits_applied:
+            p.set_status(InvoiceStatus.ISSUED)  # the amount due, less the account credit
         self._accounting.start(invoice)
         self._credits.post_allocations(invoice)
         while True:

@@ -1,10 +1,10 @@
 """Money a dispute's credit note gives back, and customer credit. A credit note that takes
 an invoice below what was paid returns the difference once: refunded at the payment
 provider, or kept on the customer's account when the customer chose that (and the part
-paid with account credit always goes back on account: there is no payment to refund). And
-credit on the customer's account taken off a new invoice before it is sent, so the
-e-mail, the payment link and the balance ask only for the rest. Each allocation of a credit
-note to the new invoice is posted to accounting once, after the invoice itself."""
+paid with account credit always goes back on account: there is no payment to refund). Credit on
+the customer's account is taken off a new invoice by its delivery step, before the payment
+link is made (so the e-mail, the link and the balance ask only for the rest); each
+allocation of a credit note to the new invoice is posted here, once, after the invoice."""
 
 from __future__ import annotations
 
@@ -14,11 +14,7 @@ from temporalio.exceptions import ActivityError
 with workflow.unsafe.imports_passed_through():
     from activities.customer_credits import CustomerCreditActivities
     from activities.remedies import RemedyActivities
-    from schemas.customer_credit import (
-        ApplyCreditInput,
-        GrantCreditInput,
-        PostCreditAllocationInput,
-    )
+    from schemas.customer_credit import GrantCreditInput, PostCreditAllocationInput
     from schemas.dispute_flow import DisputeOutcome
     from schemas.disputes import CreditSettlement
     from schemas.invoice import InvoiceSnapshot
@@ -27,8 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.process import InvoiceProcess
     from workflows.stages.post import AccountingStage
 
-# histories of invoices started before customer credit existed replay without this step
-APPLY_PATCH = "customer-credit-applied"
+# histories of disputes resolved before customer credit existed replay without the grant
 GRANT_PATCH = "customer-credit-granted"
 
 
@@ -36,25 +31,6 @@ class CustomerCreditStage:
     def __init__(self, process: InvoiceProcess, accounting: AccountingStage) -> None:
         self._p = process
         self._accounting = accounting
-
-    async def take_off(self, invoice: InvoiceSnapshot) -> InvoiceSnapshot:
-        """The invoice as sent: with the customer's credit (oldest first) taken off."""
-        if not workflow.patched(APPLY_PATCH):
-            return invoice
-        applied = await workflow.execute_local_activity_method(
-            CustomerCreditActivities.apply,
-            ApplyCreditInput(
-                invoice_id=invoice.invoice_id,
-                customer_id=invoice.customer_id,
-                currency=invoice.currency,
-                limit_minor=invoice.total_minor,
-            ),
-            start_to_close_timeout=options.STORE_TIMEOUT,
-            retry_policy=options.STORE_RETRY,
-        )
-        if not applied.credits:
-            return invoice
-        return invoice.model_copy(update={"credits_applied": applied.credits})
 
     def post_allocations(self, invoice: InvoiceSnapshot) -> None:
         for credit in invoice.credits_applied:

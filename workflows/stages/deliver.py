@@ -9,6 +9,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.delivery import DeliveryActivities
     from activities.notices import NoticeActivities
+    from schemas.customer_credit import AppliedCredit
     from schemas.invoice import (
         OPEN_STATUSES,
         DeliverInvoiceInput,
@@ -26,7 +27,8 @@ class DeliveryStage:
         self._p = process
         self.delivered = False  # the first delivery has run (a resend needs it)
 
-    async def run(self, invoice: InvoiceSnapshot) -> None:
+    async def run(self, invoice: InvoiceSnapshot) -> InvoiceSnapshot:
+        """Send the invoice; the invoice as sent (less any account credit it took)."""
         try:
             delivered = await workflow.execute_activity_method(
                 DeliveryActivities.deliver_invoice,
@@ -41,12 +43,19 @@ class DeliveryStage:
             workflow.logger.warning("invoice.delivery_failed", extra={"error": str(err.cause)})
             self._p.flag("delivery_failed")
             cause = err.cause  # the link exists even if no message reached the customer
-            if isinstance(cause, ApplicationError) and cause.details:
-                found = cause.details[0]
-                self._p.payment_url = found.get("payment_url") if isinstance(found, dict) else None
+            found = (
+                cause.details[0] if isinstance(cause, ApplicationError) and cause.details else {}
+            )
+            found = found if isinstance(found, dict) else {}
+            self._p.payment_url = found.get("payment_url")
+            credits = [AppliedCredit.model_validate(c) for c in found.get("credits_applied", [])]
         else:
             self._p.payment_url = delivered.payment_url
+            credits = delivered.credits_applied
         self.delivered = True
+        if credits:
+            invoice = self._p.invoice = invoice.model_copy(update={"credits_applied": credits})
+        return invoice
 
     async def resend(self, data: ResendInvoiceInput) -> ResendInvoiceResult:
         invoice = self._p.invoice

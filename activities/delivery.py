@@ -16,15 +16,16 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.customer_credits import credits_taken, may_take_credit, take_credit
+from activities.documents import DocumentIssuer
 from activities.heartbeat import heartbeats
 from core.links import portal_view_url
-from integrations.email import EmailSender
+from integrations.email import Attachment, EmailSender
 from integrations.errors import ProviderError
 from integrations.payments import PaymentLink, PaymentsClient
 from integrations.sms import SmsClient
 from rendering.invoice_email import render_invoice_email, render_invoice_sms
 from schemas.invoice import DeliverInvoiceInput, DeliverInvoiceResult, InvoiceSnapshot
-from schemas.tables import Delivery, Invoice
+from schemas.tables import Customer, Delivery, Invoice
 from store import audit, invoices
 from store.db import SessionFactory, insert_if_absent, transaction
 
@@ -66,6 +67,7 @@ class DeliveryActivities:
         mail_from: str,
         public_base_url: str,
         link_secret: str,
+        documents: DocumentIssuer | None = None,
     ) -> None:
         self._sessions = sessions
         self._payments = payments
@@ -74,6 +76,7 @@ class DeliveryActivities:
         self._mail_from = mail_from
         self._public_base_url = public_base_url
         self._link_secret = link_secret
+        self._documents = documents
 
     @activity.defn(name="invoice.deliver")
     @heartbeats
@@ -83,7 +86,8 @@ class DeliveryActivities:
             done = await self._delivered_before(invoice.invoice_id)
             if done is not None:
                 return done
-        invoice = await self._with_account_credit(invoice)
+        invoice, customer = await self._with_account_credit(invoice)
+        attachments = await self._attachments(invoice, customer)
         link = await self._payment_link(invoice)
         view_url = portal_view_url(self._public_base_url, self._link_secret, invoice.invoice_id)
         rendered = render_invoice_email(
@@ -98,6 +102,7 @@ class DeliveryActivities:
                 subject=rendered.subject,
                 html=rendered.html,
                 text=rendered.text,
+                attachments=attachments,
             )
         except ProviderError as bounced:
             if bounced.retryable:
@@ -124,16 +129,34 @@ class DeliveryActivities:
             credits_applied=invoice.credits_applied,
         )
 
-    async def _with_account_credit(self, invoice: InvoiceSnapshot) -> InvoiceSnapshot:
+    async def _with_account_credit(
+        self, invoice: InvoiceSnapshot
+    ) -> tuple[InvoiceSnapshot, Customer | None]:
         """The invoice as sent: less the credit on the customer's account (what an earlier
-        attempt took, or taken now). A read first, so an invoice without any credit to
-        take costs no write transaction (SQLite has one writer)."""
+        attempt took, or taken now); and its customer's record. A read first, so an invoice
+        without any credit to take costs no write transaction (SQLite has one writer)."""
         async with transaction(self._sessions, writes=False) as session:
+            customer = await session.get(Customer, invoice.customer_id)
             if not await may_take_credit(session, invoice):
-                return invoice
+                return invoice, customer
         async with transaction(self._sessions) as session:
             credits = await take_credit(session, invoice)
-        return invoice.model_copy(update={"credits_applied": credits})
+        return invoice.model_copy(update={"credits_applied": credits}), customer
+
+    async def _attachments(
+        self, invoice: InvoiceSnapshot, customer: Customer | None
+    ) -> list[Attachment]:
+        """The invoice's PDF (and e-invoice) for the e-mail, each issued once. A document
+        that cannot be made must not hold the invoice back: it goes without, logged, and
+        the PDF can still be downloaded once the fault is mended."""
+        if self._documents is None:
+            return []
+        try:
+            issued = await self._documents.for_delivery(invoice, customer)
+        except Exception:
+            log.exception("delivery.documents_failed", invoice_id=invoice.invoice_id)
+            return []
+        return [Attachment(d.filename, d.media_type, d.content) for d in issued]
 
     async def _payment_link(self, invoice: InvoiceSnapshot) -> PaymentLink | None:
         """The link for what the invoice asks the customer to pay; none when credit on

@@ -124,6 +124,8 @@ class Settings(BaseSettings):
     # and the largest file accepted, refused before anything is stored
     evidence_dir: str = ".data/evidence"
     evidence_max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    # Issued documents (PDFs, e-invoices): content-addressed like evidence, in this folder
+    documents_dir: str = ".data/documents"
 
     # Disputes. Level 1's owner by rule (reason category, customer; round robin in a
     # group), the ladder's levels above it with their SLA in business days, and the amounts

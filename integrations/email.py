@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from email.header import Header
 from email.message import EmailMessage, Message
+from email.mime.application import MIMEApplication
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import formatdate
@@ -48,8 +50,24 @@ class SmtpSettings(BaseModel):
     idle_timeout: float = 30  # a kept session idle longer than this is closed, not reused
 
 
+@dataclass(frozen=True)
+class Attachment:
+    """A file sent with a message (an invoice's PDF, its e-invoice XML)."""
+
+    filename: str
+    media_type: str  # e.g. application/pdf
+    content: bytes
+
+
 def build_message(
-    *, message_id: str, sender: str, to: list[str], subject: str, html: str, text: str
+    *,
+    message_id: str,
+    sender: str,
+    to: list[str],
+    subject: str,
+    html: str,
+    text: str,
+    attachments: Sequence[Attachment] = (),
 ) -> Message:
     """multipart/alternative: the text part first, so clients prefer the HTML part.
 
@@ -60,32 +78,56 @@ def build_message(
     addresses); a non-ASCII subject is RFC 2047 encoded and the bodies are UTF-8. A
     non-ASCII display name or address (SMTPUTF8) takes the modern policy, which encodes
     names per word and sends internationalised addresses raw, as SMTPUTF8 requires. A line
-    break in the subject becomes a space, so no text can add a header.
+    break in the subject becomes a space, so no text can add a header. With attachments the
+    message is multipart/mixed: the alternative bodies first, then each file (base64).
     """
     subject = " ".join(subject.split())
     addresses = [sender, *to]
     if any("\r" in a or "\n" in a for a in addresses):
         raise ValueError("an address contains a line break")
     if not all(a.isascii() for a in addresses):
-        return _modern_message(message_id, sender, to, subject, html, text)
-    msg = MIMEMultipart("alternative")
+        return _modern_message(message_id, sender, to, subject, html, text, attachments)
+    bodies = MIMEMultipart("alternative")
+    bodies.attach(MIMEText(text, "plain", "utf-8"))
+    bodies.attach(MIMEText(html, "html", "utf-8"))
+    msg: MIMEMultipart = bodies
+    if attachments:
+        msg = MIMEMultipart("mixed")
+        msg.attach(bodies)
+        for file in attachments:
+            maintype, _, subtype = file.media_type.partition("/")
+            part = MIMEApplication(file.content, subtype or "octet-stream")
+            part.add_header("Content-Disposition", "attachment", filename=file.filename)
+            msg.attach(part)
     # a Header object (documented for compat32 messages) folds into encoded words when
     # the message is flattened
     _add_headers(
         msg, message_id, sender, to, subject if subject.isascii() else Header(subject, "utf-8")
     )
-    msg.attach(MIMEText(text, "plain", "utf-8"))
-    msg.attach(MIMEText(html, "html", "utf-8"))
     return msg
 
 
 def _modern_message(
-    message_id: str, sender: str, to: list[str], subject: str, html: str, text: str
+    message_id: str,
+    sender: str,
+    to: list[str],
+    subject: str,
+    html: str,
+    text: str,
+    attachments: Sequence[Attachment] = (),
 ) -> EmailMessage:
     msg = EmailMessage()
     _add_headers(msg, message_id, sender, to, subject)
     msg.set_content(text)
     msg.add_alternative(html, subtype="html")
+    for file in attachments:
+        maintype, _, subtype = file.media_type.partition("/")
+        msg.add_attachment(
+            file.content,
+            maintype=maintype,
+            subtype=subtype or "octet-stream",
+            filename=file.filename,
+        )
     return msg
 
 
@@ -147,14 +189,28 @@ class EmailSender:
         )
 
     async def send(
-        self, *, message_id: str, sender: str, to: list[str], subject: str, html: str, text: str
+        self,
+        *,
+        message_id: str,
+        sender: str,
+        to: list[str],
+        subject: str,
+        html: str,
+        text: str,
+        attachments: Sequence[Attachment] = (),
     ) -> None:
         """Deliver one message to the SMTP server, or raise ProviderError."""
         if not to:
             raise ProviderError(PROVIDER, None, "no recipients", retryable=False)
         try:
             msg = build_message(
-                message_id=message_id, sender=sender, to=to, subject=subject, html=html, text=text
+                message_id=message_id,
+                sender=sender,
+                to=to,
+                subject=subject,
+                html=html,
+                text=text,
+                attachments=attachments,
             )
         except ValueError as bad:
             raise ProviderError(PROVIDER, None, str(bad), retryable=False) from bad

@@ -167,3 +167,9 @@ def _fsync_directory(directory: Path) -> None:
 def storage_from_settings(settings: Settings) -> EvidenceStorage:
     """The evidence store the settings choose; today the folder `evidence_dir`."""
     return FileEvidenceStorage(Path(settings.evidence_dir))
+
+
+def documents_storage(settings: Settings) -> EvidenceStorage:
+    """The store of issued documents (PDFs, e-invoices): the folder `documents_dir`, the
+    same content-addressed blobs as evidence."""
+    return FileEvidenceStorage(Path(settings.documents_dir))

@@ -8,6 +8,7 @@ from sqlmodel import SQLModel
 
 import schemas.credit_tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 import schemas.dispute_tables  # noqa: F401
+import schemas.document_tables  # noqa: F401
 import schemas.exception_tables  # noqa: F401
 import schemas.po_tables  # noqa: F401
 import schemas.refund_tables  # noqa: F401

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import email
 import email.policy
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
 from email.parser import BytesHeaderParser
@@ -83,6 +84,7 @@ class MailView:
     html: str | None
     headers: dict[str, str]
     duplicate_deliveries: int
+    attachments: list[dict[str, Any]] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -95,12 +97,18 @@ class MailView:
             "html": self.html,
             "headers": self.headers,
             "duplicate_deliveries": self.duplicate_deliveries,
+            "attachments": self.attachments,
         }
 
 
-def view(mail: StoredMail) -> MailView:
+def parsed(mail: StoredMail) -> EmailMessage:
     msg = email.message_from_bytes(mail.raw, policy=email.policy.default)
     assert isinstance(msg, EmailMessage)
+    return msg
+
+
+def view(mail: StoredMail) -> MailView:
+    msg = parsed(mail)
     headers: dict[str, str] = {}
     for name, value in msg.items():
         headers.setdefault(name, str(value))
@@ -114,7 +122,28 @@ def view(mail: StoredMail) -> MailView:
         html=_body(msg, "html"),
         headers=headers,
         duplicate_deliveries=mail.duplicates,
+        attachments=[
+            {
+                "index": n,
+                "filename": part.get_filename(),
+                "content_type": part.get_content_type(),
+                "size": len(content),
+                "sha256": hashlib.sha256(content).hexdigest(),
+                "url": f"/mailbox/api/messages/{mail.id}/attachments/{n}",
+            }
+            for n, (part, content) in enumerate(attached(msg))
+        ],
     )
+
+
+def attached(msg: EmailMessage) -> list[tuple[EmailMessage, bytes]]:
+    """The message's attached files with their decoded bytes, in order."""
+    files: list[tuple[EmailMessage, bytes]] = []
+    for part in msg.iter_attachments():
+        assert isinstance(part, EmailMessage)
+        payload = part.get_payload(decode=True)
+        files.append((part, payload if isinstance(payload, bytes) else b""))
+    return files
 
 
 def addressed_to(mail: StoredMail, address: str) -> bool:

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from sandbox.context import SandboxDep
-from sandbox.mailbox import addressed_to, view
+from sandbox.mailbox import addressed_to, attached, parsed, view
 from sandbox.pages import render
 
 router = APIRouter(prefix="/mailbox", tags=["mailbox"])
@@ -30,6 +30,22 @@ async def list_messages(sandbox: SandboxDep, to: str | None = None) -> JSONRespo
     if to is not None:
         mails = [m for m in mails if addressed_to(m, to)]
     return JSONResponse([view(m).as_json() for m in mails])
+
+
+@router.get("/api/messages/{mail_id}/attachments/{index}")
+async def attachment(sandbox: SandboxDep, mail_id: int, index: int) -> Response:
+    """One attached file's bytes, as sent (its content type, its name)."""
+    mail = sandbox.store.mail(mail_id)
+    files = attached(parsed(mail)) if mail is not None else []
+    if not 0 <= index < len(files):
+        return Response(status_code=404)
+    part, content = files[index]
+    name = part.get_filename() or f"attachment-{index}"
+    return Response(
+        content,
+        media_type=part.get_content_type(),
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 @router.delete("/api/messages", status_code=204)

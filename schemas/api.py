@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 from babel import Locale, UnknownLocaleError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -40,6 +40,22 @@ class CustomerCreate(_Strict):
     match_tolerances: TolerancesIn | None = Field(
         default=None, description="the customer's default tolerances for PO matching"
     )
+    address: str | None = Field(
+        default=None,
+        max_length=500,
+        description="postal address for the tax invoice, lines separated by a newline",
+    )
+    tax_id: str | None = Field(
+        default=None,
+        min_length=2,
+        max_length=50,
+        description="the customer's tax number (VAT, GST/HST, ABN), printed on the invoice",
+    )
+    einvoice_format: Literal["ubl", "cii"] | None = Field(
+        default=None,
+        description="an e-invoice with each invoice e-mail: UBL (Peppol BIS 3.0) attached,"
+        " or CII inside the PDF (Factur-X)",
+    )
 
     @field_validator("locale")
     @classmethod
@@ -60,6 +76,9 @@ class CustomerOut(BaseModel):
     created_at: datetime
     po_required: bool = False
     match_tolerances: Tolerances | None = None
+    address: str | None = None
+    tax_id: str | None = None
+    einvoice_format: str | None = None
 
 
 class ContractCreate(_Strict):

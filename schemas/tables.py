@@ -81,6 +81,11 @@ class Customer(SQLModel, table=True):
     external_ref: str | None = Field(default=None, index=True)
     created_at: datetime = _utc_column()
     po_required: bool = False  # every invoice must name one of the customer's POs
+    # on a tax invoice: the customer's postal address (lines separated by "\n") and tax
+    # number (VAT, GST/HST, ABN); the e-invoice they want with the PDF (ubl, cii or none)
+    address: str | None = None
+    tax_id: str | None = None
+    einvoice_format: str | None = None
     # domain.matching.model.Tolerances as JSON: the customer's defaults for PO matching
     match_tolerances: dict[str, Any] | None = Field(
         default=None, sa_column=Column(JSON, nullable=True)

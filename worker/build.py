@@ -17,6 +17,7 @@ from activities.customer_credits import CustomerCreditActivities
 from activities.delivery import DeliveryActivities
 from activities.dispute_notices import DisputeNoticeActivities
 from activities.disputes import DisputeActivities
+from activities.documents import DocumentIssuer
 from activities.matching import MatchingActivities
 from activities.notices import NoticeActivities
 from activities.remedies import RemedyActivities
@@ -25,6 +26,7 @@ from activities.tasks import TaskActivities
 from core.settings import Settings
 from integrations.accounting import AccountingClient
 from integrations.email import EmailSender, SmtpSettings
+from integrations.evidence_storage import documents_storage
 from integrations.payments import PaymentsClient
 from integrations.sms import SmsClient
 from store.db import SessionFactory
@@ -151,6 +153,7 @@ def build_activities(
             mail_from=settings.mail_from,
             public_base_url=settings.public_base_url,
             link_secret=settings.link_signing_secret.get_secret_value(),
+            documents=DocumentIssuer(sessions, documents_storage(settings), settings),
         ),
         accounting=AccountingActivities(
             sessions,

@@ -12,14 +12,16 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import HTMLResponse, Response
 
+from activities.documents import DocumentUnavailable
 from api.deps import SessionDep, SettingsDep
 from api.portal_pages import Portal, Seller, open_portal
 from api.portal_view import invoice_credit_notes, invoice_credits_applied, invoice_disputes
 from api.portal_view import render_invoice_page as render_page
 from api.routes import portal_dispute_page, portal_disputes
+from api.routes.documents import issuer
 from core.settings import Settings
 from rendering.i18n import babel_locale
 from schemas.tables import Customer, Invoice
@@ -53,6 +55,43 @@ async def view_invoice(
     )
     await session.commit()  # end the read
     return HTMLResponse(html)
+
+
+@router.get("/invoices/{invoice_id}/pdf", response_class=Response)
+async def download_pdf(
+    invoice_id: str,
+    token: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    accept_language: Annotated[str | None, Header()] = None,
+) -> Response:
+    """The invoice's PDF, as the customer received it (a GET that only reads, or renders
+    and stores the file once for an invoice issued before documents existed)."""
+    opened = await open_portal(session, settings, invoice_id, token, accept_language)
+    await session.commit()  # end the read
+    if not isinstance(opened, Portal):
+        return opened
+    documents = issuer(request, settings)
+    try:
+        invoice, customer = await documents.load_invoice(invoice_id)
+        document = await documents.invoice_pdf(invoice, customer)
+    except DocumentUnavailable:
+        return opened.render(
+            "portal_message.html",
+            status=404,
+            title=opened.t.gettext("No PDF yet"),
+            message=opened.t.gettext("This invoice has no PDF yet. Please try again later."),
+        )
+    return Response(
+        document.content,
+        media_type=document.media_type,
+        headers={
+            "Content-Disposition": f'inline; filename="{document.filename}"',
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "private, no-store",
+        },
+    )
 
 
 def render_invoice_page(

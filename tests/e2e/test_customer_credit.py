@@ -11,8 +11,10 @@ from typing import Any
 
 from temporalio.client import Client
 
+from tests.documents.validation import UBL_CREDIT_NOTE_XSD, xsd_errors
 from tests.e2e.test_dispute_ladder import at_level
 from tests.e2e.test_dispute_money import ledger, link_id, live_invoice
+from tests.e2e.test_documents import pdf_text
 from tests.support.dispute_flow import (
     act,
     customer_answers,
@@ -88,6 +90,7 @@ async def test_a_credit_kept_on_account_pays_the_next_invoices_oldest_first(
         [note] = await stack.wait_for(
             lambda: ledger(stack, "/accounting/v1/credit-notes", first_id)
         )
+        await credit_note_documents(stack, opened["dispute_id"], first["number"])
         held = await account(stack, customer_id)
         assert held["balances"] == {"GBP": CREDIT}
         [credit] = held["credits"]
@@ -131,6 +134,25 @@ async def test_a_credit_kept_on_account_pays_the_next_invoices_oldest_first(
             [(covered_id, 14_400), (rest_id, left)]
         )
         assert {a["credit_note_reference"] for a in allocations} == {note["reference"]}
+
+
+async def credit_note_documents(stack: Stack, dispute_id: str, invoice_number: str) -> None:
+    """The credit note's PDF (its number, the invoice it credits, the amount split per
+    rate) and its UBL CreditNote, valid against the UBL 2.1 XSD, referencing the invoice."""
+    [note] = (await stack.api.get(f"/disputes/{dispute_id}")).json()["credit_notes"]
+    pdf = await stack.api.get(f"/credit-notes/{note['credit_note_id']}/pdf")
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    text = pdf_text(pdf.content)
+    # 300.00 over the invoice's 20% (1,440.00 gross) and 5% (525.00) parts, pro rata:
+    # 219.85 = 183.21 + 36.64 VAT and 80.15 = 76.33 + 3.82 VAT
+    for expected in (note["number"], invoice_number, "£183.21", "£3.82", "£259.54", "£40.46"):
+        assert expected in text, (expected, text)
+    assert "Total credited £300.00" in text and "Kept as credit on your account" in text
+    ubl = await stack.api.get(
+        f"/credit-notes/{note['credit_note_id']}/einvoice", params={"format": "ubl"}
+    )
+    assert ubl.status_code == 200 and xsd_errors(ubl.content, UBL_CREDIT_NOTE_XSD) == []
+    assert invoice_number.encode() in ubl.content  # BG-3: the invoice it credits
 
 
 async def _allocations(

@@ -19,6 +19,7 @@ from sqlmodel import SQLModel
 
 import schemas.credit_tables  # noqa: F401  (every table on SQLModel.metadata)
 import schemas.dispute_tables  # noqa: F401
+import schemas.document_tables  # noqa: F401
 import schemas.exception_tables  # noqa: F401
 import schemas.po_tables  # noqa: F401
 import schemas.refund_tables  # noqa: F401

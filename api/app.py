@@ -21,8 +21,10 @@ from api.routes import (
     billing,
     dispute_actions,
     disputes,
+    documents,
     exception_review,
     exceptions,
+    exports,
     invoice_actions,
     invoices,
     parties,
@@ -91,6 +93,8 @@ def create_app(
     app.include_router(exception_review.router)
     app.include_router(dispute_actions.router)
     app.include_router(disputes.router)
+    app.include_router(exports.router)
+    app.include_router(documents.router)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, object]:

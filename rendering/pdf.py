@@ -33,6 +33,7 @@ TAX_NUMBER_LABELS = {
     "NZ": N_("GST number"),
     "CA": N_("GST/HST registration number"),
 }
+TAX_NUMBER = N_("Tax number")  # elsewhere
 CREDIT_REASONS = {
     "duplicate_charge": N_("Duplicate charge"),
     "product_unsatisfactory": N_("Product or service unsatisfactory"),
@@ -85,7 +86,7 @@ def _context(
         **formats.context(),
         "seller": seller,
         "buyer": buyer,
-        "tax_number_label": t.gettext(TAX_NUMBER_LABELS.get(country, N_("Tax number"))),
+        "tax_number_label": t.gettext(TAX_NUMBER_LABELS.get(country, TAX_NUMBER)),
         "tax_invoice": country in ("AU", "NZ"),
         "country": country,
     }

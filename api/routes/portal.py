@@ -23,11 +23,13 @@ from api.portal_view import render_invoice_page as render_page
 from api.routes import portal_dispute_page, portal_disputes
 from api.routes.documents import issuer
 from core.settings import Settings
-from rendering.i18n import babel_locale
+from rendering.i18n import N_, babel_locale
 from schemas.tables import Customer, Invoice
 from store import queries
 
 router = APIRouter(prefix="/portal", tags=["portal"], include_in_schema=False)
+
+NO_PDF = (N_("No PDF yet"), N_("This invoice has no PDF yet. Please try again later."))
 
 
 @router.get("/invoices/{invoice_id}", response_class=HTMLResponse)
@@ -80,8 +82,8 @@ async def download_pdf(
         return opened.render(
             "portal_message.html",
             status=404,
-            title=opened.t.gettext("No PDF yet"),
-            message=opened.t.gettext("This invoice has no PDF yet. Please try again later."),
+            title=opened.t.gettext(NO_PDF[0]),
+            message=opened.t.gettext(NO_PDF[1]),
         )
     return Response(
         document.content,

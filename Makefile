@@ -45,6 +45,10 @@ bench-http: $(STAMP)
 bench-matching: $(STAMP)
 	$(PY) -m bench.matching
 
+.PHONY: bench-documents
+bench-documents: $(STAMP)
+	$(PY) -m bench.documents
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy domain schemas workflows activities integrations store api cli worker core sandbox

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -23,7 +24,7 @@ from typing import Any
 import structlog
 
 from activities.delivery import email_message_id
-from integrations.email import EmailSender
+from integrations.email import Attachment, EmailSender
 from integrations.sms import SmsClient
 from rendering.invoice_email import RenderedEmail
 from schemas.tables import Delivery
@@ -87,7 +88,13 @@ class CustomerMessages:
         async with transaction(self._sessions, writes=False) as session:
             return await session.get(Delivery, message.delivery_id(channel)) is not None
 
-    async def email(self, message: CustomerMessage, recipient: str, rendered: RenderedEmail) -> str:
+    async def email(
+        self,
+        message: CustomerMessage,
+        recipient: str,
+        rendered: RenderedEmail,
+        attachments: Sequence[Attachment] = (),
+    ) -> str:
         """Send the e-mail unless it is recorded; its delivery id. Raises ProviderError."""
         delivery_id = message.delivery_id("email")
         if await self.sent(message, "email"):
@@ -100,6 +107,7 @@ class CustomerMessages:
             subject=rendered.subject,
             html=rendered.html,
             text=rendered.text,
+            attachments=attachments,
         )
         await self._record(message, "email", recipient)
         return delivery_id

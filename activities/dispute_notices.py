@@ -20,17 +20,20 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 import structlog
+from sqlmodel import select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.customer_messages import CustomerMessage, CustomerMessages
+from activities.documents import DocumentIssuer
 from activities.heartbeat import heartbeats
 from core.links import portal_view_token
-from integrations.email import EmailSender
+from integrations.email import Attachment, EmailSender
 from integrations.errors import ProviderError
 from integrations.sms import SmsClient
 from rendering.dispute_email import DisputeReader, render_dispute_email, render_dispute_sms
 from schemas.dispute_notices import DisputeCustomerNotice
+from schemas.dispute_tables import CreditNoteRow
 from schemas.tables import Customer, Delivery, Invoice
 from store import audit
 from store.db import SessionFactory, transaction
@@ -80,8 +83,10 @@ class DisputeNoticeActivities:
         mail_from: str,
         public_base_url: str,
         link_secret: str,
+        documents: DocumentIssuer | None = None,
     ) -> None:
         self._sessions = sessions
+        self._documents = documents
         self._messages = CustomerMessages(sessions, email, sms, mail_from=mail_from)
         self._public_base_url = public_base_url
         self._link_secret = link_secret
@@ -111,7 +116,12 @@ class DisputeNoticeActivities:
         refused: list[str] = []
         if to.email:
             try:
-                await self._messages.email(message, to.email, render_dispute_email(data, reader))
+                await self._messages.email(
+                    message,
+                    to.email,
+                    render_dispute_email(data, reader),
+                    await self._credit_note_pdf(data),
+                )
                 used.append("email")
             except ProviderError as err:
                 if err.retryable:
@@ -131,6 +141,27 @@ class DisputeNoticeActivities:
             await self._unreachable(data, refused or ["no e-mail address or phone number"])
             return "none"
         return "+".join(used)
+
+    async def _credit_note_pdf(self, data: DisputeCustomerNotice) -> list[Attachment]:
+        """The resolution of a dispute settled by a credit note carries the credit note's
+        PDF (issued once, like the invoice's); a PDF that cannot be made is left out,
+        logged, rather than holding the message back."""
+        if data.kind != "resolved" or self._documents is None:
+            return []
+        async with transaction(self._sessions, writes=False) as session:
+            found = await session.exec(
+                select(CreditNoteRow.id).where(CreditNoteRow.dispute_id == data.dispute_id)
+            )
+            note_ids = list(found)
+        attached: list[Attachment] = []
+        for note_id in note_ids:
+            try:
+                issued = await self._documents.credit_note(note_id)
+            except Exception:
+                log.exception("dispute_notice.credit_note_pdf_failed", credit_note_id=note_id)
+                continue
+            attached.append(Attachment(issued.filename, issued.media_type, issued.content))
+        return attached
 
     async def _recipient(self, invoice_id: str) -> Recipient:
         async with transaction(self._sessions, writes=False) as session:

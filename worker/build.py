@@ -176,6 +176,7 @@ def build_activities(
             mail_from=settings.mail_from,
             public_base_url=settings.public_base_url,
             link_secret=settings.link_signing_secret.get_secret_value(),
+            documents=DocumentIssuer(sessions, documents_storage(settings), settings),
         ),
         tasks=TaskActivities(
             sessions,

@@ -7,6 +7,7 @@ accounting once, and the account shows what is left at every step."""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from temporalio.client import Client
@@ -148,6 +149,14 @@ async def credit_note_documents(stack: Stack, dispute_id: str, invoice_number: s
     for expected in (note["number"], invoice_number, "£183.21", "£3.82", "£259.54", "£40.46"):
         assert expected in text, (expected, text)
     assert "Total credited £300.00" in text and "Kept as credit on your account" in text
+    # the same file went with the e-mail that told the customer the dispute is resolved
+    sent = [
+        attached
+        for mail in await stack.mailbox(EMAIL)
+        for attached in mail["attachments"]
+        if attached["filename"] == f"{note['number']}.pdf"
+    ]
+    assert [a["sha256"] for a in sent] == [hashlib.sha256(pdf.content).hexdigest()]
     ubl = await stack.api.get(
         f"/credit-notes/{note['credit_note_id']}/einvoice", params={"format": "ubl"}
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 from typing import Any
 
 import facturx
@@ -72,6 +73,22 @@ async def attachments(stack: Stack, email: str) -> list[tuple[dict[str, Any], by
         assert response.status_code == 200
         files.append((attached, response.content))
     return files
+
+
+def pdf_a3_facts(content: bytes) -> dict[str, object]:
+    """What can be checked of PDF/A-3 and Factur-X offline: the XMP identification
+    (part 3, conformance B, the Factur-X level and file name), the embedded file's
+    relationship to the document, and an output intent (the colour profile PDF/A needs)."""
+    root = PdfReader(io.BytesIO(content)).trailer["/Root"]
+    xmp = root["/Metadata"].get_object().get_data().decode()
+    facts: dict[str, object] = {}
+    for key in ("pdfaid:part", "pdfaid:conformance", "fx:ConformanceLevel", "fx:DocumentFileName"):
+        found = re.search(rf"<{key}>([^<]+)</{key}>|{key}=\"([^\"]+)\"", xmp)
+        facts[key] = next(g for g in found.groups() if g) if found else None
+    [spec] = root["/AF"]
+    facts["AFRelationship"] = spec.get_object().get("/AFRelationship")
+    facts["OutputIntent"] = bool(root.get("/OutputIntents"))
+    return facts
 
 
 def pdf_text(content: bytes) -> str:
@@ -138,6 +155,14 @@ async def test_a_customer_who_asked_for_cii_gets_a_valid_factur_x_pdf_in_french(
         [(attached, content)] = await attachments(stack, "cii@erable.test")
         name, xml = facturx.get_xml_from_pdf(content, check_xsd=False)
         assert name == "factur-x.xml"
+        assert pdf_a3_facts(content) == {
+            "pdfaid:part": "3",
+            "pdfaid:conformance": "B",
+            "fx:ConformanceLevel": "EN 16931",
+            "fx:DocumentFileName": "factur-x.xml",
+            "AFRelationship": "/Data",
+            "OutputIntent": True,
+        }
         assert xsd_errors(xml, CII_XSD) == []
         report = run_schematron(xml, CII_SCHEMATRON)
         assert report.fired_rules > 0 and report.fatal == [], [str(f) for f in report.fatal]

@@ -49,6 +49,11 @@ bench-matching: $(STAMP)
 bench-documents: $(STAMP)
 	$(PY) -m bench.documents
 
+# 100,000 invoices exported as CSV, XLSX and JSON: wall time and peak RSS (bench/exports.py)
+.PHONY: bench-exports
+bench-exports: $(STAMP)
+	$(PY) -m bench.exports
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy domain schemas workflows activities integrations store api cli worker core sandbox

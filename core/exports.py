@@ -153,6 +153,17 @@ def cells(row: ExportRow, columns: Sequence[TaxColumn]) -> list[Cell]:
     ]
 
 
+# a text cell a spreadsheet would read as a formula (a customer named "=HYPERLINK(...)"):
+# prefixed with an apostrophe, as OWASP advises for CSV; amounts and dates are never text
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_text(cell: Cell) -> str:
+    if isinstance(cell, str) and cell.startswith(FORMULA_STARTS):
+        return f"'{cell}"
+    return _text(cell) or ""
+
+
 def _text(cell: Cell) -> str | None:
     if cell is None or isinstance(cell, str):
         return cell
@@ -174,7 +185,7 @@ async def csv_chunks(
     writer.writerow(header(columns))
     count = 0
     async for row in rows:
-        writer.writerow([_text(cell) or "" for cell in cells(row, columns)])
+        writer.writerow([_csv_text(cell) for cell in cells(row, columns)])
         count += 1
         if count % ROWS_PER_CHUNK == 0:
             yield buffer.getvalue().encode()

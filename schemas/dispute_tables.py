@@ -111,6 +111,7 @@ class CreditNoteRow(SQLModel, table=True):
     idempotency key of its issue and its accounting post."""
 
     __tablename__ = "credit_notes"
+    __table_args__ = (Index("ix_credit_notes_created_at_id", "created_at", "id"),)  # export
 
     id: str = Field(primary_key=True)  # cn_...
     number: str = Field(unique=True)  # CN-2026-0001

@@ -120,6 +120,8 @@ class InvoiceNumberSeries(SQLModel, table=True):
 
 class Invoice(SQLModel, table=True):
     __tablename__ = "invoices"
+    # the accountant's export reads a period in (issue date, id) order
+    __table_args__ = (Index("ix_invoices_issue_date_id", "issue_date", "id"),)
 
     id: str = Field(primary_key=True)
     customer_id: str = Field(foreign_key="customers.id", index=True)
@@ -219,6 +221,7 @@ class Payment(SQLModel, table=True):
     """A payment reported by the provider; the provider's payment id keeps it unique."""
 
     __tablename__ = "payments"
+    __table_args__ = (Index("ix_payments_paid_at_id", "paid_at", "id"),)  # the export
 
     id: str = Field(primary_key=True)
     invoice_id: str = Field(foreign_key="invoices.id", index=True)

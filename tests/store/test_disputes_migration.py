@@ -35,6 +35,8 @@ DISPUTE_TABLES = {
     "payment_plan_instalments",
     "refunds",
 }
+# what later revisions add to 0007's tables (0010: the export's indexes)
+LATER = {"ix_credit_notes_created_at_id", "ix_invoices_issue_date_id"}
 INVOICE_COLUMNS = {
     "credited_minor",
     "written_off_minor",
@@ -73,6 +75,7 @@ def _state(url: str) -> tuple[set[str], set[str], list[str]]:
                 str(diff)
                 for diff in compare_metadata(context, SQLModel.metadata)
                 if any(name in str(diff) for name in ours)
+                and not any(name in str(diff) for name in LATER)
             ]
     finally:
         engine.dispose()

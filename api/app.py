@@ -30,6 +30,7 @@ from api.routes import (
     parties,
     portal,
     purchase_orders,
+    webhook_endpoints,
     webhooks,
 )
 from core import eventloop
@@ -86,6 +87,7 @@ def create_app(
     app.include_router(invoice_actions.router)
     app.include_router(billing.router)
     app.include_router(webhooks.router)
+    app.include_router(webhook_endpoints.router)
     app.include_router(portal.router)
     app.include_router(approval_config.router)
     app.include_router(approvals.router)

@@ -13,6 +13,7 @@ import schemas.exception_tables  # noqa: F401
 import schemas.po_tables  # noqa: F401
 import schemas.refund_tables  # noqa: F401
 import schemas.tables  # noqa: F401
+import schemas.webhook_tables  # noqa: F401
 
 config = context.config
 target_metadata = SQLModel.metadata

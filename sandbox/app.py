@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from sandbox import control, mailbox_routes, pages
+from sandbox import control, mailbox_routes, pages, receiver
 from sandbox.context import SandboxContext
 from sandbox.faults import FaultBook
 from sandbox.gate import Gate
@@ -47,6 +47,6 @@ def create_app(settings: SandboxSettings, store: SandboxStore | None = None) -> 
         lifespan=lifespan,
     )
     app.state.sandbox = context
-    for module in (sms, payments, refunds, accounting, mailbox_routes, control, pages):
+    for module in (sms, payments, refunds, accounting, mailbox_routes, control, receiver, pages):
         app.include_router(module.router)
     return app

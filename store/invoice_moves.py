@@ -88,7 +88,13 @@ async def record_payment(
             entity="payment",
             action="payment.recorded",
             actor=payment.source,
-            data={"payment_id": payment.payment_id, "amount_minor": payment.amount_minor},
+            data={
+                "payment_id": payment.payment_id,
+                "amount_minor": payment.amount_minor,
+                # what the payment left: the outgoing webhook's paid or partially_paid
+                "balance_minor": due_minor - paid,
+                "status": status.value,
+            },
         )
     return RecordPaymentResult(paid_minor=paid, balance_minor=due_minor - paid, status=status)
 

@@ -11,8 +11,10 @@ from core import eventloop
 from core.logging import configure_logging
 from core.settings import get_settings
 from core.temporal import connect
+from core.webhook_starts import ensure_dispatcher
 from integrations.email import EmailSender
 from integrations.http import provider_client
+from schemas.webhooks import DispatcherInput
 from store.db import create_engine, session_factory
 from worker.build import build_worker, smtp_settings
 
@@ -35,6 +37,7 @@ async def main() -> None:
         worker = build_worker(client, settings, session_factory(engine), http, email)
         async with worker:
             eventloop.freeze_startup_objects()
+            await ensure_dispatcher(client, DispatcherInput(task_queue=settings.task_queue))
             log.info(
                 "worker.started", task_queue=settings.task_queue, temporal=settings.temporal_address
             )

@@ -23,6 +23,7 @@ from activities.notices import NoticeActivities
 from activities.remedies import RemedyActivities
 from activities.store import InvoiceStoreActivities
 from activities.tasks import TaskActivities
+from activities.webhooks import WebhookActivities
 from core.settings import Settings
 from integrations.accounting import AccountingClient
 from integrations.email import EmailSender, SmtpSettings
@@ -33,8 +34,16 @@ from store.db import SessionFactory
 from workflows.billing_run import BillingRunWorkflow
 from workflows.dispute import DisputeWorkflow
 from workflows.invoice import InvoiceWorkflow
+from workflows.webhook_delivery import WebhookDeliveryWorkflow
+from workflows.webhook_dispatcher import WebhookDispatcherWorkflow
 
-WORKFLOWS = [InvoiceWorkflow, BillingRunWorkflow, DisputeWorkflow]
+WORKFLOWS = [
+    InvoiceWorkflow,
+    BillingRunWorkflow,
+    DisputeWorkflow,
+    WebhookDispatcherWorkflow,
+    WebhookDeliveryWorkflow,
+]
 
 STICKY_TIMEOUT = timedelta(seconds=3)
 
@@ -82,6 +91,7 @@ class ActivitySet:
     matching: MatchingActivities
     remedies: RemedyActivities
     credits: CustomerCreditActivities
+    webhooks: WebhookActivities
 
     def all(self) -> list:  # type: ignore[type-arg]
         return [
@@ -121,6 +131,9 @@ class ActivitySet:
             self.remedies.post_void,
             self.remedies.post_credit_allocation,
             self.credits.grant,
+            self.webhooks.fan_out,
+            self.webhooks.send,
+            self.webhooks.finish,
         ]
 
 
@@ -197,6 +210,7 @@ def build_activities(
             ),
         ),
         credits=CustomerCreditActivities(sessions),
+        webhooks=WebhookActivities(sessions, http),
     )
 
 

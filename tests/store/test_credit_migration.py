@@ -17,6 +17,7 @@ import schemas.exception_tables  # noqa: F401
 import schemas.po_tables  # noqa: F401
 import schemas.refund_tables  # noqa: F401
 import schemas.tables  # noqa: F401
+import schemas.webhook_tables  # noqa: F401
 from store.db import sync_url
 from store.migrations import alembic_config, upgrade
 from tests.store.test_disputes_migration import _seed_invoice, empty_url  # noqa: F401

@@ -42,6 +42,9 @@ from store.db import insert_if_absent
 AUDIT = "audit_events"
 DISPUTE_EVENTS = "dispute_events"  # a dispute's resolution is on its timeline, not the audit
 SOURCES = (AUDIT, DISPUTE_EVENTS)
+# a jump in ids longer than this (a sequence moved by hand, a bulk rollback) tracks only
+# its last ids as gaps: an in-flight transaction holds one of the most recent ones
+MAX_GAP_RUN = 1000
 
 
 def _query(source: str) -> Any:
@@ -113,7 +116,7 @@ async def read_source(
         gaps.pop(int(row.id), None)
     expected = cursor.last_id + 1
     for row in fresh:
-        for missing in range(expected, int(row.id)):
+        for missing in range(max(expected, int(row.id) - MAX_GAP_RUN), int(row.id)):
             gaps[missing] = now.isoformat()
         expected = int(row.id) + 1
     oldest = now - settle

@@ -13,6 +13,7 @@ work at issue). Pure: no I/O but the fonts WeasyPrint reads.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -20,6 +21,7 @@ from typing import Any
 import facturx
 import weasyprint
 from babel.support import NullTranslations
+from weasyprint.text.fonts import FontConfiguration
 
 from domain.documents import InvoiceDocument
 from domain.money import exponent
@@ -92,8 +94,22 @@ def _context(
     }
 
 
+# One font configuration for the process: WeasyPrint makes a new one (a fontconfig and
+# Pango font map, never freed) per document unless given one, which grew a worker by about
+# 0.25 MiB per PDF (bench/documents.py). Pango's font map is not thread-safe, and documents
+# render in threads (`asyncio.to_thread`), so one document renders at a time; rendering is
+# CPU under the GIL anyway.
+_FONTS: FontConfiguration | None = None
+_RENDERING = threading.Lock()
+
+
 def _pdf(html: str) -> bytes:
-    return bytes(weasyprint.HTML(string=html).write_pdf(pdf_variant="pdf/a-3b"))
+    global _FONTS
+    with _RENDERING:
+        if _FONTS is None:
+            _FONTS = FontConfiguration()
+        document = weasyprint.HTML(string=html)
+        return bytes(document.write_pdf(pdf_variant="pdf/a-3b", font_config=_FONTS))
 
 
 def render_invoice_pdf(invoice: InvoiceSnapshot, seller: PdfParty, buyer: PdfParty) -> bytes:

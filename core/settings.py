@@ -126,6 +126,8 @@ class Settings(BaseSettings):
     evidence_max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     # Issued documents (PDFs, e-invoices): content-addressed like evidence, in this folder
     documents_dir: str = ".data/documents"
+    # processes the worker prints PDFs in (0: in its own, taking its core for ~0.1 s each)
+    pdf_processes: int = Field(default=1, ge=0, le=16)
 
     # Disputes. Level 1's owner by rule (reason category, customer; round robin in a
     # group), the ladder's levels above it with their SLA in business days, and the amounts

@@ -13,12 +13,21 @@ work at issue). Pure: no I/O but the fonts WeasyPrint reads.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import multiprocessing
+import os
+import signal
 import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 import facturx
+import structlog
 import weasyprint
 from babel.support import NullTranslations
 from weasyprint.text.fonts import FontConfiguration
@@ -28,6 +37,8 @@ from domain.money import exponent
 from rendering.formatting import Formats
 from rendering.i18n import N_, babel_locale, environment
 from schemas.invoice import InvoiceSnapshot
+
+log = structlog.get_logger()
 
 TAX_NUMBER_LABELS = {
     "GB": N_("VAT registration number"),
@@ -101,9 +112,55 @@ def _context(
 # CPU under the GIL anyway.
 _FONTS: FontConfiguration | None = None
 _RENDERING = threading.Lock()
+# Where PDFs are printed: in processes of their own once the worker asked for them
+# (`print_in_processes`), else here. WeasyPrint is CPU under the GIL: in the worker's own
+# process each PDF (~0.1 s) took the core its workflows and activities need.
+_POOL: ProcessPoolExecutor | None = None
+
+
+def print_in_processes(processes: int) -> ProcessPoolExecutor | None:
+    """From now on print PDFs in `processes` processes (spawned: the worker has threads
+    and an event loop a fork would copy); 0 keeps printing in this one. The caller shuts
+    the pool down."""
+    global _POOL
+    _POOL = None
+    if processes > 0:
+        _POOL = ProcessPoolExecutor(
+            processes,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_follow_parent,
+            initargs=(os.getpid(),),
+        )
+    return _POOL
+
+
+def _follow_parent(parent_pid: int) -> None:
+    """A printing process ends with the worker that started it, even one killed with
+    SIGKILL (which no pool shutdown sees): Linux's parent-death signal, and a watch on the
+    parent's pid where that is not available."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="follow-parent", daemon=True).start()
 
 
 def _pdf(html: str) -> bytes:
+    pool = _POOL
+    if pool is not None:
+        try:
+            return pool.submit(print_pdf, html).result()
+        except BrokenProcessPool:  # a printing process died: print here, and go on
+            log.exception("pdf.printing_process_lost")
+    return print_pdf(html)
+
+
+def print_pdf(html: str) -> bytes:
+    """The HTML printed as PDF/A-3b, in this process."""
     global _FONTS
     with _RENDERING:
         if _FONTS is None:

@@ -14,6 +14,7 @@ from core.temporal import connect
 from core.webhook_starts import ensure_dispatcher
 from integrations.email import EmailSender
 from integrations.http import provider_client
+from rendering.pdf import print_in_processes
 from schemas.webhooks import DispatcherInput
 from store.db import create_engine, session_factory
 from worker.build import build_worker, smtp_settings
@@ -35,6 +36,7 @@ async def main() -> None:
         EmailSender(smtp_settings(settings)) as email,
     ):
         worker = build_worker(client, settings, session_factory(engine), http, email)
+        printing = print_in_processes(settings.pdf_processes)
         async with worker:
             eventloop.freeze_startup_objects()
             await ensure_dispatcher(client, DispatcherInput(task_queue=settings.task_queue))
@@ -43,6 +45,8 @@ async def main() -> None:
             )
             await stop.wait()
             log.info("worker.stopping")
+        if printing is not None:
+            printing.shutdown(cancel_futures=True)
     await engine.dispose()
     log.info("worker.stopped")
 

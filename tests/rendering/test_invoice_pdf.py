@@ -11,7 +11,13 @@ import pytest
 from pypdf import PdfReader
 
 from domain.documents import credit_note_document
-from rendering.pdf import CreditNoteFigures, PdfParty, render_credit_note_pdf, render_invoice_pdf
+from rendering.pdf import (
+    CreditNoteFigures,
+    PdfParty,
+    print_in_processes,
+    render_credit_note_pdf,
+    render_invoice_pdf,
+)
 from schemas.customer_credit import AppliedCredit
 from schemas.invoice import InvoiceSnapshot
 from tests.documents.samples import CA_SELLER, au_gst, ca_hst, credit_note, uk_standard
@@ -92,3 +98,18 @@ def test_a_credit_note_states_its_invoice_reason_split_and_where_the_money_goes(
     au_model = credit_note_document(au_note, au, seller=CA_SELLER)
     au_figures = CreditNoteFigures(reason="other", settlement="balance", invoice=au)
     assert "Adjustment note" in text(render_credit_note_pdf(au_model, au_figures, SELLER, BUYER))
+
+
+def test_pdfs_print_the_same_in_a_process_of_their_own() -> None:
+    """The worker prints in a spawned process (off its own core); the file reads the same."""
+    invoice = uk_standard()
+    pool = print_in_processes(1)
+    try:
+        assert pool is not None
+        found = text(render_invoice_pdf(invoice, SELLER, BUYER))
+        assert pool._processes  # the printing ran in the pool's process  # noqa: SLF001
+    finally:
+        print_in_processes(0)
+        if pool is not None:
+            pool.shutdown()
+    assert "INV-2026-0042" in found and found == text(render_invoice_pdf(invoice, SELLER, BUYER))

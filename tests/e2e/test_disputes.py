@@ -71,9 +71,13 @@ async def test_a_dispute_runs_from_intake_to_an_approved_accepted_credit_note(
         await wait_for_dispute(stack, dispute_id, "resolved")
 
         async def credited() -> dict | None:
+            """Credited, and out of DISPUTED (the status follows the credit once its
+            store step lands)."""
             body = await stack.invoice(invoice_id)
             live_state = body.get("live") or {}
-            return body if live_state.get("credited_minor") == 30_000 else None
+            if live_state.get("credited_minor") != 30_000:
+                return None
+            return body if live_state.get("status") != "DISPUTED" else None
 
         body = await stack.wait_for(credited)
         total = body["invoice"]["total_minor"]

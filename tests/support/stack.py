@@ -108,6 +108,12 @@ class Stack:
         return response.json()
 
 
+# An idle connection is dropped by the client before uvicorn's keep-alive timeout (5 s)
+# closes it: with both at 5 s, a request sent on a connection the server was closing at
+# that moment failed with ReadError (seen in CI).
+CLIENT_LIMITS = httpx.Limits(keepalive_expiry=2.0)
+
+
 @contextlib.asynccontextmanager
 async def running_stack(
     temporal: Client,
@@ -157,12 +163,16 @@ async def running_stack(
             provider_client(timeout_s=10) as provider_http,
             EmailSender(smtp_settings(settings)) as email,
             httpx.AsyncClient(
-                base_url=api_url, headers={"Authorization": f"Bearer {plain_key}"}, timeout=10
+                base_url=api_url,
+                headers={"Authorization": f"Bearer {plain_key}"},
+                timeout=10,
+                limits=CLIENT_LIMITS,
             ) as api,
             httpx.AsyncClient(
                 base_url=sandbox.http_url,
                 headers={"Authorization": f"Bearer {sandbox.settings.api_key}"},
                 timeout=10,
+                limits=CLIENT_LIMITS,
             ) as sandbox_http,
         ):
             stack = Stack(settings, temporal, api, sandbox_http, sessions, api_url)

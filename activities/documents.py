@@ -88,6 +88,17 @@ def buyer_details(customer: Customer | None, tax_region: str) -> BuyerDetails:
     return BuyerDetails(address=address, vat_id=_vat_id(customer.tax_id))
 
 
+def printed_buyer(invoice: InvoiceSnapshot, customer: Customer | None) -> PdfParty:
+    """The customer as a PDF prints them: the invoice's name and e-mail, the record's
+    address and tax number."""
+    return PdfParty.of(
+        invoice.customer_name,
+        customer.address if customer else None,
+        customer.tax_id if customer else None,
+        invoice.customer_email,
+    )
+
+
 def _vat_id(tax_id: str | None) -> str | None:
     """A tax number with a country prefix (GB123456789) is a VAT identifier; an ABN or a
     GST/HST number is printed on the PDF but is not one."""
@@ -135,12 +146,7 @@ class DocumentIssuer:
         self, invoice: InvoiceSnapshot, customer: Customer | None
     ) -> IssuedDocument:
         factur_x = customer is not None and customer.einvoice_format == "cii"
-        buyer = PdfParty.of(
-            invoice.customer_name,
-            customer.address if customer else None,
-            customer.tax_id if customer else None,
-            invoice.customer_email,
-        )
+        buyer = printed_buyer(invoice, customer)
 
         def render() -> bytes:
             pdf = render_invoice_pdf(invoice, self._seller_pdf, buyer)
@@ -227,12 +233,7 @@ class DocumentIssuer:
                 XML,
                 lambda: serialize(model),
             )
-        printed = PdfParty.of(
-            invoice.customer_name,
-            customer.address if customer else None,
-            customer.tax_id if customer else None,
-            invoice.customer_email,
-        )
+        printed = printed_buyer(invoice, customer)
         figures = CreditNoteFigures(reason=note.reason, settlement=note.settlement, invoice=invoice)
         return await self._ensure(
             note.id,

@@ -58,6 +58,12 @@ class Attachment:
     media_type: str  # e.g. application/pdf
     content: bytes
 
+    @property
+    def types(self) -> tuple[str, str]:
+        """The media type's two halves (``application``, ``pdf``)."""
+        maintype, _, subtype = self.media_type.partition("/")
+        return maintype, subtype or "octet-stream"
+
 
 def build_message(
     *,
@@ -95,8 +101,7 @@ def build_message(
         msg = MIMEMultipart("mixed")
         msg.attach(bodies)
         for file in attachments:
-            maintype, _, subtype = file.media_type.partition("/")
-            part = MIMEApplication(file.content, subtype or "octet-stream")
+            part = MIMEApplication(file.content, file.types[1])
             part.add_header("Content-Disposition", "attachment", filename=file.filename)
             msg.attach(part)
     # a Header object (documented for compat32 messages) folds into encoded words when
@@ -121,13 +126,8 @@ def _modern_message(
     msg.set_content(text)
     msg.add_alternative(html, subtype="html")
     for file in attachments:
-        maintype, _, subtype = file.media_type.partition("/")
-        msg.add_attachment(
-            file.content,
-            maintype=maintype,
-            subtype=subtype or "octet-stream",
-            filename=file.filename,
-        )
+        maintype, subtype = file.types
+        msg.add_attachment(file.content, maintype=maintype, subtype=subtype, filename=file.filename)
     return msg
 
 

@@ -49,12 +49,13 @@ def _refusal(unavailable: DocumentUnavailable) -> ApiError:
     return kind(unavailable.message, code=unavailable.code)
 
 
-def _file(document: IssuedDocument) -> Response:
+def file_response(document: IssuedDocument, disposition: str = "attachment") -> Response:
+    """The stored file as sent, never sniffed or cached (`inline` opens it in a browser)."""
     return Response(
         document.content,
         media_type=document.media_type,
         headers={
-            "Content-Disposition": f'attachment; filename="{document.filename}"',
+            "Content-Disposition": f'{disposition}; filename="{document.filename}"',
             "X-Content-SHA256": document.sha256,
             "X-Content-Type-Options": "nosniff",
             "Cache-Control": "private, no-store",
@@ -70,7 +71,7 @@ async def invoice_pdf(
     documents = issuer(request, settings)
     try:
         invoice, customer = await documents.load_invoice(invoice_id)
-        return _file(await documents.invoice_pdf(invoice, customer))
+        return file_response(await documents.invoice_pdf(invoice, customer))
     except DocumentUnavailable as unavailable:
         raise _refusal(unavailable) from None
 
@@ -83,7 +84,7 @@ async def invoice_einvoice(
     documents = issuer(request, settings)
     try:
         invoice, customer = await documents.load_invoice(invoice_id)
-        return _file(await documents.invoice_einvoice(invoice, customer, fmt))
+        return file_response(await documents.invoice_einvoice(invoice, customer, fmt))
     except DocumentUnavailable as unavailable:
         raise _refusal(unavailable) from None
 
@@ -94,7 +95,7 @@ async def credit_note_pdf(
 ) -> Response:
     """A credit note's PDF: its amount per tax rate, the invoice it credits, its reason."""
     try:
-        return _file(await issuer(request, settings).credit_note(credit_note_id))
+        return file_response(await issuer(request, settings).credit_note(credit_note_id))
     except DocumentUnavailable as unavailable:
         raise _refusal(unavailable) from None
 
@@ -107,6 +108,6 @@ async def credit_note_einvoice(
 ) -> Response:
     """A credit note as an e-invoice (UBL CreditNote or CII 381), referencing its invoice."""
     try:
-        return _file(await issuer(request, settings).credit_note(credit_note_id, fmt))
+        return file_response(await issuer(request, settings).credit_note(credit_note_id, fmt))
     except DocumentUnavailable as unavailable:
         raise _refusal(unavailable) from None

@@ -21,7 +21,7 @@ from api.portal_pages import Portal, Seller, open_portal
 from api.portal_view import invoice_credit_notes, invoice_credits_applied, invoice_disputes
 from api.portal_view import render_invoice_page as render_page
 from api.routes import portal_dispute_page, portal_disputes
-from api.routes.documents import issuer
+from api.routes.documents import file_response, issuer
 from core.settings import Settings
 from rendering.i18n import N_, babel_locale
 from schemas.tables import Customer, Invoice
@@ -85,15 +85,7 @@ async def download_pdf(
             title=opened.t.gettext(NO_PDF[0]),
             message=opened.t.gettext(NO_PDF[1]),
         )
-    return Response(
-        document.content,
-        media_type=document.media_type,
-        headers={
-            "Content-Disposition": f'inline; filename="{document.filename}"',
-            "X-Content-Type-Options": "nosniff",
-            "Cache-Control": "private, no-store",
-        },
-    )
+    return file_response(document, "inline")
 
 
 def render_invoice_page(

@@ -11,11 +11,15 @@ from sqlalchemy import create_engine, inspect, text
 from sqlmodel import SQLModel
 
 import schemas.credit_tables  # noqa: F401  (every table on SQLModel.metadata)
+import schemas.delivery_tables  # noqa: F401
 import schemas.dispute_tables  # noqa: F401
 import schemas.document_tables  # noqa: F401
 import schemas.exception_tables  # noqa: F401
+import schemas.payment_check_tables  # noqa: F401
 import schemas.po_tables  # noqa: F401
 import schemas.refund_tables  # noqa: F401
+import schemas.reminder_tables  # noqa: F401
+import schemas.sync_tables  # noqa: F401
 import schemas.tables  # noqa: F401
 import schemas.webhook_tables  # noqa: F401
 from store.db import sync_url

@@ -1,0 +1,1 @@
+"""Tables for payment check (see the migration)."""

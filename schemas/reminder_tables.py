@@ -1,0 +1,1 @@
+"""Tables for reminder (see the migration)."""

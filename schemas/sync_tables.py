@@ -1,0 +1,1 @@
+"""Tables for sync (see the migration)."""

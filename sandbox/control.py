@@ -7,7 +7,7 @@ it answers loopback clients only (unless ``SANDBOX_CONTROL_ALLOW_REMOTE`` is set
 from __future__ import annotations
 
 import ipaddress
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from sandbox.context import SandboxContext, SandboxDep, get_context
 from sandbox.faults import FaultProfile, FaultState
 from sandbox.providers.payments import LINK
-from sandbox.state import CallRecord
+from sandbox.state import CallRecord, SmtpReception
 from sandbox.webhooks import EVENT_KIND
 
 
@@ -46,6 +46,26 @@ async def list_calls(
 ) -> list[CallRecord]:
     """Recorded calls, oldest first; api is sms, payments, accounting or webhooks."""
     return sandbox.store.calls(api, replayed, idempotency_key, limit)
+
+
+@router.get("/smtp/receptions")
+async def smtp_receptions(sandbox: SandboxDep, to: str | None = None) -> list[SmtpReception]:
+    """Every message the SMTP server was handed, copies included, oldest first (the
+    mailbox keeps one per Message-ID); `to` keeps those with that envelope recipient."""
+    wanted = to.strip().lower() if to is not None else None
+    receptions = sandbox.store.receptions()
+    if wanted is None:
+        return receptions
+    return [r for r in receptions if any(a.lower() == wanted for a in r.to)]
+
+
+@router.get("/records/{kind}")
+async def list_records(
+    sandbox: SandboxDep, kind: str, reference: str | None = None
+) -> list[dict[str, Any]]:
+    """Every provider record of one kind (payment_link, payment, sms_message,
+    accounting_invoice, accounting_payment, ...), oldest first: what tests count effects on."""
+    return sandbox.store.records(kind, reference)
 
 
 @router.get("/payment-links/wait")

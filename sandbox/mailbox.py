@@ -11,6 +11,7 @@ activity delivered exactly once.
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import hashlib
@@ -24,6 +25,7 @@ from typing import Any
 import structlog
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from sandbox.faults import FaultBook
 from sandbox.state import SandboxStore, StoredMail
 
 log = structlog.get_logger()
@@ -32,8 +34,9 @@ log = structlog.get_logger()
 class MailboxHandler:
     """aiosmtpd handler; runs on the SMTP server's thread, hence the store's lock."""
 
-    def __init__(self, store: SandboxStore) -> None:
+    def __init__(self, store: SandboxStore, faults: FaultBook | None = None) -> None:
         self._store = store
+        self._faults = faults or FaultBook()
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -41,6 +44,10 @@ class MailboxHandler:
         if is_simulated_bounce(address):
             log.info("sandbox.mail_bounced", to=address)
             return "550 5.1.1 Mailbox does not exist (sandbox: simulated bounce)"
+        if self._faults.decide("smtp").failure == "outage":
+            self._store.add_reception(None, [address], "refused_rcpt")
+            log.info("sandbox.mail_refused", to=address, fault="outage")
+            return "451 4.3.2 Service temporarily unavailable (sandbox: injected outage)"
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(options)
         return "250 OK"
@@ -54,15 +61,27 @@ class MailboxHandler:
         headers = BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw)
         # compat32 keeps a folded header's line break: unfold before it is a key
         message_id = "".join(str(headers.get("Message-ID") or "").split()) or None
-        mail_id, duplicate = self._store.add_mail(
-            message_id, envelope.mail_from or "", list(envelope.rcpt_tos), raw
-        )
+        to = list(envelope.rcpt_tos)
+        decision = self._faults.decide("smtp")
+        if decision.failure is not None:  # outage begun since RCPT, or error_rate
+            self._store.add_reception(message_id, to, "refused")
+            log.info("sandbox.mail_refused", message_id=message_id, fault=decision.failure)
+            return "451 4.3.0 Temporary failure, try again later (sandbox: injected fault)"
+        mail_id, duplicate = self._store.add_mail(message_id, envelope.mail_from or "", to, raw)
+        if self._faults.take_fail_after_commit("smtp"):
+            self._store.add_reception(message_id, to, "lost")
+            log.info("sandbox.mail_lost_answer", mail_id=mail_id, message_id=message_id)
+            return "451 4.3.0 Temporary failure, try again later (sandbox: kept, answer lost)"
+        self._store.add_reception(message_id, to, "duplicate" if duplicate else "accepted")
         log.info(
             "sandbox.mail_duplicate" if duplicate else "sandbox.mail_received",
             mail_id=mail_id,
             message_id=message_id,
-            to=list(envelope.rcpt_tos),
+            to=to,
         )
+        # kept first, answered late: a client that times out cannot know it was delivered
+        if decision.latency_s:
+            await asyncio.sleep(decision.latency_s)
         return "250 Message accepted for delivery"
 
 

@@ -66,6 +66,13 @@ CREATE TABLE IF NOT EXISTS mail (
     received_at TEXT NOT NULL,
     duplicates INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS smtp_receptions (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    message_id TEXT,
+    rcpt_tos TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    at TEXT NOT NULL
+);
 """
 
 DB_FILENAME = "sandbox.sqlite3"
@@ -92,6 +99,20 @@ class CallRecord(BaseModel):
     effect: bool
     # Why the answer was what it was: an injected fault, a webhook error, a rejection.
     note: str | None = None
+
+
+class SmtpReception(BaseModel):
+    """One message the SMTP server was handed (DATA), or one refused by an injected fault
+    before it was: the raw count, duplicates included, that the deduped mailbox hides."""
+
+    seq: int
+    message_id: str | None
+    to: list[str]
+    # accepted (250, first copy), duplicate (250, a Message-ID seen before), lost (kept,
+    # then answered 451: fail_after_commit), refused (451 at DATA: error_rate, not kept),
+    # refused_rcpt (451 at RCPT: outage, no DATA sent)
+    outcome: str
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -311,13 +332,38 @@ class SandboxStore:
             row = self._conn.execute("SELECT * FROM mail WHERE seq = ?", (id,)).fetchone()
         return None if row is None else _mail_from_row(row)
 
+    def add_reception(self, message_id: str | None, rcpt_tos: list[str], outcome: str) -> None:
+        with self.transaction():
+            self._conn.execute(
+                "INSERT INTO smtp_receptions (message_id, rcpt_tos, outcome, at)"
+                " VALUES (?, ?, ?, ?)",
+                (message_id, json.dumps(rcpt_tos), outcome, utcnow().isoformat()),
+            )
+
+    def receptions(self) -> list[SmtpReception]:
+        """Every SMTP reception, oldest first."""
+        with self.transaction():
+            rows = self._conn.execute("SELECT * FROM smtp_receptions ORDER BY seq").fetchall()
+        return [
+            SmtpReception(
+                seq=seq,
+                message_id=message_id,
+                to=json.loads(to),
+                outcome=outcome,
+                at=datetime.fromisoformat(at),
+            )
+            for seq, message_id, to, outcome, at in rows
+        ]
+
     def clear_mail(self) -> None:
         with self.transaction():
             self._conn.execute("DELETE FROM mail")
+            self._conn.execute("DELETE FROM smtp_receptions")
 
     def reset(self) -> None:
         with self.transaction():
-            for table in ("calls", "idempotency", "records", "mail", "webhook_pending"):
+            tables = ("calls", "idempotency", "records", "mail", "webhook_pending")
+            for table in (*tables, "smtp_receptions"):
                 self._conn.execute(f"DELETE FROM {table}")
 
 

@@ -123,6 +123,34 @@ def dev_api_key(database_url: str) -> str:
     return plain
 
 
+def temporal_argv(
+    host: str, port: int, db_filename: Path, *, ui_port: int | None, log_level: str = "warn"
+) -> list[str]:
+    """The Temporal dev server on a persisted SQLite database (WAL), the project's search
+    attributes registered; ``ui_port=None`` runs it headless. The chaos tests start the same
+    server, and restart it on the same file."""
+    ui = ["--ui-port", str(ui_port)] if ui_port is not None else ["--headless"]
+    return [
+        str(BIN / "temporal"),
+        "server",
+        "start-dev",
+        "--ip",
+        host,
+        "--port",
+        str(port),
+        *ui,
+        "--db-filename",
+        str(db_filename),
+        "--sqlite-pragma",
+        "journal_mode=wal",
+        "--sqlite-pragma",
+        "synchronous=normal",
+        "--log-level",
+        log_level,
+        *cli_flags(),
+    ]
+
+
 def parts() -> list[Part]:
     """The stack's processes. Every address comes from the INVOICEFLOW_ settings, so the
     sandbox listens exactly where the worker will look for the providers and SMTP."""
@@ -134,26 +162,12 @@ def parts() -> list[Part]:
     return [
         Part(
             "temporal",
-            [
-                str(BIN / "temporal"),
-                "server",
-                "start-dev",
-                "--ip",
+            temporal_argv(
                 temporal_host,
-                "--port",
-                temporal_port,
-                "--ui-port",
-                str(settings.temporal_ui_port),
-                "--db-filename",
-                str(DATA / "temporal.db"),
-                "--sqlite-pragma",
-                "journal_mode=wal",
-                "--sqlite-pragma",
-                "synchronous=normal",
-                "--log-level",
-                "warn",
-                *cli_flags(),
-            ],
+                int(temporal_port),
+                DATA / "temporal.db",
+                ui_port=settings.temporal_ui_port,
+            ),
             int(temporal_port),
         ),
         Part(

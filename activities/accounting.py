@@ -1,22 +1,40 @@
-"""Post the issued invoice and each payment to the accounting system, once each.
+"""Post the issued invoice and each payment to accounting, once each, and say when an
+outage has held a post too long.
 
 A retried step checks the posting row (``invoice:{id}`` / ``payment:{id}``) first, so it
-does not even call out when an earlier attempt got as far as storing the answer. A first
-attempt skips that read (there can be no row, unless an operator reset the workflow); the
-provider dedupes on the Idempotency-Key in any case, which also covers a crash between
-its answer and our insert.
+does not even call out when an earlier attempt got as far as storing the answer; then it
+looks the document up at the provider by its natural key (invoice or credit-note number,
+else our reference) and creates it only when the ledger has none. A first attempt does
+neither: it has no earlier attempt to find, and the one other writer of the same document
+(a re-sync running meanwhile) sends the same Idempotency-Key, which the provider dedupes
+while it still remembers it (minutes apart at most), so the happy path pays no extra
+read or call. The look-up covers what the key cannot: a provider that has forgotten the
+key (a retry hours into an outage, a re-sync days later) and a crash between its answer
+and our insert.
+
+A post still failing ``alert_after`` (`Settings.accounting_alert_after_h`) after it was
+first scheduled ends its activity with the non-retryable ``AccountingSyncFailing``: the
+workflow tells operations, then resumes the same post (``accounting.resume_post``), which
+looks up first on every attempt and retries without limit.
+
+Each outcome is kept as an `AccountingDocumentRow` with the request as sent, for re-syncs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 import structlog
+from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.heartbeat import heartbeats
+from integrations.accounting import TRACE as POST_TRACE
 from integrations.accounting import (
     AccountingClient,
     AccountingCustomer,
@@ -24,11 +42,12 @@ from integrations.accounting import (
     AccountingInvoiceLine,
     AccountingPayment,
     AccountingRef,
+    PostTrace,
 )
 from integrations.errors import ProviderError
 from schemas.invoice import InvoiceSnapshot, PostingResult, PostInvoiceInput, PostPaymentInput
 from schemas.tables import AccountingPosting
-from store import audit
+from store import accounting_sync, audit
 from store.db import SessionFactory, insert_if_absent, transaction
 
 log = structlog.get_logger()
@@ -59,6 +78,37 @@ def invoice_payload(invoice: InvoiceSnapshot) -> AccountingInvoice:
     )
 
 
+# How a post runs: "first" (the activity's own attempts), "resume" (after the alert: the
+# posting row, then a look-up, on every attempt), "verify" (a re-sync: always asks the
+# ledger, even when our posting row says it was posted).
+Mode = Literal["first", "resume", "verify"]
+
+
+@dataclass
+class PostRun:
+    mode: Mode = "first"
+    found: bool | None = None  # after the post: whether the ledger had it already
+    key: str | None = None  # the posting key, once the post has started
+
+
+RUN: ContextVar[PostRun | None] = ContextVar("accounting_post_run", default=None)
+
+ALERT_AFTER = timedelta(hours=1)
+# The worker's setting, once per process (`configure`); a post reads it when it fails.
+_alert_after = [ALERT_AFTER]
+
+
+def configure(alert_after: timedelta) -> None:
+    _alert_after[0] = alert_after
+
+
+def failing_for() -> timedelta:
+    """How long this post has been trying: from its first scheduling to this attempt's,
+    both the server's times (so the time-skipping test server's clock counts)."""
+    info = activity.info()
+    return info.current_attempt_scheduled_time - info.scheduled_time
+
+
 async def post_once(
     sessions: SessionFactory,
     *,
@@ -69,25 +119,41 @@ async def post_once(
 ) -> PostingResult:
     """Post to accounting once under `key` (its AccountingPosting row, audited).
 
-    A retryable provider error is raised for Temporal to retry; a refusal becomes the
-    non-retryable ``AccountingRejected``. The remedy activities post through this too.
+    A retryable provider error is raised for Temporal to retry (or, past the alert delay,
+    as ``AccountingSyncFailing``); a refusal becomes the non-retryable
+    ``AccountingRejected``. The remedy activities post through this too.
     """
-    if activity.info().attempt > 1:
+    run = RUN.get() or PostRun()
+    mode = run.mode
+    run.key = key
+    retried = activity.info().attempt > 1 or mode != "first"
+    if retried and mode != "verify":
         async with transaction(sessions, writes=False) as session:
             done = await session.get(AccountingPosting, key)
             if done is not None:
                 return PostingResult(key=key, external_id=done.external_id)
+    trace = PostTrace(look_up_first=retried)
+    token = POST_TRACE.set(trace)
     try:
         ref = await call()
     except ProviderError as err:
         if err.retryable:
             log.warning("accounting.retry", key=key, status=err.status, detail=err.detail)
+            if mode == "first" and failing_for() >= _alert_after[0]:
+                raise ApplicationError(
+                    f"accounting has not taken {key} for {failing_for()}: {err.detail}",
+                    type="AccountingSyncFailing",
+                    non_retryable=True,
+                ) from err
             raise
+        await _keep(sessions, key, invoice_id, kind, trace, "refused", detail=err.detail)
         raise ApplicationError(
             f"accounting refused {key}: {err.detail}",
             type="AccountingRejected",
             non_retryable=True,
         ) from err
+    finally:
+        POST_TRACE.reset(token)
     async with transaction(sessions) as session:
         await insert_if_absent(
             session,
@@ -105,16 +171,68 @@ async def post_once(
             entity="accounting",
             action=f"accounting.{kind}_posted",
             actor="workflow",
-            data={"external_id": ref.id},
+            data={"external_id": ref.id, "found": ref.found},
         )
-    log.info("accounting.posted", key=key, external_id=ref.id)
+        await _keep_in(session, key, invoice_id, kind, trace, "posted", external_id=ref.id)
+    run.found = ref.found
+    log.info("accounting.posted", key=key, external_id=ref.id, found=ref.found)
     return PostingResult(key=key, external_id=ref.id)
 
 
+async def _keep(
+    sessions: SessionFactory,
+    key: str,
+    invoice_id: str,
+    kind: str,
+    trace: PostTrace,
+    status: str,
+    *,
+    detail: str | None = None,
+) -> None:
+    async with transaction(sessions) as session:
+        await _keep_in(session, key, invoice_id, kind, trace, status, detail=detail)
+
+
+async def _keep_in(
+    session: AsyncSession,
+    key: str,
+    invoice_id: str,
+    kind: str,
+    trace: PostTrace,
+    status: str,
+    *,
+    external_id: str | None = None,
+    detail: str | None = None,
+) -> None:
+    """The document as it went out, for a re-sync (nothing when no request was made)."""
+    if trace.path is None or trace.idempotency_key is None or trace.body is None:
+        return
+    await accounting_sync.record_document(
+        session,
+        key=key,
+        invoice_id=invoice_id,
+        kind=kind,
+        path=trace.path,
+        idempotency_key=trace.idempotency_key,
+        body=trace.body,
+        status=status,
+        external_id=external_id,
+        detail=detail,
+    )
+
+
 class AccountingActivities:
-    def __init__(self, sessions: SessionFactory, client: AccountingClient) -> None:
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        client: AccountingClient,
+        *,
+        alert_after: timedelta | None = None,
+    ) -> None:
         self._sessions = sessions
         self._client = client
+        if alert_after is not None:
+            configure(alert_after)
 
     @activity.defn(name="accounting.post_invoice")
     @heartbeats

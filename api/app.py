@@ -16,6 +16,7 @@ from api.deps import temporal_client
 from api.errors import install_error_handlers
 from api.openapi import TAGS, install_openapi
 from api.routes import (
+    accounting_sync,
     approval_config,
     approvals,
     billing,
@@ -85,6 +86,7 @@ def create_app(
     app.include_router(purchase_orders.router)
     app.include_router(invoices.router)
     app.include_router(invoice_actions.router)
+    app.include_router(accounting_sync.router)
     app.include_router(billing.router)
     app.include_router(webhooks.router)
     app.include_router(webhook_endpoints.router)

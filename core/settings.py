@@ -76,6 +76,10 @@ class Settings(BaseSettings):
     sms_api_key: SecretStr = SecretStr(DEV_SECRETS["sms_api_key"])
     accounting_url: str = "http://127.0.0.1:8025"
     accounting_api_key: SecretStr = SecretStr(DEV_SECRETS["accounting_api_key"])
+    # a post still failing this long after it was first tried: SyncStatus "failing",
+    # ExceptionReason accounting_sync_failing, and an e-mail to ops_email
+    accounting_alert_after_h: float = Field(default=1, gt=0)
+    ops_email: str | None = "ops@invoiceflow.local"
     provider_timeout_s: float = 10.0
 
     # Who sends the invoices: printed on the customer portal's invoice page. The address

@@ -21,6 +21,10 @@ DISPUTE_LEVEL = SearchAttributeKey.for_int("DisputeLevel")
 DISPUTE_SLA_BREACHED = SearchAttributeKey.for_bool("DisputeSlaBreached")
 EXCEPTION_REASON = SearchAttributeKey.for_keyword("ExceptionReason")
 EXCEPTION_OWNER = SearchAttributeKey.for_keyword("ExceptionOwner")
+# accounting sync (schemas.accounting_sync.SyncStatus), and since when a post has failed
+# while it is "failing" (a datetime of its own, so `SyncFailingSince < "…"` filters)
+SYNC_STATUS = SearchAttributeKey.for_keyword("SyncStatus")
+SYNC_FAILING_SINCE = SearchAttributeKey.for_datetime("SyncFailingSince")
 
 ALL: tuple[SearchAttributeKey[Any], ...] = (
     INVOICE_ID,
@@ -34,6 +38,8 @@ ALL: tuple[SearchAttributeKey[Any], ...] = (
     DISPUTE_SLA_BREACHED,
     EXCEPTION_REASON,
     EXCEPTION_OWNER,
+    SYNC_STATUS,
+    SYNC_FAILING_SINCE,
 )
 
 

@@ -11,6 +11,7 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.accounting import AccountingActivities
+from activities.accounting_sync import AccountingSyncActivities
 from activities.approval import ApprovalActivities
 from activities.billing import BillingActivities
 from activities.customer_credits import CustomerCreditActivities
@@ -20,6 +21,7 @@ from activities.disputes import DisputeActivities
 from activities.documents import DocumentIssuer
 from activities.matching import MatchingActivities
 from activities.notices import NoticeActivities
+from activities.payment_checks import PaymentCheckActivities
 from activities.remedies import RemedyActivities
 from activities.store import InvoiceStoreActivities
 from activities.tasks import TaskActivities
@@ -31,6 +33,7 @@ from integrations.evidence_storage import documents_storage
 from integrations.payments import PaymentsClient
 from integrations.sms import SmsClient
 from store.db import SessionFactory
+from workflows.accounting_resync import AccountingResyncWorkflow
 from workflows.billing_run import BillingRunWorkflow
 from workflows.dispute import DisputeWorkflow
 from workflows.invoice import InvoiceWorkflow
@@ -43,6 +46,7 @@ WORKFLOWS = [
     DisputeWorkflow,
     WebhookDispatcherWorkflow,
     WebhookDeliveryWorkflow,
+    AccountingResyncWorkflow,
 ]
 
 STICKY_TIMEOUT = timedelta(seconds=3)
@@ -92,6 +96,8 @@ class ActivitySet:
     remedies: RemedyActivities
     credits: CustomerCreditActivities
     webhooks: WebhookActivities
+    accounting_sync: AccountingSyncActivities | None = None
+    payment_checks: PaymentCheckActivities | None = None
 
     def all(self) -> list:  # type: ignore[type-arg]
         return [
@@ -131,10 +137,17 @@ class ActivitySet:
             self.remedies.post_void,
             self.remedies.post_credit_allocation,
             self.credits.grant,
+            self.credits.keep_overpayment,
+            *([self.payment_checks.check] if self.payment_checks else []),
             self.webhooks.fan_out,
             self.webhooks.send,
             self.webhooks.finish,
+            *self._sync(),
         ]
+
+    def _sync(self) -> list:  # type: ignore[type-arg]
+        sync = self.accounting_sync
+        return [] if sync is None else [sync.resume_post, sync.resync, sync.alert_ops]
 
 
 def smtp_settings(settings: Settings) -> SmtpSettings:
@@ -153,6 +166,27 @@ def build_activities(
     settings: Settings, sessions: SessionFactory, http: httpx.AsyncClient, email: EmailSender
 ) -> ActivitySet:
     """`http` and `email` belong to the caller, which closes them after the worker stops."""
+    activities = _activity_set(settings, sessions, http, email)
+    activities.accounting_sync = AccountingSyncActivities(
+        sessions,
+        AccountingClient(
+            http, settings.accounting_url, settings.accounting_api_key.get_secret_value()
+        ),
+        activities.accounting,
+        activities.remedies,
+        email,
+        mail_from=settings.mail_from,
+        ops_email=settings.ops_email,
+    )
+    activities.payment_checks = PaymentCheckActivities(
+        PaymentsClient(http, settings.payments_url, settings.payments_api_key.get_secret_value())
+    )
+    return activities
+
+
+def _activity_set(
+    settings: Settings, sessions: SessionFactory, http: httpx.AsyncClient, email: EmailSender
+) -> ActivitySet:
     return ActivitySet(
         approval=ApprovalActivities(sessions, email, settings),
         store=InvoiceStoreActivities(sessions),
@@ -173,6 +207,7 @@ def build_activities(
             AccountingClient(
                 http, settings.accounting_url, settings.accounting_api_key.get_secret_value()
             ),
+            alert_after=timedelta(hours=settings.accounting_alert_after_h),
         ),
         billing=BillingActivities(sessions),
         notices=NoticeActivities(

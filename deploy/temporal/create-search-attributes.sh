@@ -31,6 +31,8 @@ DisputeLevel Int
 DisputeSlaBreached Bool
 ExceptionReason Keyword
 ExceptionOwner Keyword
+SyncStatus Keyword
+SyncFailingSince Datetime
 "
 
 ns="$TEMPORAL_NAMESPACE"

@@ -205,7 +205,11 @@ def create_write_off(tx: Tx, req: WriteOffCreate) -> Effect:
 
 
 # each kind of record: POST to record it (through the gate: faults, idempotency keys),
-# GET to list what was recorded (by reference)
+# GET to list what was recorded, or to look one up by its natural key as a ledger's API
+# does (Xero's ``GET /Invoices?InvoiceNumbers=``): ``?reference=`` (our id) on every kind,
+# ``?number=`` on invoices and credit notes. The ledger itself does not refuse a second
+# invoice with the same number (QuickBooks Online by default does not either): keeping to
+# one is the caller's job, which is what the look-up is for.
 _KINDS: dict[str, tuple[str, type[BaseModel], Callable[[Tx, Any], Effect]]] = {
     "/invoices": (INVOICE, InvoiceCreate, create_invoice),
     "/payments": (PAYMENT, PaymentCreate, create_payment),
@@ -221,9 +225,16 @@ def _routes(path: str, kind: str, body: type[BaseModel], effect: Any) -> None:
         return await sandbox.gate.post(request, API, body, effect)
 
     async def listed(
-        request: Request, sandbox: SandboxDep, reference: str | None = None
+        request: Request,
+        sandbox: SandboxDep,
+        reference: str | None = None,
+        number: str | None = None,
     ) -> JSONResponse:
-        return await sandbox.gate.get(request, API, lambda: sandbox.store.records(kind, reference))
+        def found() -> list[dict[str, Any]]:
+            records = sandbox.store.records(kind, reference)
+            return [r for r in records if number is None or r.get("number") == number]
+
+        return await sandbox.gate.get(request, API, found)
 
     name = kind.removeprefix("accounting_")
     router.add_api_route(path, record, methods=["POST"], status_code=201, name=f"post_{name}")

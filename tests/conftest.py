@@ -4,6 +4,7 @@ has none)."""
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -16,6 +17,11 @@ from temporalio.testing import WorkflowEnvironment
 
 from schemas import search_attributes as sa
 from tests.support.databases import PostgresFactory, SqliteFactory, postgres_server
+
+# Quiet hours (08:00-20:00 on working days by default) would hold an invoice the suite
+# creates at night or at a weekend; they are off in every test's settings, and in the
+# worker processes tests start, unless a test turns them on (its settings or customer).
+os.environ.setdefault("INVOICEFLOW_QUIET_HOURS", '{"enabled": false}')
 
 BIN = Path(sys.executable).parent
 TEMPORAL_CLI = BIN / "temporal"

@@ -4,11 +4,11 @@ notes and write-offs posted to accounting, each made once however often it is re
 A refund is split over the invoice's recorded payments, newest first (`domain.refunds`),
 one provider refund per payment under the key ``{credit_note_id}:refund:{payment_id}``,
 each recorded (a `RefundRow`, audited) as soon as the provider answers. A retry reads the
-rows first and asks only for what is still missing. Before that it asks the provider for
-the refunds it holds for this credit note (they carry its id as their reference): a
-refund whose answer was lost in a crash is recorded from there, so a payment that arrived
-in the meantime cannot change the plan into a second refund. On a first attempt neither
-read is needed (there is nothing to find), and the provider dedupes on the keys anyway.
+rows first and asks only for what is still missing. Before that it looks up, by its
+idempotency key, each refund it may have asked for (one per payment): a refund whose answer
+was lost in a crash is recorded from there, so neither a payment that arrived in the
+meantime nor a provider that forgot the key can turn the plan into a second refund. On a
+first attempt neither read is needed (there is nothing to find).
 
 Credit notes and write-offs go through `activities.accounting.post_once`, exactly as an
 invoice does (posting keys ``credit_note:{id}`` and ``write_off:{id}``).
@@ -116,22 +116,28 @@ class RemedyActivities:
     async def _recover_lost_refunds(
         self, data: RefundInput, payments: list[Payment], rows: list[RefundRow]
     ) -> list[RefundRow]:
-        """Record the provider's refunds for this credit note that we hold no row for."""
+        """Record the refunds the provider made for this credit note that we hold no row
+        for: each payment's refund is looked up by its idempotency key (a provider forgets
+        keys after a while, so a retried POST alone could refund twice)."""
         known = {row.id for row in rows}
+        mine = {row.payment_id for row in rows if row.credit_note_id == data.credit_note_id}
         recovered: list[RefundRow] = []
         for payment in payments:
+            if payment.id in mine:
+                continue
             try:
-                held = await self._payments.list_refunds(payment.id)
+                refund = await self._payments.find_refund(
+                    refund_key(data.credit_note_id, payment.id)
+                )
             except ProviderError as err:
                 raise self._refund_error(data, err) from err
-            for refund in held:
-                if refund.reference == data.credit_note_id and refund.id not in known:
-                    log.warning(
-                        "remedies.refund_recovered",
-                        credit_note_id=data.credit_note_id,
-                        refund_id=refund.id,
-                    )
-                    recovered.append(await self._record(data, refund))
+            if refund is not None and refund.id not in known:
+                log.warning(
+                    "remedies.refund_recovered",
+                    credit_note_id=data.credit_note_id,
+                    refund_id=refund.id,
+                )
+                recovered.append(await self._record(data, refund))
         return recovered
 
     def _plan(

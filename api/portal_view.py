@@ -18,10 +18,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.portal_labels import STATUSES, label
 from api.portal_pages import Portal
-from schemas.credit_tables import CreditApplicationRow
+from schemas.credit_tables import CreditApplicationRow, CustomerCreditRow
 from schemas.dispute_tables import CreditNoteRow, DisputeRow
 from schemas.disputes import OPEN_DISPUTE_STATUSES
 from schemas.invoice import OPEN_STATUSES
+from schemas.tables import Invoice
 from store import queries
 
 # statuses in which the customer may still dispute (an open dispute makes it DISPUTED)
@@ -76,14 +77,24 @@ async def invoice_credit_notes(session: AsyncSession, invoice_id: str) -> list[d
 
 
 async def invoice_credits_applied(session: AsyncSession, invoice_id: str) -> list[dict[str, Any]]:
-    """Credit from the customer's account taken off this invoice, by credit note."""
+    """Credit from the customer's account taken off this invoice, by credit note (or by
+    the invoice an overpayment was made on: `source` "overpayment")."""
     rows = await session.exec(
-        select(CreditApplicationRow, CreditNoteRow.number)
-        .join(CreditNoteRow, col(CreditNoteRow.id) == col(CreditApplicationRow.credit_note_id))
+        select(CreditApplicationRow, CreditNoteRow.number, CustomerCreditRow.source, Invoice.number)
+        .join(CustomerCreditRow, col(CustomerCreditRow.id) == col(CreditApplicationRow.credit_id))
+        .join(Invoice, col(Invoice.id) == col(CustomerCreditRow.invoice_id))
+        .outerjoin(CreditNoteRow, col(CreditNoteRow.id) == col(CreditApplicationRow.credit_note_id))
         .where(CreditApplicationRow.invoice_id == invoice_id)
         .order_by(col(CreditApplicationRow.applied_at), col(CreditApplicationRow.id))
     )
-    return [{"number": number, "amount_minor": row.amount_minor} for row, number in rows]
+    return [
+        {
+            "number": (invoice_number if source == "overpayment" else note_number) or "",
+            "source": source,
+            "amount_minor": row.amount_minor,
+        }
+        for row, note_number, source, invoice_number in rows
+    ]
 
 
 def badges(

@@ -11,23 +11,26 @@ from sandbox import control, mailbox_routes, pages, receiver
 from sandbox.context import SandboxContext
 from sandbox.faults import FaultBook
 from sandbox.gate import Gate
-from sandbox.providers import accounting, payments, refunds, sms
+from sandbox.providers import accounting, operations, payments, refunds, sms
 from sandbox.settings import SandboxSettings
 from sandbox.state import SandboxStore
 from sandbox.webhooks import WebhookDispatcher
 
 
-def create_app(settings: SandboxSettings, store: SandboxStore | None = None) -> FastAPI:
-    """Build the app. Pass `store` to share it with the SMTP server; else the app owns one."""
+def create_app(
+    settings: SandboxSettings, store: SandboxStore | None = None, faults: FaultBook | None = None
+) -> FastAPI:
+    """Build the app. Pass `store` and `faults` to share them with the SMTP server; else the
+    app owns its own."""
     owns_store = store is None
     store = store if store is not None else SandboxStore(settings.data_dir)
-    faults = FaultBook()
+    faults = faults if faults is not None else FaultBook()
     context = SandboxContext(
         settings=settings,
         store=store,
         faults=faults,
         gate=Gate(settings, store, faults),
-        webhooks=WebhookDispatcher(settings, store),
+        webhooks=WebhookDispatcher(settings, store, faults),
     )
 
     @asynccontextmanager
@@ -47,6 +50,7 @@ def create_app(settings: SandboxSettings, store: SandboxStore | None = None) -> 
         lifespan=lifespan,
     )
     app.state.sandbox = context
-    for module in (sms, payments, refunds, accounting, mailbox_routes, control, receiver, pages):
+    routers = (sms, payments, refunds, operations, accounting, mailbox_routes, control, receiver)
+    for module in (*routers, pages):
         app.include_router(module.router)
     return app

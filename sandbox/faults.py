@@ -1,8 +1,14 @@
 """Injected failures, so tests can watch our retries and idempotency keys do their job.
 
-A profile applies to one API ("sms", "payments", "accounting") or to all ("*"); an
-API-specific profile wins over "*". Randomness comes from a ``random.Random`` seeded per
-profile, so a test that sets ``error_rate=0.5, seed=7`` sees the same sequence every run.
+A profile applies to one API ("sms", "payments", "accounting", "smtp") or to all ("*"); an
+API-specific profile wins over "*". The SMTP server ("smtp") takes only a profile of its own
+("*" means the HTTP providers), and answers in SMTP's terms: an outage refuses every
+recipient with 451 (a mail server that is down or greylisting), ``error_rate`` answers that
+share of messages 451 at DATA, ``latency_ms`` keeps the message and holds the answer to
+DATA (past the client's timeout: a timeout after delivery), and ``fail_after_commit`` keeps
+the message, then answers 451 (accepted, but the "250" never arrived).
+Randomness comes from a ``random.Random`` seeded per profile, so a test that sets
+``error_rate=0.5, seed=7`` sees the same sequence every run.
 Profiles live in memory only: a restarted sandbox is a healthy one.
 """
 
@@ -15,8 +21,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-Api = Literal["sms", "payments", "accounting"]
-ApiOrAll = Literal["sms", "payments", "accounting", "*"]
+Api = Literal["sms", "payments", "accounting", "smtp"]
+ApiOrAll = Literal["sms", "payments", "accounting", "smtp", "*"]
 
 
 class FaultProfile(BaseModel):
@@ -30,6 +36,12 @@ class FaultProfile(BaseModel):
     # The next N mutating calls perform their effect and store their idempotent response,
     # then answer 500: "the provider got it, the response got lost".
     fail_after_commit: int = Field(default=0, ge=0)
+    # Payments only. The provider's webhooks never reach the receiver: each delivery is
+    # given up at once, as after its last retry (a receiver away for longer than them).
+    drop_webhooks: bool = False
+    # A key seen before is treated as new, as once a provider's idempotency window has
+    # passed (Stripe keeps a key 24 hours): only a look-up first prevents a duplicate.
+    forget_idempotency_keys: bool = False
     seed: int = 0
 
 
@@ -100,5 +112,17 @@ class FaultBook:
             active.fail_after_commit_remaining -= 1
             return True
 
+    def drops_webhooks(self, api: str) -> bool:
+        with self._lock:
+            active = self._for(api)
+            return active is not None and active.profile.drop_webhooks
+
+    def forgets_keys(self, api: str) -> bool:
+        with self._lock:
+            active = self._for(api)
+            return active is not None and active.profile.forget_idempotency_keys
+
     def _for(self, api: str) -> _Active | None:
+        if api == "smtp":  # the HTTP providers' "*" leaves the mail server alone
+            return self._active.get(api)
         return self._active.get(api) or self._active.get("*")

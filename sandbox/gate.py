@@ -14,6 +14,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
@@ -193,13 +194,20 @@ class Gate:
                 f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors()
             )
             return Outcome(422, problem(422, "Invalid request", detail), note="invalid")
-        outcome = self.commit(
-            api, key, fingerprint(request.method, request.url.path, payload), parsed, effect
-        )
+        if self.faults.forgets_keys(api) and self._seen(api, key):
+            # a key seen before is new again: the call is stored under a key of its own, so
+            # the key's first operation is still what a look-up by it finds
+            key = f"{key}#forgotten-{uuid.uuid4().hex[:12]}"
+        fp = fingerprint(request.method, request.url.path, payload)
+        outcome = self.commit(api, key, fp, parsed, effect)
         if outcome.effect and self.faults.take_fail_after_commit(api):
             body = problem(500, "Injected failure after commit")
             return replace(outcome, status=500, body=body, note="fail_after_commit")
         return outcome
+
+    def _seen(self, api: str, key: str) -> bool:
+        with self.store.transaction() as tx:
+            return tx.get_idempotent(api, key) is not None
 
     def _auth_failure(self, request: Request) -> Outcome | None:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")

@@ -26,6 +26,7 @@ import structlog
 
 from integrations.http import provider_client
 from integrations.webhook_signing import sign
+from sandbox.faults import FaultBook
 from sandbox.settings import SandboxSettings
 from sandbox.state import CallRecord, SandboxStore, Tx, utcnow
 
@@ -48,9 +49,12 @@ def new_event(
 
 
 class WebhookDispatcher:
-    def __init__(self, settings: SandboxSettings, store: SandboxStore) -> None:
+    def __init__(
+        self, settings: SandboxSettings, store: SandboxStore, faults: FaultBook | None = None
+    ) -> None:
         self._settings = settings
         self._store = store
+        self._faults = faults or FaultBook()
         self._client: httpx.AsyncClient | None = None
         self._tasks: dict[str, asyncio.Task[None]] = {}
 
@@ -107,6 +111,9 @@ class WebhookDispatcher:
         body = json.dumps(event, separators=(",", ":")).encode()
         while True:
             await asyncio.sleep(max(0.0, due_at - time.time()))
+            if self._faults.drops_webhooks("payments"):
+                self._give_up(event, attempt)
+                return
             status, response, error = await self._post(body)
             self._store.record_call(
                 CallRecord(
@@ -143,6 +150,27 @@ class WebhookDispatcher:
                 error=error,
                 retry_in_s=round(due_at - time.time(), 3),
             )
+
+    def _give_up(self, event: dict[str, Any], attempt: int) -> None:
+        """The fault `drop_webhooks`: the event never reaches the receiver, as one whose
+        retries all failed; only a look-up at the provider finds its payment."""
+        self._store.drop_pending_webhook(event["id"])
+        self._store.record_call(
+            CallRecord(
+                api="webhooks",
+                method="POST",
+                path=self._settings.webhook_url,
+                idempotency_key=event["id"],
+                request_body=event,
+                status=0,
+                response_body=None,
+                at=utcnow(),
+                replayed=False,
+                effect=False,
+                note=f"attempt {attempt}/{self._settings.webhook_attempts}: dropped",
+            )
+        )
+        log.warning("sandbox.webhook_dropped", event_id=event["id"], attempt=attempt)
 
     async def _post(self, body: bytes) -> tuple[int, str | None, str | None]:
         """One attempt: (status or 0, response text, error)."""

@@ -30,8 +30,12 @@ class CustomerCreditRow(SQLModel, table=True):
     id: str = Field(primary_key=True)  # ccr_...
     customer_id: str = Field(index=True)
     currency: str
+    # the credit note it came from; for an overpayment, "overpayment:{payment id}"
     credit_note_id: str = Field(unique=True)
     invoice_id: str = Field(foreign_key="invoices.id")  # the invoice it was credited on
+    # "credit_note", or "overpayment": paid beyond the invoice by `payment_id` (migration 0015)
+    source: str = Field(default="credit_note")
+    payment_id: str | None = Field(default=None)
     amount_minor: int = Field(sa_type=BigInteger)
     remaining_minor: int = Field(sa_type=BigInteger)
     created_at: datetime = _utc()

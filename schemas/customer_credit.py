@@ -9,11 +9,13 @@ from pydantic import BaseModel, Field
 
 
 class AppliedCredit(BaseModel):
-    """Credit from one credit note taken off an invoice (shown on it: "Credit CN-…")."""
+    """Credit from one credit note taken off an invoice (shown on it: "Credit CN-…"), or
+    from an overpayment (`source`; `credit_note_number` is then the overpaid invoice's)."""
 
     credit_note_id: str
     credit_note_number: str
     amount_minor: int
+    source: str = "credit_note"
 
 
 class GrantCreditInput(BaseModel):
@@ -34,8 +36,15 @@ class PostCreditAllocationInput(BaseModel):
 
 
 class CustomerCreditEntry(BaseModel):
+    id: str = ""  # ccr_...
+    source: str = Field(
+        default="credit_note",
+        description="credit_note, or overpayment: paid beyond the invoice by `payment_id`",
+    )
+    # an overpayment's credit: "overpayment:{payment id}" (no credit note)
     credit_note_id: str
     credit_note_number: str
+    payment_id: str | None = None
     invoice_id: str  # the invoice it was credited on
     currency: str
     amount_minor: int

@@ -37,6 +37,11 @@ _TAKE = (
 _RACED_TRIES = 5  # a concurrent invoice took from the same credit: read again
 
 
+def overpayment_key(payment_id: str) -> str:
+    """The unique source key of the credit one payment's excess became."""
+    return f"overpayment:{payment_id}"
+
+
 @dataclass(frozen=True)
 class Applied:
     """One credit taken off an invoice."""
@@ -55,9 +60,12 @@ async def grant(
     currency: str,
     amount_minor: int,
     at: datetime,
+    payment_id: str | None = None,
 ) -> CustomerCreditRow:
     """Put the credit note's amount on the customer's account, once per credit note; the
-    invoice it was credited on records the overpayment it carried there."""
+    invoice it was credited on records the overpayment it carried there. With
+    `payment_id`, the credit is what that payment brought beyond the invoice's balance
+    (`credit_note_id` is then `overpayment_key(payment_id)`)."""
     if amount_minor <= 0:
         raise ValueError(f"a customer credit is a positive amount, not {amount_minor}")
     credit_id = new_id("ccr")
@@ -72,6 +80,8 @@ async def grant(
         amount_minor=amount_minor,
         remaining_minor=amount_minor,
         created_at=at,
+        source="credit_note" if payment_id is None else "overpayment",
+        payment_id=payment_id,
     )
     if created:
         invoice = await session.get(Invoice, invoice_id, populate_existing=True)
@@ -89,6 +99,8 @@ async def grant(
             data={
                 "credit_id": credit_id,
                 "credit_note_id": credit_note_id,
+                "source": "credit_note" if payment_id is None else "overpayment",
+                "payment_id": payment_id,
                 "customer_id": customer_id,
                 "amount_minor": amount_minor,
                 "currency": currency,

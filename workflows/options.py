@@ -84,3 +84,14 @@ OVERDUE_RECHECK = timedelta(days=7)
 
 # A billing run's page of contracts to bill: one indexed query, retried like the store steps.
 BILLING_LIST_TIMEOUT = timedelta(minutes=2)
+
+# Lost webhooks: while an invoice has an open payment link, it asks the provider what was
+# paid every day (with each weekly re-check once overdue), and at once when the customer
+# says they paid, but never twice within a minute. A read-only local activity: one history
+# event per check, none on an invoice paid before its first check.
+PAYMENT_CHECK_EVERY = timedelta(days=1)
+PAYMENT_CHECK_MIN_GAP = timedelta(minutes=1)
+PAYMENT_CHECK_TIMEOUT = timedelta(seconds=30)
+PAYMENT_CHECK_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_attempts=3
+)

@@ -20,7 +20,7 @@ from api.deps import SessionDep, SettingsDep
 from api.portal_pages import Portal, Seller, open_portal
 from api.portal_view import invoice_credit_notes, invoice_credits_applied, invoice_disputes
 from api.portal_view import render_invoice_page as render_page
-from api.routes import portal_dispute_page, portal_disputes
+from api.routes import portal_dispute_page, portal_disputes, portal_payment_check
 from api.routes.documents import file_response, issuer
 from core.settings import Settings
 from rendering.i18n import N_, babel_locale
@@ -105,3 +105,4 @@ def render_invoice_page(
 
 router.include_router(portal_disputes.router)
 router.include_router(portal_dispute_page.router)
+router.include_router(portal_payment_check.router)

@@ -34,6 +34,10 @@ class CustomerCreditStage:
 
     def post_allocations(self, invoice: InvoiceSnapshot) -> None:
         for credit in invoice.credits_applied:
+            if credit.source == "overpayment":
+                # the ledger allocates credit notes; an overpayment is cash already posted
+                # in full on its invoice, which the ledger cannot re-allocate yet
+                continue
             self._accounting.post_remedy(
                 RemedyActivities.post_credit_allocation,
                 PostCreditAllocationInput(

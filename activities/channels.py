@@ -90,7 +90,8 @@ _LABELS = {"email": "e-mail"}
 
 
 def _minutes(span: timedelta) -> str:
-    return f"{span.total_seconds() / 60:.0f} min"
+    seconds = span.total_seconds()
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
 
 
 async def send_in_order(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from schemas.delivery import DeliveryPlan
 from schemas.invoice import (
     CreateInvoiceInput,
     CreateInvoiceResult,
@@ -18,8 +19,13 @@ from store.parties import PartiesCache
 
 
 class InvoiceStoreActivities:
-    def __init__(self, sessions: SessionFactory) -> None:
+    def __init__(
+        self, sessions: SessionFactory, delivery_defaults: DeliveryPlan | None = None
+    ) -> None:
         self._sessions = sessions
+        # the settings' time zone and quiet hours, for customers who chose none: each
+        # invoice's delivery plan is fixed when it is generated (store.delivery)
+        self._delivery_defaults = delivery_defaults
         # customers and contracts are write-once, so the worker may keep what it read; as
         # many pairs as it keeps workflows: a billing run meets every contract once, and a
         # larger cache only grew the worker's memory with the number of contracts billed
@@ -32,7 +38,11 @@ class InvoiceStoreActivities:
         try:
             async with transaction(self._sessions) as session:
                 return await invoices.create_invoice(
-                    session, data.request, data.issue_date, self._parties
+                    session,
+                    data.request,
+                    data.issue_date,
+                    self._parties,
+                    delivery_defaults=self._delivery_defaults,
                 )
         except invoices.NotFound as missing:
             raise ApplicationError(str(missing), type="NotFound", non_retryable=True) from missing

@@ -31,6 +31,7 @@ from api.routes import (
     parties,
     portal,
     purchase_orders,
+    reminder_holds,
     webhook_endpoints,
     webhooks,
 )
@@ -86,6 +87,7 @@ def create_app(
     app.include_router(purchase_orders.router)
     app.include_router(invoices.router)
     app.include_router(invoice_actions.router)
+    app.include_router(reminder_holds.router)
     app.include_router(accounting_sync.router)
     app.include_router(billing.router)
     app.include_router(webhooks.router)

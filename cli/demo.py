@@ -21,9 +21,21 @@ from domain.money import format_amount
 
 console = Console()
 
+
+def _any_hour(tz: str) -> dict[str, Any]:
+    """The customer's zone, with quiet hours off: the demo runs at any hour, and an invoice
+    would otherwise wait for 08:00 on the next working day in that zone."""
+    return {"timezone": tz, "quiet_hours": {"enabled": False}}
+
+
 SAMPLES: list[dict[str, Any]] = [
     {
-        "customer": {"name": "ACME Ltd", "email": "accounts@acme.example", "locale": "en_GB"},
+        "customer": {
+            "name": "ACME Ltd",
+            "email": "accounts@acme.example",
+            "locale": "en_GB",
+            **_any_hour("Europe/London"),
+        },
         "contract": {"currency": "GBP", "tax_region": "GB", "payment_terms_days": 30},
         "items": [
             {"rate_code": "consulting", "quantity": "12.5"},
@@ -32,13 +44,23 @@ SAMPLES: list[dict[str, Any]] = [
         "payments": ["full"],
     },
     {
-        "customer": {"name": "Érable & Fils", "email": "compta@erable.example", "locale": "fr_CA"},
+        "customer": {
+            "name": "Érable & Fils",
+            "email": "compta@erable.example",
+            "locale": "fr_CA",
+            **_any_hour("America/Toronto"),
+        },
         "contract": {"currency": "CAD", "tax_region": "CA-QC", "payment_terms_days": 15},
         "items": [{"rate_code": "consulting", "quantity": "8"}],
         "payments": ["half", "rest"],
     },
     {
-        "customer": {"name": "Harbour Pty", "email": "ap@harbour.example", "locale": "en_AU"},
+        "customer": {
+            "name": "Harbour Pty",
+            "email": "ap@harbour.example",
+            "locale": "en_AU",
+            **_any_hour("Australia/Sydney"),
+        },
         "contract": {"currency": "AUD", "tax_region": "AU", "payment_terms_days": 14},
         "items": [{"rate_code": "consulting", "quantity": "3"}],
         "payments": [],

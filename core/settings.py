@@ -8,17 +8,21 @@ deployment cannot start with a secret that is printed in this file.
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.approval import RateTable
+from domain.delivery_window import QuietHours
 from domain.disputes import DisputeLadder, DisputeRouting
 from domain.matching.model import Tolerances
 from domain.matching.routing import ExceptionRouting
+from domain.tasks.timing import load_zone
+from schemas.reminders import ReminderTerms, default_terms
 
 DEV_SECRETS = {
     "payments_api_key": "sandbox-key",
@@ -148,6 +152,39 @@ class Settings(BaseSettings):
     dispute_info_response_days: int = Field(default=7, ge=1)
     dispute_remedy_response_days: int = Field(default=10, ge=1)
     dispute_declines_before_escalation: int = Field(default=2, ge=1)
+
+    # Delivery. A customer's time zone unless they chose one (an IANA name), and the
+    # delivery window outside which invoices and reminders wait (quiet hours), in the
+    # customer's zone, e.g. INVOICEFLOW_QUIET_HOURS='{"start": "09:00", "end": "18:00",
+    # "working_days": [0, 1, 2, 3, 4, 5], "enabled": true}'. A channel still failing this
+    # long after the delivery's first attempt hands over to the customer's next channel
+    # (seconds or ISO 8601, e.g. INVOICEFLOW_CHANNEL_OUTAGE_LIMIT=PT30M).
+    default_timezone: str = "Europe/London"
+    quiet_hours: QuietHours = QuietHours()
+    channel_outage_limit: timedelta = Field(default=timedelta(minutes=30), gt=timedelta(0))
+
+    # Reminders. The schedule any contract without its own `reminders` follows (steps
+    # relative to the due or issue date; no late charge), and the reference rates that
+    # statutory interest adds to the published tables of domain/reminders/reference_rates.py,
+    # e.g. INVOICEFLOW_REFERENCE_RATES='{"boe": [["2026-02-05", "3.50"]], "ecb": []}'
+    reminder_schedule: ReminderTerms = Field(default_factory=default_terms)
+    reference_rates: dict[Literal["boe", "ecb"], list[tuple[date, Decimal]]] = Field(
+        default_factory=dict
+    )
+
+    @field_validator("channel_outage_limit", mode="before")
+    @classmethod
+    def _seconds(cls, value: object) -> object:
+        """A plain number is seconds (pydantic reads a bare "1800" as a malformed ISO one)."""
+        if isinstance(value, str) and value.replace(".", "", 1).isdigit():
+            return float(value)
+        return value
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        load_zone(value)  # an unknown name stops the process at start, not an invoice
+        return value
 
     @property
     def effective_log_format(self) -> str:

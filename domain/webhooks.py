@@ -31,7 +31,7 @@ EVENT_TYPES = (
     "invoice.paid",
     "invoice.partially_paid",
     "invoice.overdue",
-    "invoice.reminder_sent",  # accepted for subscriptions; nothing sends it until reminders exist
+    "invoice.reminder_sent",
     "invoice.disputed",
     "dispute.resolved",
     "credit_note.issued",
@@ -53,6 +53,9 @@ _PUBLIC_FIELDS = (
     "settlement",
     "resolution",
     "credit_note_number",
+    "step",  # a reminder's step, its tone and the late charge it added
+    "tone",
+    "charge_minor",
 )
 
 
@@ -104,6 +107,7 @@ def _types_and_keys(row: SourceRow) -> list[tuple[str, str]]:
         return [("invoice.paid", f"{invoice}:paid")]
     simple = {
         "invoice.overdue": "invoice.overdue",
+        "invoice.reminder_sent": "invoice.reminder_sent",
         "invoice.closed": "invoice.closed",
         "dispute.opened": "invoice.disputed",
         "dispute.resolved": "dispute.resolved",

@@ -62,6 +62,8 @@ _STATUSES: dict[str, Callable[[NullTranslations], str]] = {
     "ISSUED": lambda t: t.pgettext("invoice status", "Issued"),
     "PARTIALLY_PAID": lambda t: t.pgettext("invoice status", "Partly paid"),
     "OVERDUE": lambda t: t.pgettext("invoice status", "Overdue"),
+    # what the customer reads of an invoice handed to collections
+    "COLLECTIONS": lambda t: t.pgettext("invoice status", "Overdue"),
     "PAID": lambda t: t.pgettext("invoice status", "Paid"),
     "CLOSED": lambda t: t.pgettext("invoice status", "Closed"),
     "CANCELLED": lambda t: t.pgettext("invoice status", "Cancelled"),

@@ -8,10 +8,14 @@ from typing import Any, Literal
 from babel import Locale, UnknownLocaleError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from domain.delivery_window import QuietHours
 from domain.invoicing import BillableItem, ExplicitLine, Rate
 from domain.matching.model import Tolerances
 from domain.money import CURRENCY_EXPONENTS, MAX_MINOR
+from domain.reminders.charges import check_currency
 from domain.tax import SUPPORTED_REGIONS
+from schemas.delivery import DeliveryAttemptOut, DeliveryPreferencesIn
+from schemas.reminders import ReminderTerms
 from schemas.tolerances import TolerancesIn
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
@@ -28,7 +32,10 @@ def _currency(value: str) -> str:
     return value
 
 
-class CustomerCreate(_Strict):
+class CustomerCreate(_Strict, DeliveryPreferencesIn):
+    """A customer; `timezone`, `quiet_hours` and `channel_order` (DeliveryPreferencesIn)
+    can be changed later with `PATCH /customers/{id}`, the rest is fixed."""
+
     name: str = Field(min_length=1, max_length=200)
     email: str = Field(pattern=EMAIL_PATTERN, max_length=320)
     phone: str | None = Field(default=None, pattern=E164_PATTERN)
@@ -79,6 +86,11 @@ class CustomerOut(BaseModel):
     address: str | None = None
     tax_id: str | None = None
     einvoice_format: str | None = None
+    # delivery: the zone and channel order in force (the customer's or the default), the
+    # customer's own quiet hours (null: the default window, INVOICEFLOW_QUIET_HOURS)
+    timezone: str | None = None
+    quiet_hours: QuietHours | None = None
+    channel_order: list[str] | None = None
 
 
 class ContractCreate(_Strict):
@@ -93,6 +105,11 @@ class ContractCreate(_Strict):
     invoice_series: str = Field(default="INV", pattern=r"^[A-Z]{2,10}$")
     po_required: bool = Field(
         default=False, description="every invoice under this contract must name a PO"
+    )
+    reminders: ReminderTerms | None = Field(
+        default=None,
+        description="the reminder schedule and late-payment charge (null: the default"
+        " schedule, no charge; an empty step list: no reminders)",
     )
 
     _check_currency = field_validator("currency")(_currency)
@@ -115,6 +132,8 @@ class ContractCreate(_Strict):
             raise ValueError("rate prices must not be negative")
         if self.valid_from and self.valid_to and self.valid_to < self.valid_from:
             raise ValueError("valid_to is before valid_from")
+        if self.reminders is not None and self.reminders.late_charge is not None:
+            check_currency(self.reminders.late_charge, self.currency)
         return self
 
 
@@ -131,6 +150,7 @@ class ContractOut(BaseModel):
     invoice_series: str
     created_at: datetime
     po_required: bool = False
+    reminders: ReminderTerms | None = None
 
 
 class InvoiceCreate(_Strict):
@@ -211,6 +231,9 @@ class InvoiceOut(BaseModel):
     voided_at: datetime | None = None
     replaces_invoice_id: str | None = None
     replaced_by_invoice_id: str | None = None
+    late_charge_for: str | None = Field(
+        default=None, description="a late-payment charge: the overdue invoice it charges for"
+    )
     created_at: datetime
     closed_at: datetime | None
 
@@ -223,6 +246,19 @@ class InvoiceDetail(BaseModel):
     deliveries: list[dict[str, Any]]
     accounting: list[dict[str, Any]]
     audit: list[dict[str, Any]]
+    delivery_attempts: list[DeliveryAttemptOut] = Field(
+        default_factory=list,
+        description="every channel tried for the invoice's messages: sent, refused (for"
+        " good), unavailable (an outage), skipped (no address, refused earlier)",
+    )
+    reminders: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="each reminder step as it went (sent, superseded, failed), with the"
+        " late charge it added and that charge's invoice",
+    )
+    reminder_holds: list[dict[str, Any]] = Field(
+        default_factory=list, description="holds placed on this invoice's reminders"
+    )
     match: dict[str, Any] | None = Field(
         default=None,
         description=(

@@ -13,6 +13,8 @@ from pydantic import BaseModel, Field
 
 from domain.invoicing import BillableItem, ExplicitLine, InvoiceLine, TaxLine
 from schemas.customer_credit import AppliedCredit
+from schemas.delivery import DeliveryPlan
+from schemas.reminders import ReminderTerms, ReminderView
 
 
 class InvoiceStatus(StrEnum):
@@ -30,6 +32,8 @@ class InvoiceStatus(StrEnum):
     EXCEPTION = "EXCEPTION"  # does not match its PO: a person resolves it before it goes out
     DISPUTED = "DISPUTED"  # issued; the customer disputes part of it (that part is not due)
     VOID = "VOID"  # replaced by an adjusted invoice after a dispute; keeps its number
+    # overdue past the schedule's last reminder: handed to collections (still payable)
+    COLLECTIONS = "COLLECTIONS"
 
 
 OPEN_STATUSES = (
@@ -37,6 +41,7 @@ OPEN_STATUSES = (
     InvoiceStatus.PARTIALLY_PAID,
     InvoiceStatus.OVERDUE,
     InvoiceStatus.DISPUTED,
+    InvoiceStatus.COLLECTIONS,
 )
 
 
@@ -61,6 +66,9 @@ class StartInvoiceInput(BaseModel):
     billing_period: str | None = None
     # an adjusted invoice: the invoice it replaces (voided by a dispute's remedy)
     replaces_invoice_id: str | None = None
+    # a late-payment charge's own invoice: the overdue invoice it charges for (no PO
+    # match, no late charge of its own)
+    late_charge_for: str | None = None
 
 
 class CreateInvoiceInput(BaseModel):
@@ -90,6 +98,12 @@ class InvoiceSnapshot(BaseModel):
     po_number: str | None = None
     # taken off what the customer is asked to pay, from credit on their account
     credits_applied: list[AppliedCredit] = Field(default_factory=list)
+    # the reminder schedule and late charge it was issued under (None: no reminders)
+    reminders: ReminderTerms | None = None
+    late_charge_for: str | None = None
+    # when and how it goes out: the customer's zone, quiet hours, channel order (fixed at
+    # generation; the default, any hour by e-mail then SMS, for snapshots from before)
+    delivery: DeliveryPlan = Field(default_factory=DeliveryPlan)
 
     @property
     def credit_applied_minor(self) -> int:
@@ -122,6 +136,9 @@ class DeliverInvoiceResult(BaseModel):
     payment_url: str | None = None
     # credit from the customer's account taken off the invoice as it was sent
     credits_applied: list[AppliedCredit] = Field(default_factory=list)
+    # the channels tried before it went out, when the first did not take it
+    # ("email: refused (550 no such mailbox)"), for the current details
+    fallbacks: list[str] = Field(default_factory=list)
 
 
 class CancelInvoiceInput(BaseModel):
@@ -259,6 +276,10 @@ class InvoiceState(BaseModel):
     # customer credit: taken off this invoice from the account; an overpayment kept there
     credit_applied_minor: int = 0
     credit_carried_minor: int = 0
+    # the reminder schedule so far; when the next step is due, and why it waits if it does
+    reminders: list[ReminderView] = Field(default_factory=list)
+    next_reminder_at: datetime | None = None
+    reminders_waiting: str | None = None
 
 
 class InvoiceResult(BaseModel):

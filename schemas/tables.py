@@ -107,6 +107,9 @@ class Contract(SQLModel, table=True):
     invoice_series: str = "INV"
     created_at: datetime = _utc_column()
     po_required: bool = False  # invoices under this contract must name a PO
+    # schemas.reminders.ReminderTerms as JSON: the reminder schedule and late charge
+    # (null: the settings' default schedule, no charge)
+    reminders: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class InvoiceNumberSeries(SQLModel, table=True):
@@ -162,6 +165,8 @@ class Invoice(SQLModel, table=True):
     voided_at: datetime | None = _utc_column(nullable=True)
     replaces_invoice_id: str | None = None
     replaced_by_invoice_id: str | None = None
+    # a late-payment charge's own invoice: the overdue invoice it charges for
+    late_charge_for: str | None = Field(default=None, index=True)
 
 
 class BillableEntry(SQLModel, table=True):

@@ -68,8 +68,8 @@ async def record_payment(
     paid = int((await connection.execute(_PAID_SUM, {"invoice_id": invoice_id})).scalar_one())
     if paid >= due_minor:
         status = InvoiceStatus.PAID
-    elif stored_status == InvoiceStatus.OVERDUE.value:
-        status = InvoiceStatus.OVERDUE
+    elif stored_status in (InvoiceStatus.OVERDUE.value, InvoiceStatus.COLLECTIONS.value):
+        status = InvoiceStatus(stored_status)  # still late until paid in full
     else:
         status = InvoiceStatus.PARTIALLY_PAID
     if stored_status == InvoiceStatus.CLOSED.value:

@@ -20,12 +20,14 @@ from domain.billing import terms_for_period
 from domain.errors import ContractNotForCustomer, InvoiceRuleError, NothingToBill
 from domain.invoicing import BillableItem, ExplicitLine, InvoiceLine, TaxLine, generate_invoice
 from domain.tax import TaxCategory
+from schemas.delivery import DeliveryPlan
 from schemas.invoice import (
     CreateInvoiceResult,
     InvoiceSnapshot,
     InvoiceStatus,
     StartInvoiceInput,
 )
+from schemas.reminders import ReminderTerms, default_terms
 from schemas.tables import (
     AuditEvent,
     BillableEntry,
@@ -34,7 +36,7 @@ from schemas.tables import (
     Invoice,
     InvoiceLineRow,
 )
-from store import audit, billing, numbering, parties
+from store import audit, billing, delivery, numbering, parties
 from store.invoice_moves import NotFound, record_payment, set_payment_link, set_status
 
 __all__ = [
@@ -67,8 +69,13 @@ async def create_invoice(
     request: StartInvoiceInput,
     issue_date: date,
     known_parties: parties.PartiesCache | None = None,
+    delivery_defaults: DeliveryPlan | None = None,
 ) -> CreateInvoiceResult:
     """Generate, number and store the invoice, or store why it was refused.
+
+    The invoice's delivery plan is fixed here: the customer's preferences (read fresh:
+    the parties cache keeps write-once rows, and preferences change) over
+    `delivery_defaults` (the settings' zone and quiet hours; none: any hour, UTC).
 
     Runs once per invoice id: a retried step finds the stored invoice and answers as the
     first run did. The rows go in as plain Core INSERTs (built ORM objects cost more CPU
@@ -125,6 +132,7 @@ async def create_invoice(
         # a refused pair is no invoice of that contract's period (it would block its entries)
         "billing_period": None if not_theirs else request.billing_period,
         "replaces_invoice_id": request.replaces_invoice_id,
+        "late_charge_for": request.late_charge_for,
         "created_by": request.requested_by,
         "created_at": now,
         "updated_at": now,
@@ -165,7 +173,10 @@ async def create_invoice(
         )
         return CreateInvoiceResult(rejection_code=rule.code, rejection_reason=rule.detail)
 
-    match_required = await needs_match(session, request.po_number, customer, contract)
+    # a late charge is owed under the contract, not ordered: it has no PO line to match
+    match_required = request.late_charge_for is None and await needs_match(
+        session, request.po_number, customer, contract
+    )
     series = numbering.series_for(contract.invoice_series, issue_date.year)
     number = await numbering.allocate(session, series)
     row.update(
@@ -182,6 +193,10 @@ async def create_invoice(
     await store_row(row)
     await billing.mark_billed(session, entries, request.invoice_id)
     await connection.execute(_INSERT_LINES, _line_rows(request.invoice_id, generated.lines))
+    plan = delivery.resolve(
+        await delivery.preferences(session, customer.id), delivery_defaults or DeliveryPlan()
+    )
+    await delivery.fix_plan(session, request.invoice_id, plan)
     await audit.record(
         session,
         step_key=f"{request.invoice_id}:generated",
@@ -206,6 +221,9 @@ async def create_invoice(
             tax_minor=generated.tax_minor,
             total_minor=generated.total_minor,
             po_number=request.po_number,
+            reminders=reminder_terms(contract, request.late_charge_for),
+            late_charge_for=request.late_charge_for,
+            delivery=plan,
         ),
         match_required=match_required,
     )
@@ -252,13 +270,28 @@ async def _result_for(session: AsyncSession, invoice: Invoice) -> CreateInvoiceR
     assert customer is not None and contract is not None
     return CreateInvoiceResult(
         invoice=await snapshot(session, invoice),
-        match_required=await needs_match(session, invoice.po_number, customer, contract),
+        match_required=invoice.late_charge_for is None
+        and await needs_match(session, invoice.po_number, customer, contract),
     )
+
+
+def reminder_terms(contract: Contract, late_charge_for: str | None) -> ReminderTerms:
+    """The contract's reminder schedule (the API stores the settings' default with a
+    contract created without one; a contract older than reminders has the built-in
+    default); a late-charge invoice follows it without a charge of its own."""
+    terms = (
+        ReminderTerms.model_validate(contract.reminders)
+        if contract.reminders is not None
+        else default_terms()
+    )
+    return terms.model_copy(update={"late_charge": None}) if late_charge_for else terms
 
 
 async def snapshot(session: AsyncSession, invoice: Invoice) -> InvoiceSnapshot:
     customer = await session.get(Customer, invoice.customer_id)
+    contract = await session.get(Contract, invoice.contract_id)
     assert customer is not None and invoice.number and invoice.issue_date and invoice.due_date
+    assert contract is not None
     return _snapshot(
         customer,
         invoice_id=invoice.id,
@@ -273,6 +306,9 @@ async def snapshot(session: AsyncSession, invoice: Invoice) -> InvoiceSnapshot:
         tax_minor=invoice.tax_minor,
         total_minor=invoice.total_minor,
         po_number=invoice.po_number,
+        reminders=reminder_terms(contract, invoice.late_charge_for),
+        late_charge_for=invoice.late_charge_for,
+        delivery=await delivery.plan_of(session, invoice.id),
     )
 
 

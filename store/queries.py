@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from schemas.api import InvoiceOut
 from schemas.exception_tables import InvoiceMatchRow
 from schemas.invoice import OPEN_STATUSES, InvoiceStatus
+from schemas.reminder_tables import ReminderHoldRow, ReminderRow
 from schemas.tables import (
     AccountingPosting,
     AuditEvent,
@@ -78,6 +79,7 @@ def invoice_out(invoice: Invoice, today: date) -> InvoiceOut:
                 "voided_at",
                 "replaces_invoice_id",
                 "replaced_by_invoice_id",
+                "late_charge_for",
             }
         ),
         balance_minor=balance,
@@ -104,6 +106,10 @@ async def invoice_records(session: AsyncSession, invoice_id: str) -> dict[str, A
         ),
         "audit": await _rows(session, AuditEvent, invoice_id, col(AuditEvent.id)),
         "approval_links": await approvals.link_trail(session, invoice_id),
+        "reminders": await _rows(session, ReminderRow, invoice_id, col(ReminderRow.due_at)),
+        "reminder_holds": await _rows(
+            session, ReminderHoldRow, invoice_id, col(ReminderHoldRow.created_at)
+        ),
     }
 
 

@@ -23,6 +23,7 @@ from activities.matching import MatchingActivities
 from activities.notices import NoticeActivities
 from activities.payment_checks import PaymentCheckActivities
 from activities.remedies import RemedyActivities
+from activities.reminders import ReminderActivities, rate_tables
 from activities.store import InvoiceStoreActivities
 from activities.tasks import TaskActivities
 from activities.webhooks import WebhookActivities
@@ -32,6 +33,7 @@ from integrations.email import EmailSender, SmtpSettings
 from integrations.evidence_storage import documents_storage
 from integrations.payments import PaymentsClient
 from integrations.sms import SmsClient
+from schemas.delivery import DeliveryPlan
 from store.db import SessionFactory
 from workflows.accounting_resync import AccountingResyncWorkflow
 from workflows.billing_run import BillingRunWorkflow
@@ -98,6 +100,7 @@ class ActivitySet:
     webhooks: WebhookActivities
     accounting_sync: AccountingSyncActivities | None = None
     payment_checks: PaymentCheckActivities | None = None
+    reminders: ReminderActivities | None = None
 
     def all(self) -> list:  # type: ignore[type-arg]
         return [
@@ -143,6 +146,7 @@ class ActivitySet:
             self.webhooks.send,
             self.webhooks.finish,
             *self._sync(),
+            *([self.reminders.send_reminder] if self.reminders else []),
         ]
 
     def _sync(self) -> list:  # type: ignore[type-arg]
@@ -181,6 +185,17 @@ def build_activities(
     activities.payment_checks = PaymentCheckActivities(
         PaymentsClient(http, settings.payments_url, settings.payments_api_key.get_secret_value())
     )
+    activities.reminders = ReminderActivities(
+        sessions,
+        email,
+        SmsClient(http, settings.sms_url, settings.sms_api_key.get_secret_value()),
+        mail_from=settings.mail_from,
+        public_base_url=settings.public_base_url,
+        link_secret=settings.link_signing_secret.get_secret_value(),
+        rates=rate_tables(
+            settings.reference_rates.get("boe", []), settings.reference_rates.get("ecb", [])
+        ),
+    )
     return activities
 
 
@@ -189,7 +204,10 @@ def _activity_set(
 ) -> ActivitySet:
     return ActivitySet(
         approval=ApprovalActivities(sessions, email, settings),
-        store=InvoiceStoreActivities(sessions),
+        store=InvoiceStoreActivities(
+            sessions,
+            DeliveryPlan(timezone=settings.default_timezone, quiet_hours=settings.quiet_hours),
+        ),
         delivery=DeliveryActivities(
             sessions,
             PaymentsClient(
@@ -201,6 +219,7 @@ def _activity_set(
             public_base_url=settings.public_base_url,
             link_secret=settings.link_signing_secret.get_secret_value(),
             documents=DocumentIssuer(sessions, documents_storage(settings), settings),
+            outage_limit=settings.channel_outage_limit,
         ),
         accounting=AccountingActivities(
             sessions,

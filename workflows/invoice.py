@@ -14,6 +14,7 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.store import InvoiceStoreActivities
+    from schemas.accounting_sync import ResyncRequest, ResyncResult
     from schemas.approval import CorrectInput, DecideInput, DecideResult
     from schemas.disputes import DisputeOpened, OpenDisputeInput
     from schemas.invoice import (
@@ -30,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         StartInvoiceInput,
     )
     from schemas.matching import ResolveExceptionInput, ResolveExceptionResult
+    from schemas.payment_checks import PaymentClaimed
     from workflows import options
     from workflows.process import Cancelled, InvoiceProcess
     from workflows.stages.approve import ApprovalStage
@@ -39,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.stages.dispute import DisputeStage
     from workflows.stages.match import MatchStage
     from workflows.stages.post import AccountingStage
+    from workflows.stages.remind import ReminderStage
 
 # Not issued yet: an invoice in these states can be cancelled (update `cancel`).
 CANCELLABLE = (
@@ -63,6 +66,7 @@ class InvoiceWorkflow:
         self._collection = CollectionStage(self._process, self._accounting)
         self._credits = CustomerCreditStage(self._process, self._accounting)
         self._disputes = DisputeStage(self._process, self._accounting, self._credits)
+        self._reminders = ReminderStage(self._process)
 
     @workflow.run
     async def run(self, request: StartInvoiceInput) -> InvoiceResult:
@@ -90,6 +94,7 @@ class InvoiceWorkflow:
             p.set_status(InvoiceStatus.ISSUED)  # the amount due, less the account credit
         self._accounting.start(invoice)
         self._credits.post_allocations(invoice)
+        self._reminders.start(invoice)
         while True:
             await self._collection.run(invoice)
             if self._disputes.running:  # settled but disputed: the remedy decides
@@ -273,12 +278,31 @@ class InvoiceWorkflow:
     def _validate_resend(self, data: ResendInvoiceInput) -> None:
         self._delivery.validate_resend(data)
 
+    @workflow.update(name="resync")
+    async def resync(self, data: ResyncRequest) -> ResyncResult:
+        """Post again what accounting lacks of this invoice (`POST /invoices/{id}/resync`)."""
+        return await self._accounting.resync(data)
+
+    @resync.validator
+    def _validate_resync(self, data: ResyncRequest) -> None:
+        self._accounting.validate_resync(data)
+
     # --- the payment signal and the state query ------------------------------------------
 
     @workflow.signal(name="payment_received")
     def payment_received(self, payment: PaymentReceived) -> None:
         """A payment from the provider's webhook; duplicates (same payment id) are ignored."""
         self._collection.received(payment)
+
+    @workflow.signal(name="payment_claimed")
+    def payment_claimed(self, claim: PaymentClaimed) -> None:
+        """The customer says they paid (the portal's "I have paid"): ask the provider now."""
+        self._collection.checks.claimed(claim)
+
+    @workflow.signal(name="reminders_changed")
+    def reminders_changed(self) -> None:
+        """A reminder hold on the invoice or its customer was placed or released."""
+        self._reminders.nudge()
 
     @workflow.query(name="state")
     def state(self) -> InvoiceState:
@@ -310,4 +334,7 @@ class InvoiceWorkflow:
             refunded_minor=p.refunded_minor,
             credit_applied_minor=invoice.credit_applied_minor if invoice else 0,
             credit_carried_minor=p.credit_carried_minor,
+            reminders=self._reminders.view(),
+            next_reminder_at=self._reminders.next_due,
+            reminders_waiting=self._reminders.waiting,
         )

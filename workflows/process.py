@@ -64,6 +64,16 @@ class InvoiceProcess:
         self.cancel: CancelInvoiceInput | None = None
         # decisions whose writes are running: status writes wait for them to land first
         self.recording = 0
+        # lines the current details keep showing under the wait (how it was delivered)
+        self.notes: list[str] = []
+        # the last reminder went out unpaid: late is COLLECTIONS from then on
+        self.in_collections = False
+        self.reminder_note: str | None = None  # the reminders' line in the current details
+
+    @property
+    def late(self) -> bool:
+        """OVERDUE, or past that: handed to collections."""
+        return self.status in (InvoiceStatus.OVERDUE, InvoiceStatus.COLLECTIONS)
 
     # --- status ------------------------------------------------------------------------
 
@@ -108,7 +118,7 @@ class InvoiceProcess:
         """The status of an invoice being collected, from its payments and due date."""
         invoice = self.invoice
         if invoice is not None and workflow.now() >= self.overdue_from() and self.balance() > 0:
-            return InvoiceStatus.OVERDUE
+            return InvoiceStatus.COLLECTIONS if self.in_collections else InvoiceStatus.OVERDUE
         return InvoiceStatus.PARTIALLY_PAID if self.paid_minor else InvoiceStatus.ISSUED
 
     def set_status(self, status: InvoiceStatus, number: str | None = None) -> None:
@@ -179,7 +189,7 @@ class InvoiceProcess:
         due = f"due {invoice.due_date.isoformat()}"
         balance = f"balance {format_amount(self.balance(), invoice.currency)}"
         if self.waiting_for == "payment":
-            overdue = self.status == InvoiceStatus.OVERDUE
+            overdue = self.late
             until = (
                 f"overdue since {self.overdue_from().date().isoformat()}; next check "
                 if overdue
@@ -194,4 +204,6 @@ class InvoiceProcess:
             waits = f"Waiting for: {self.waiting_for} ({balance}, {due})"
         else:
             waits = f"Closed ({balance})"
-        workflow.set_current_details(f"{head}\n\n{waits}")
+        shown = [*self.notes, self.reminder_note] if self.reminder_note else self.notes
+        notes = "".join(f"\n\n{note}" for note in shown)
+        workflow.set_current_details(f"{head}\n\n{waits}{notes}")

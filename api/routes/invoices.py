@@ -41,7 +41,7 @@ from schemas.approval import CorrectInput
 from schemas.ids import idempotent_id, invoice_workflow_id, new_id
 from schemas.invoice import InvoiceStatus, StartInvoiceInput
 from schemas.tables import Invoice
-from store import acceptance, parties, queries
+from store import acceptance, delivery, parties, queries
 
 log = structlog.get_logger()
 
@@ -225,6 +225,8 @@ async def get_invoice(
 ) -> InvoiceDetail:
     invoice = await session.get(Invoice, invoice_id)
     records = await queries.invoice_records(session, invoice_id) if invoice else None
+    if records is not None:  # every channel tried, for the invoice and its reminders
+        records["delivery_attempts"] = await delivery.attempts(session, invoice_id)
     await session.commit()
     live = await live_state(temporal, invoice_id, settings.temporal_query_timeout_s)
     if invoice is None and live is None:

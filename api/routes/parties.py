@@ -10,9 +10,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from sqlmodel import col, select
 
-from api.deps import ApiKeyDep, IdempotencyKeyDep, SessionDep
+from api.deps import ApiKeyDep, IdempotencyKeyDep, SessionDep, SettingsDep
 from api.errors import NotFoundError, Unprocessable
 from api.idempotency import Answer, idempotent
+from core.settings import Settings
 from schemas.api import (
     ContractCreate,
     ContractOut,
@@ -23,13 +24,17 @@ from schemas.api import (
 )
 from schemas.credit_tables import CustomerCreditRow
 from schemas.customer_credit import CustomerCreditEntry, CustomerCreditOut
+from schemas.delivery import DeliveryPlan, DeliveryPreferencesIn
+from schemas.delivery_tables import CustomerDeliveryRow
 from schemas.dispute_tables import CreditNoteRow
 from schemas.ids import new_id
 from schemas.tables import Contract, Customer
-from store import audit, queries
+from store import audit, delivery, queries
 from store.db import begin_write
 
 router = APIRouter(tags=["customers and contracts"])
+
+DELIVERY_FIELDS = tuple(DeliveryPreferencesIn.model_fields)
 
 
 @router.post("/customers", status_code=201, response_model=CustomerOut)
@@ -38,17 +43,22 @@ async def create_customer(
     request: Request,
     session: SessionDep,
     api_key: ApiKeyDep,
+    settings: SettingsDep,
     idempotency_key: IdempotencyKeyDep = None,
 ) -> JSONResponse:
     async def produce() -> Answer:
         await begin_write(session)
-        values = body.model_dump(mode="json")
+        values = body.model_dump(mode="json", exclude=set(DELIVERY_FIELDS))
         if body.match_tolerances is not None:  # the limits set, as JSON (Decimal as text)
             values["match_tolerances"] = body.match_tolerances.model_dump(
                 mode="json", exclude_none=True
             )
         customer = Customer(id=new_id("cus"), created_at=datetime.now(UTC), **values)
         session.add(customer)
+        await session.flush()  # the customer row first: its preferences refer to it
+        chosen = body.model_dump(mode="json", include=set(DELIVERY_FIELDS), exclude_none=True)
+        if chosen:
+            await delivery.set_preferences(session, customer.id, chosen)
         await audit.record(
             session,
             step_key=f"{customer.id}:created",
@@ -58,7 +68,8 @@ async def create_customer(
             data={"customer_id": customer.id},
         )
         await session.commit()
-        out = CustomerOut.model_validate(customer, from_attributes=True)
+        prefs = await delivery.preferences(session, customer.id)
+        out = customer_out(customer, prefs, settings)
         return Answer(201, out.model_dump(mode="json"), f"/customers/{customer.id}")
 
     return await idempotent(
@@ -70,6 +81,7 @@ async def create_customer(
 async def list_customers(
     session: SessionDep,
     _: ApiKeyDep,
+    settings: SettingsDep,
     name: Annotated[str | None, Query(max_length=200, description="part of the name")] = None,
     email: Annotated[str | None, Query(max_length=320)] = None,
     external_ref: Annotated[str | None, Query(max_length=200)] = None,
@@ -80,8 +92,9 @@ async def list_customers(
     rows, total = await queries.list_customers(
         session, name=name, email=email, external_ref=external_ref, limit=limit, offset=offset
     )
+    prefs = await delivery.preferences_of(session, [row.id for row in rows])
     return CustomerPage(
-        items=[CustomerOut.model_validate(row, from_attributes=True) for row in rows],
+        items=[customer_out(row, prefs.get(row.id), settings) for row in rows],
         total=total,
         limit=limit,
         offset=offset,
@@ -89,11 +102,56 @@ async def list_customers(
 
 
 @router.get("/customers/{customer_id}", response_model=CustomerOut)
-async def get_customer(customer_id: str, session: SessionDep, _: ApiKeyDep) -> CustomerOut:
+async def get_customer(
+    customer_id: str, session: SessionDep, _: ApiKeyDep, settings: SettingsDep
+) -> CustomerOut:
     customer = await session.get(Customer, customer_id)
     if customer is None:
         raise NotFoundError(f"customer {customer_id} does not exist")
-    return CustomerOut.model_validate(customer, from_attributes=True)
+    return customer_out(customer, await delivery.preferences(session, customer_id), settings)
+
+
+@router.patch("/customers/{customer_id}", response_model=CustomerOut)
+async def update_customer_delivery(
+    customer_id: str,
+    body: DeliveryPreferencesIn,
+    session: SessionDep,
+    api_key: ApiKeyDep,
+    settings: SettingsDep,
+) -> CustomerOut:
+    """Change the customer's delivery preferences: `timezone`, `quiet_hours`,
+    `channel_order` (a field left out stays; null goes back to the default). Invoices
+    generated from now on follow them; each invoice keeps the plan it was generated with.
+    The customer's other fields are fixed once created."""
+    await begin_write(session)
+    customer = await session.get(Customer, customer_id)
+    if customer is None:
+        raise NotFoundError(f"customer {customer_id} does not exist")
+    changes = body.model_dump(mode="json", include=body.model_fields_set)
+    before, after = await delivery.set_preferences(session, customer_id, changes)
+    if before != after:
+        await audit.record(
+            session,
+            step_key=f"{customer_id}:delivery:{new_id('chg')}",
+            entity="customer",
+            action="customer.delivery_changed",
+            actor=api_key.name,
+            data={"customer_id": customer_id, "before": before, "after": after},
+        )
+    await session.commit()
+    return customer_out(customer, await delivery.preferences(session, customer_id), settings)
+
+
+def customer_out(
+    customer: Customer, prefs: CustomerDeliveryRow | None, settings: Settings
+) -> CustomerOut:
+    """The customer with its delivery fields as they apply (the default zone and order
+    where it chose none)."""
+    shown = delivery.preferences_out(
+        prefs, DeliveryPlan(timezone=settings.default_timezone, quiet_hours=settings.quiet_hours)
+    )
+    out = CustomerOut.model_validate(customer, from_attributes=True)
+    return out.model_copy(update=dict(shown))  # the models as they are, not dumped
 
 
 @router.get("/customers/{customer_id}/credit", response_model=CustomerCreditOut)
@@ -101,20 +159,24 @@ async def get_customer_credit(
     customer_id: str, session: SessionDep, _: ApiKeyDep
 ) -> CustomerCreditOut:
     """Credit on the customer's account (credit notes on paid invoices the customer kept
-    instead of a refund): what is left per currency, and each credit with what remains of
-    it. The next invoices in that currency take it off, oldest credit first."""
+    instead of a refund, and payments beyond an invoice's balance): what is left per
+    currency, and each credit with what remains of it. The next invoices in that currency
+    take it off, oldest credit first."""
     if await session.get(Customer, customer_id) is None:
         raise NotFoundError(f"customer {customer_id} does not exist")
     rows = await session.exec(
         select(CustomerCreditRow, CreditNoteRow.number)
-        .join(CreditNoteRow, col(CreditNoteRow.id) == col(CustomerCreditRow.credit_note_id))
+        .outerjoin(CreditNoteRow, col(CreditNoteRow.id) == col(CustomerCreditRow.credit_note_id))
         .where(CustomerCreditRow.customer_id == customer_id)
         .order_by(col(CustomerCreditRow.created_at), col(CustomerCreditRow.id))
     )
     credits = [
         CustomerCreditEntry(
+            id=row.id,
+            source=row.source,
             credit_note_id=row.credit_note_id,
-            credit_note_number=number,
+            credit_note_number=number or row.credit_note_id,
+            payment_id=row.payment_id,
             invoice_id=row.invoice_id,
             currency=row.currency,
             amount_minor=row.amount_minor,
@@ -145,6 +207,9 @@ async def create_contract(
             )
         values = body.model_dump(mode="json")
         values["rates"] = [rate.model_dump(mode="json") for rate in body.rates]
+        # a contract keeps the schedule it was made with, the settings' default if none
+        terms = body.reminders or request.app.state.settings.reminder_schedule
+        values["reminders"] = terms.model_dump(mode="json")
         contract = Contract(
             id=new_id("con"),
             created_at=datetime.now(UTC),

@@ -31,7 +31,7 @@ STATUTORY_MARGIN = Decimal(8)
 DAYS_PER_YEAR = Decimal(365)
 # the fixed compensation, in minor units of the regime's currency
 UK_COMPENSATION = ((100_000, 4_000), (1_000_000, 7_000))  # (below this debt, this sum)
-UK_COMPENSATION_TOP = 10_000
+UK_COMPENSATION_TOP = 10_000  # £100, from a debt of £10,000
 EU_COMPENSATION = 4_000
 REGIME_CURRENCY = {"statutory_uk": "GBP", "statutory_eu": "EUR"}
 
@@ -112,7 +112,7 @@ def compensation(kind: str, principal_minor: int) -> int:
     for below, amount in UK_COMPENSATION:
         if principal_minor < below:
             return amount
-    return UK_COMPENSATION_TOP * 100
+    return UK_COMPENSATION_TOP
 
 
 def quote(

@@ -71,3 +71,27 @@ def test_retry_after_in_seconds_or_as_a_date_capped_at_six_hours() -> None:
     assert retry_after("999999", AT) == timedelta(hours=6)
     assert retry_after("soon", AT) is None
     assert retry_after(None, AT) is None
+
+
+def test_a_reminder_is_an_event_without_the_recipient() -> None:
+    sent = events_for(
+        row(
+            "invoice.reminder_sent",
+            "inv_1:reminder:overdue-7",
+            recipient="ap@acme.test",
+            channel="email",
+            step="overdue-7",
+            tone="firm",
+            amount_minor=10_000,
+            charge_minor=2_500,
+        )
+    )
+    assert [e.type for e in sent] == ["invoice.reminder_sent"]
+    assert sent[0].payload["data"] == {
+        "invoice_id": "inv_1",
+        "channel": "email",
+        "step": "overdue-7",
+        "tone": "firm",
+        "amount_minor": 10_000,
+        "charge_minor": 2_500,
+    }

@@ -1,9 +1,11 @@
 """The collection stage: payments until the balance is settled, each recorded, posted to
 accounting and acknowledged with a receipt; OVERDUE after the due date.
 
-Payments arrive as the `payment_received` signal (the provider's webhook, or an operator).
-A duplicate payment id is ignored; a payment the invoice cannot take (another currency, no
-positive amount) is kept in view and flagged, never applied or dropped.
+Payments arrive as the `payment_received` signal (the provider's webhook, or an operator),
+or are found by asking the provider (`workflows.stages.payment_check`: a webhook that never
+came). A duplicate payment id is ignored; a payment the invoice cannot take (another
+currency, no positive amount) is kept in view and flagged, never applied or dropped; what
+a payment brings beyond the balance is kept as credit on the customer's account.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.customer_credits import CustomerCreditActivities
     from activities.disputes import DisputeActivities
     from activities.notices import NoticeActivities
     from activities.store import InvoiceStoreActivities
@@ -29,9 +32,14 @@ with workflow.unsafe.imports_passed_through():
         RefusedPayment,
         SendNoticeInput,
     )
+    from schemas.payment_checks import KeepOverpaymentInput
     from workflows import options
     from workflows.process import InvoiceProcess
+    from workflows.stages.payment_check import PaymentChecker
     from workflows.stages.post import AccountingStage
+
+# histories recorded before overpayments were kept on account replay without it
+OVERPAYMENT_PATCH = "overpayment-kept-as-credit"
 
 
 class CollectionStage:
@@ -43,6 +51,7 @@ class CollectionStage:
         self.payments: dict[str, PaymentView] = {}
         self.refused: list[RefusedPayment] = []
         self._receipts: list[asyncio.Future[Any]] = []  # sent in the background
+        self.checks = PaymentChecker(process, self.received)  # payments the webhook lost
 
     # --- the stage -----------------------------------------------------------------------
 
@@ -55,6 +64,7 @@ class CollectionStage:
         instalment has its own due date: OVERDUE while one is unpaid after its date, and
         back to PARTIALLY_PAID once the payments catch up."""
         p = self._p
+        self.checks.start()
         while p.balance() > 0 or self.pending:
             if self.pending:
                 payment = self.pending.pop(0)
@@ -65,23 +75,29 @@ class CollectionStage:
                     continue
                 view = await self._apply(invoice, payment)
                 self._accounting.post_payment(invoice, payment, view)
+                await self._keep_overpayment(invoice, payment)
                 await self._plan_caught_up()
+                continue
+            if self.checks.due():
+                await self.checks.run(invoice)
                 continue
             p.waits_for("payment")
             past_due = workflow.now() >= p.overdue_from()
-            if p.status == InvoiceStatus.OVERDUE or (past_due and not self._may_be_overdue()):
+            if p.late or (past_due and not self._may_be_overdue()):
                 timeout = options.OVERDUE_RECHECK
             else:
                 timeout = max(p.overdue_from() - workflow.now(), timedelta(seconds=1))
-            seen = p.adjustments
+            timeout = self.checks.bound(timeout)  # one timer: a check due first shortens it
+            seen, claims = p.adjustments, self.checks.claims
 
-            def moved(seen: int = seen) -> bool:
-                return bool(self.pending) or p.adjustments != seen
+            def moved(seen: int = seen, claims: int = claims) -> bool:
+                return bool(self.pending) or p.adjustments != seen or self.checks.claims != claims
 
             try:
                 await workflow.wait_condition(moved, timeout=timeout)
             except TimeoutError:
-                if p.status != InvoiceStatus.OVERDUE and self._may_be_overdue():
+                past_due = workflow.now() >= p.overdue_from()  # else it woke for a check
+                if past_due and not p.late and self._may_be_overdue():
                     step = "overdue" if p.plan is None else f"overdue:{p.overdue_from().date()}"
                     await p.store_status(InvoiceStatus.OVERDUE, step)
                     p.set_status(InvoiceStatus.OVERDUE)
@@ -94,7 +110,7 @@ class CollectionStage:
         if p.plan is None:
             return
         positions = await self._track_plan()
-        if p.status == InvoiceStatus.OVERDUE and p.balance() > 0:
+        if p.late and p.balance() > 0:
             if not any(position.status == "overdue" for position in positions):
                 await p.store_status(InvoiceStatus.PARTIALLY_PAID, f"plan-caught-up:{p.paid_minor}")
                 p.set_status(InvoiceStatus.PARTIALLY_PAID)
@@ -127,7 +143,32 @@ class CollectionStage:
             payment = self.pending.pop(0)
             view = await self._apply(invoice, payment)
             await self._accounting.post_payment_now(invoice, payment, view)
+            await self._keep_overpayment(invoice, payment)
         await asyncio.gather(*self._receipts)
+
+    async def _keep_overpayment(self, invoice: InvoiceSnapshot, payment: PaymentReceived) -> None:
+        """A payment beyond the balance: the excess (never more than the payment) is kept
+        as credit on the customer's account, recorded against this payment, and taken off
+        the customer's next invoice; it can be refunded on request. While a dispute is
+        open its remedy settles the balance instead (a credit note may move it)."""
+        p = self._p
+        excess = min(-p.balance(), payment.amount_minor)
+        if excess <= 0 or p.disputed_minor or not workflow.patched(OVERPAYMENT_PATCH):
+            return
+        await workflow.execute_local_activity_method(
+            CustomerCreditActivities.keep_overpayment,
+            KeepOverpaymentInput(
+                invoice_id=invoice.invoice_id,
+                customer_id=invoice.customer_id,
+                payment_id=payment.payment_id,
+                currency=invoice.currency,
+                amount_minor=excess,
+            ),
+            start_to_close_timeout=options.STORE_TIMEOUT,
+            retry_policy=options.STORE_RETRY,
+        )
+        p.credit_carried_minor += excess
+        p.set_status(p.status)  # AmountDue back to zero
 
     async def _apply(self, invoice: InvoiceSnapshot, payment: PaymentReceived) -> PaymentView:
         recorded = await workflow.execute_local_activity_method(

@@ -110,6 +110,9 @@ class ReminderActivities:
                     return SendReminderResult(
                         outcome="held", held_until=hold.until, hold_reason=hold.reason
                     )
+                if data.stale_after is not None and now >= data.stale_after:
+                    await _supersede(session, data, now)
+                    return SendReminderResult(outcome="superseded")
                 row = await self._priced_row(session, data, now)
             for skipped in data.superseded:
                 await insert_if_absent(
@@ -268,6 +271,23 @@ class ReminderActivities:
                 session.add(row)
         log.info("reminder.done", reminder=row_id, outcome=row.outcome, channel=row.channel)
         return _result(row, data)
+
+
+async def _supersede(session: AsyncSession, data: SendReminderInput, now: datetime) -> None:
+    """Nothing was sent for this step, and the next one is due: the next one goes instead
+    (a provider outage longer than the gap between two steps)."""
+    await insert_if_absent(
+        session,
+        ReminderRow,
+        id=reminders.reminder_id(data.invoice.invoice_id, data.step.key),
+        invoice_id=data.invoice.invoice_id,
+        step_key=data.step.key,
+        tone=data.step.tone,
+        due_at=data.due_at,
+        outcome="superseded",
+        note="not sent before the next step fell due (the channels were down)",
+        recorded_at=now,
+    )
 
 
 def _charge_of(row: ReminderRow, data: SendReminderInput) -> ReminderCharge:

@@ -28,11 +28,15 @@ class SendReminderInput(BaseModel):
     channel_order: list[str] = Field(default_factory=list)  # the customer's; [] = default
     # earlier steps that fell due while none could be sent: recorded as superseded
     superseded: list[SupersededStep] = Field(default_factory=list)
+    # when the next step falls due: an attempt first made after it (the channels were down
+    # that long) sends nothing and records this step as superseded, for the next to go
+    stale_after: datetime | None = None
 
 
 class SendReminderResult(BaseModel):
     """``sent`` (by ``channel``), ``failed`` (no channel reached the customer: recorded,
-    nothing charged), or ``held`` (not sent; asked again at ``held_until``)."""
+    nothing charged), ``held`` (not sent; asked again at ``held_until``), or
+    ``superseded`` (not sent: the next step fell due before it could go)."""
 
     outcome: str
     channel: str | None = None

@@ -95,7 +95,8 @@ class ReminderStage:
                 self._waits(opens, "quiet hours", current.step.key)
                 await self._sleep(opens - now)
                 continue
-            result = await self._send(invoice, current, plan.superseded)
+            later = [t.at for t in steps if t.at > current.at]
+            result = await self._send(invoice, current, plan.superseded, min(later, default=None))
             if result is None:
                 return  # the activity failed for good: logged, the schedule stops
             if result.outcome == "held":
@@ -105,6 +106,9 @@ class ReminderStage:
                 continue
             for passed in plan.superseded:
                 self._note(passed, "superseded", f"superseded by {current.step.key}")
+            if result.outcome == "superseded":
+                self._note(current, "superseded", "the next step fell due before it could go")
+                continue
             self._record(current, result)
             if result.charge_invoice_id and result.charge_lines:
                 await self._charge(invoice, current, result)
@@ -137,7 +141,11 @@ class ReminderStage:
         return next_window_opening(now, plan.timezone, plan.quiet_hours)
 
     async def _send(
-        self, invoice: InvoiceSnapshot, current: Timed, superseded: list[Timed]
+        self,
+        invoice: InvoiceSnapshot,
+        current: Timed,
+        superseded: list[Timed],
+        stale_after: datetime | None,
     ) -> SendReminderResult | None:
         p = self._p
         try:
@@ -155,6 +163,7 @@ class ReminderStage:
                         SupersededStep(key=t.step.key, tone=t.step.tone, due_at=t.at)
                         for t in superseded
                     ],
+                    stale_after=stale_after,
                 ),
                 start_to_close_timeout=options.DELIVERY_TIMEOUT,
                 heartbeat_timeout=options.PROVIDER_HEARTBEAT,

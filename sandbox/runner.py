@@ -19,6 +19,7 @@ import uvicorn
 from aiosmtpd.controller import Controller
 
 from sandbox.app import create_app
+from sandbox.faults import FaultBook
 from sandbox.mailbox import MailboxHandler
 from sandbox.settings import SandboxSettings
 from sandbox.state import SandboxStore
@@ -77,9 +78,10 @@ async def running_sandbox(
         settings = settings.model_copy(update={"http_port": http_port, "smtp_port": smtp_port})
         store = SandboxStore(settings.data_dir)
         stack.callback(store.close)
+        faults = FaultBook()  # one set of switches for the HTTP providers and the SMTP server
 
         smtp = Controller(
-            MailboxHandler(store),
+            MailboxHandler(store, faults),
             hostname=settings.host,
             port=smtp_port,
             server_hostname=SMTP_HOSTNAME,
@@ -88,7 +90,7 @@ async def running_sandbox(
         stack.push_async_callback(asyncio.to_thread, smtp.stop)
 
         config = uvicorn.Config(
-            create_app(settings, store),
+            create_app(settings, store, faults),
             log_level=log_level,
             lifespan="on",
             timeout_graceful_shutdown=5,

@@ -54,6 +54,13 @@ bench-documents: $(STAMP)
 bench-exports: $(STAMP)
 	$(PY) -m bench.exports
 
+# The chaos scenarios (tests/chaos): the stack as separate processes, workers, the API and
+# the Temporal server killed, providers down; every effect counted where it lands, figures
+# printed. CHAOS_INVOICES (default 300) sizes them; not part of `make test`.
+.PHONY: chaos
+chaos: $(STAMP)
+	$(PY) -m pytest -p no:randomly -m chaos tests/chaos
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy domain schemas workflows activities integrations store api cli worker core sandbox

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
     from activities.reminders import ReminderActivities
@@ -180,10 +180,21 @@ class ReminderStage:
     ) -> None:
         """The step's late charge as an invoice of its own, started once (its id is the
         step's), under the same contract; it has reminders but no charge of its own."""
-        p = self._p
         assert result.charge_invoice_id is not None
-        request = p.request
         charge_id = result.charge_invoice_id
+        try:
+            await self._start_charge(invoice, current, result, charge_id)
+        except WorkflowAlreadyStartedError:  # started before (an operator reset this run)
+            workflow.logger.info("invoice.late_charge_exists", extra={"invoice": charge_id})
+
+    async def _start_charge(
+        self,
+        invoice: InvoiceSnapshot,
+        current: Timed,
+        result: SendReminderResult,
+        charge_id: str,
+    ) -> None:
+        request = self._p.request
         await workflow.start_child_workflow(
             "Invoice",
             StartInvoiceInput(

@@ -54,7 +54,7 @@ from schemas.reminder_flow import SendReminderInput, SendReminderResult
 from schemas.reminder_tables import ReminderRow
 from schemas.tables import Invoice
 from store import audit, reminders
-from store.db import SessionFactory, insert_if_absent, transaction
+from store.db import SessionFactory, transaction
 
 log = structlog.get_logger()
 
@@ -111,21 +111,18 @@ class ReminderActivities:
                         outcome="held", held_until=hold.until, hold_reason=hold.reason
                     )
                 if data.stale_after is not None and now >= data.stale_after:
-                    await _supersede(session, data, now)
+                    await _supersede(session, data)
                     return SendReminderResult(outcome="superseded")
-                row = await self._priced_row(session, data, now)
+                row = await self._priced_row(session, data)
             for skipped in data.superseded:
-                await insert_if_absent(
+                await reminders.record_step(
                     session,
-                    ReminderRow,
-                    id=reminders.reminder_id(invoice.invoice_id, skipped.key),
-                    invoice_id=invoice.invoice_id,
-                    step_key=skipped.key,
+                    invoice.invoice_id,
+                    skipped.key,
                     tone=skipped.tone,
                     due_at=skipped.due_at,
                     outcome="superseded",
                     note=f"fell due while none could be sent; superseded by {step.key}",
-                    recorded_at=now,
                 )
             given_up = await refused_before(session, invoice.invoice_id, f"reminder:{step.key}")
         charge = _charge_of(row, data)
@@ -191,9 +188,7 @@ class ReminderActivities:
         assert phone is not None
         await self._messages.text(message, phone, body)
 
-    async def _priced_row(
-        self, session: AsyncSession, data: SendReminderInput, now: datetime
-    ) -> ReminderRow:
+    async def _priced_row(self, session: AsyncSession, data: SendReminderInput) -> ReminderRow:
         """The step's row with its charge priced from what is stored now, written once."""
         invoice, step = data.invoice, data.step
         quote = charges.Quote()
@@ -221,12 +216,10 @@ class ReminderActivities:
             if quote.total_minor
             else None
         )
-        await insert_if_absent(
+        await reminders.record_step(
             session,
-            ReminderRow,
-            id=reminders.reminder_id(invoice.invoice_id, step.key),
-            invoice_id=invoice.invoice_id,
-            step_key=step.key,
+            invoice.invoice_id,
+            step.key,
             tone=step.tone,
             due_at=data.due_at,
             outcome="pending",
@@ -236,7 +229,6 @@ class ReminderActivities:
             compensation_minor=quote.compensation_minor,
             annual_rate=str(quote.annual_rate) if quote.annual_rate is not None else None,
             charge_invoice_id=charge_invoice,
-            recorded_at=now,
         )
         row = await session.get(ReminderRow, reminders.reminder_id(invoice.invoice_id, step.key))
         assert row is not None
@@ -273,20 +265,17 @@ class ReminderActivities:
         return _result(row, data)
 
 
-async def _supersede(session: AsyncSession, data: SendReminderInput, now: datetime) -> None:
+async def _supersede(session: AsyncSession, data: SendReminderInput) -> None:
     """Nothing was sent for this step, and the next one is due: the next one goes instead
     (a provider outage longer than the gap between two steps)."""
-    await insert_if_absent(
+    await reminders.record_step(
         session,
-        ReminderRow,
-        id=reminders.reminder_id(data.invoice.invoice_id, data.step.key),
-        invoice_id=data.invoice.invoice_id,
-        step_key=data.step.key,
+        data.invoice.invoice_id,
+        data.step.key,
         tone=data.step.tone,
         due_at=data.due_at,
         outcome="superseded",
         note="not sent before the next step fell due (the channels were down)",
-        recorded_at=now,
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import or_
 from sqlmodel import col, select
@@ -20,10 +21,36 @@ from schemas.reminder_tables import ReminderHoldRow, ReminderRow
 from schemas.reminders import ChargeDay
 from schemas.tables import Invoice, Payment
 from store import audit
+from store.db import insert_if_absent
 
 
 def reminder_id(invoice_id: str, step_key: str) -> str:
     return f"{invoice_id}:{step_key}"
+
+
+async def record_step(
+    session: AsyncSession,
+    invoice_id: str,
+    step_key: str,
+    *,
+    tone: str,
+    due_at: datetime,
+    outcome: str,
+    **fields: Any,
+) -> None:
+    """A step's row, written once (a row already there stays as it is)."""
+    await insert_if_absent(
+        session,
+        ReminderRow,
+        id=reminder_id(invoice_id, step_key),
+        invoice_id=invoice_id,
+        step_key=step_key,
+        tone=tone,
+        due_at=due_at,
+        outcome=outcome,
+        recorded_at=datetime.now(UTC),
+        **fields,
+    )
 
 
 async def active_hold(

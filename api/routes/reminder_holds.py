@@ -7,6 +7,7 @@ so a step that was waiting goes out now. Each hold and release is audited.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import structlog
@@ -56,11 +57,6 @@ def _out(row: ReminderHoldRow) -> HoldOut:
     return HoldOut(**row.model_dump(), active=active)
 
 
-def _check_until(body: HoldIn) -> None:
-    if body.until <= datetime.now(UTC):
-        raise Unprocessable("until must be in the future", code="hold_in_the_past")
-
-
 async def _tell(request: Request, invoice_ids: list[str]) -> None:
     """Best effort: the hold is stored; a process not told looks at holds at its next step."""
     client = await temporal_client(request.app)
@@ -74,14 +70,73 @@ async def _tell(request: Request, invoice_ids: list[str]) -> None:
             log.warning("reminders.change_not_signalled", invoice_id=invoice_id, error=str(err))
 
 
-async def _open_invoices(session: SessionDep, customer_id: str) -> list[str]:
-    rows = await session.exec(
-        select(Invoice.id).where(
-            Invoice.customer_id == customer_id,
-            col(Invoice.status).in_([s.value for s in OPEN_STATUSES]),
+@dataclass(frozen=True)
+class Target:
+    """What a hold stops: one invoice, or every invoice of one customer."""
+
+    invoice_id: str | None = None
+    customer_id: str | None = None
+
+    async def check(self, session: SessionDep) -> None:
+        table, key = (Invoice, self.invoice_id) if self.invoice_id else (Customer, self.customer_id)
+        if await session.get(table, key) is None:
+            raise NotFoundError(f"{table.__name__.lower()} {key} does not exist")
+
+    async def invoices(self, session: SessionDep) -> list[str]:
+        """The processes to tell: the invoice, or the customer's open invoices."""
+        if self.invoice_id is not None:
+            return [self.invoice_id]
+        rows = await session.exec(
+            select(Invoice.id).where(
+                Invoice.customer_id == self.customer_id,
+                col(Invoice.status).in_([s.value for s in OPEN_STATUSES]),
+            )
         )
+        return list(rows)
+
+
+async def _hold(target: Target, body: HoldIn, request: Request, session: SessionDep) -> HoldOut:
+    if body.until <= datetime.now(UTC):
+        raise Unprocessable("until must be in the future", code="hold_in_the_past")
+    await target.check(session)
+    row = await reminders.place_hold(
+        session,
+        invoice_id=target.invoice_id,
+        customer_id=target.customer_id,
+        reason=body.reason,
+        until=body.until,
+        held_by=body.held_by,
     )
-    return list(rows)
+    out = _out(row)
+    told = await target.invoices(session)
+    await session.commit()
+    await _tell(request, told)
+    return out
+
+
+async def _holds(target: Target, session: SessionDep) -> list[HoldOut]:
+    await target.check(session)
+    rows = await reminders.holds_of(
+        session, invoice_id=target.invoice_id, customer_id=target.customer_id
+    )
+    return [_out(row) for row in rows]
+
+
+async def _release(
+    target: Target, body: ReleaseIn, request: Request, session: SessionDep
+) -> list[HoldOut]:
+    await target.check(session)
+    released = await reminders.release_holds(
+        session,
+        invoice_id=target.invoice_id,
+        customer_id=target.customer_id,
+        released_by=body.released_by,
+    )
+    out = [_out(row) for row in released]
+    told = await target.invoices(session)
+    await session.commit()
+    await _tell(request, told)
+    return out
 
 
 @router.post("/invoices/{invoice_id}/reminder-holds", status_code=201, response_model=HoldOut)
@@ -89,28 +144,12 @@ async def hold_invoice(
     invoice_id: str, body: HoldIn, request: Request, session: SessionDep, _: ApiKeyDep
 ) -> HoldOut:
     """Hold the invoice's reminders until `until`."""
-    _check_until(body)
-    if await session.get(Invoice, invoice_id) is None:
-        raise NotFoundError(f"invoice {invoice_id} does not exist")
-    row = await reminders.place_hold(
-        session,
-        invoice_id=invoice_id,
-        customer_id=None,
-        reason=body.reason,
-        until=body.until,
-        held_by=body.held_by,
-    )
-    out = _out(row)
-    await session.commit()
-    await _tell(request, [invoice_id])
-    return out
+    return await _hold(Target(invoice_id=invoice_id), body, request, session)
 
 
 @router.get("/invoices/{invoice_id}/reminder-holds", response_model=list[HoldOut])
 async def invoice_holds(invoice_id: str, session: SessionDep, _: ApiKeyDep) -> list[HoldOut]:
-    if await session.get(Invoice, invoice_id) is None:
-        raise NotFoundError(f"invoice {invoice_id} does not exist")
-    return [_out(row) for row in await reminders.holds_of(session, invoice_id=invoice_id)]
+    return await _holds(Target(invoice_id=invoice_id), session)
 
 
 @router.post("/invoices/{invoice_id}/reminder-holds/release", response_model=list[HoldOut])
@@ -118,15 +157,7 @@ async def release_invoice(
     invoice_id: str, body: ReleaseIn, request: Request, session: SessionDep, _: ApiKeyDep
 ) -> list[HoldOut]:
     """Release the holds in force on the invoice: a waiting reminder goes out now."""
-    if await session.get(Invoice, invoice_id) is None:
-        raise NotFoundError(f"invoice {invoice_id} does not exist")
-    released = await reminders.release_holds(
-        session, invoice_id=invoice_id, released_by=body.released_by
-    )
-    out = [_out(row) for row in released]
-    await session.commit()
-    await _tell(request, [invoice_id])
-    return out
+    return await _release(Target(invoice_id=invoice_id), body, request, session)
 
 
 @router.post("/customers/{customer_id}/reminder-holds", status_code=201, response_model=HoldOut)
@@ -134,42 +165,17 @@ async def hold_customer(
     customer_id: str, body: HoldIn, request: Request, session: SessionDep, _: ApiKeyDep
 ) -> HoldOut:
     """Hold the reminders of every invoice of the customer (those issued later too)."""
-    _check_until(body)
-    if await session.get(Customer, customer_id) is None:
-        raise NotFoundError(f"customer {customer_id} does not exist")
-    row = await reminders.place_hold(
-        session,
-        invoice_id=None,
-        customer_id=customer_id,
-        reason=body.reason,
-        until=body.until,
-        held_by=body.held_by,
-    )
-    out = _out(row)
-    invoices = await _open_invoices(session, customer_id)
-    await session.commit()
-    await _tell(request, invoices)
-    return out
+    return await _hold(Target(customer_id=customer_id), body, request, session)
 
 
 @router.get("/customers/{customer_id}/reminder-holds", response_model=list[HoldOut])
 async def customer_holds(customer_id: str, session: SessionDep, _: ApiKeyDep) -> list[HoldOut]:
-    if await session.get(Customer, customer_id) is None:
-        raise NotFoundError(f"customer {customer_id} does not exist")
-    return [_out(row) for row in await reminders.holds_of(session, customer_id=customer_id)]
+    return await _holds(Target(customer_id=customer_id), session)
 
 
 @router.post("/customers/{customer_id}/reminder-holds/release", response_model=list[HoldOut])
 async def release_customer(
     customer_id: str, body: ReleaseIn, request: Request, session: SessionDep, _: ApiKeyDep
 ) -> list[HoldOut]:
-    if await session.get(Customer, customer_id) is None:
-        raise NotFoundError(f"customer {customer_id} does not exist")
-    released = await reminders.release_holds(
-        session, customer_id=customer_id, released_by=body.released_by
-    )
-    out = [_out(row) for row in released]
-    invoices = await _open_invoices(session, customer_id)
-    await session.commit()
-    await _tell(request, invoices)
-    return out
+    """Release the customer's holds in force: their invoices' waiting reminders go now."""
+    return await _release(Target(customer_id=customer_id), body, request, session)

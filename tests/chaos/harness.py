@@ -443,9 +443,15 @@ def expected(channel: str) -> Counter[str]:
 Explainer = Callable[[list[Copy]], str | None]
 
 
-def check_effects(run: Run, effects: Effects, figures: Figures, explain: Explainer) -> None:
-    """Exactly the expected effects per invoice; every extra SMTP copy explained by
-    `explain` (None: unexplained, and the test fails)."""
+def check_effects(
+    run: Run,
+    effects: Effects,
+    figures: Figures,
+    explain: Explainer,
+    workflows: Counter[str],
+) -> None:
+    """Report the figures, then assert: every workflow COMPLETED, exactly the expected
+    effects per invoice, every extra SMTP copy explained by `explain` (None: unexplained)."""
     wrong = {
         i: dict(effects.per_invoice[i])
         for i, channel in run.channel.items()
@@ -460,5 +466,11 @@ def check_effects(run: Run, effects: Effects, figures: Figures, explain: Explain
         figures.duplicates.append(line)
         if why is None:
             unexplained.append(line)
+    if workflows != Counter({"COMPLETED": len(run.channel)}):
+        figures.notes.append(f"workflows {dict(workflows)}: {run.failures}")
+    if wrong:
+        figures.notes.append(f"{len(wrong)} invoices with wrong effects")
+    report(figures)
+    assert workflows == Counter({"COMPLETED": len(run.channel)}), (workflows, run.failures)
     assert not wrong, f"{len(wrong)} invoices with wrong effects, e.g. {list(wrong.items())[:3]}"
     assert not unexplained, unexplained

@@ -1,6 +1,6 @@
 """Provider outage windows while invoices are created and paid: the SMTP server refusing
-(451), the providers answering 5xx, then every provider and the SMTP server answering past
-the client's timeout (having done the work). After each window everything is delivered and
+(451), the providers answering 5xx, the providers and then the SMTP server answering past
+the client's timeout, having done the work. After each window everything is delivered and
 posted once; an SMTP copy is allowed only for a message kept while its answer was late."""
 
 from __future__ import annotations
@@ -20,22 +20,18 @@ from tests.chaos.harness import (
     check_effects,
     count_effects,
     invoices,
-    report,
 )
 from tests.support.processes import running_processes
 
 PROVIDER_TIMEOUT_S = 5.0  # the worker's HTTP timeout in this stack (default 10)
 SMTP_TIMEOUT_S = 10.0  # integrations.email.SmtpSettings.timeout
-WINDOWS: list[tuple[str, list[dict[str, Any]]]] = [
-    ("SMTP refusing (451)", [{"api": "smtp", "outage": True}]),
-    ("providers 5xx (503)", [{"api": "*", "outage": True}]),
-    (
-        "timeouts (answers held past the client's timeout)",
-        [
-            {"api": "*", "latency_ms": int(PROVIDER_TIMEOUT_S * 1000) + 2000},
-            {"api": "smtp", "latency_ms": int(SMTP_TIMEOUT_S * 1000) + 2000},
-        ],
-    ),
+WINDOWS: list[tuple[str, dict[str, Any]]] = [
+    ("SMTP refusing (451)", {"api": "smtp", "outage": True}),
+    ("providers 5xx (503)", {"api": "*", "outage": True}),
+    # the provider does the work, answering after the client gave up: the retry replays
+    ("provider timeouts", {"api": "*", "latency_ms": int(PROVIDER_TIMEOUT_S * 1000) + 2000}),
+    # the server keeps the message, its 250 comes after the client gave up: a second copy
+    ("SMTP timeouts", {"api": "smtp", "latency_ms": int(SMTP_TIMEOUT_S * 1000) + 2000}),
 ]
 
 
@@ -55,14 +51,13 @@ async def test_provider_outage_windows_deliver_and_post_everything_once_after(
     ):
         t0 = loop.time()
         ids: list[str] = []
-        for n, (name, faults) in enumerate(WINDOWS):
+        for n, (name, fault) in enumerate(WINDOWS):
             began = datetime.now(UTC)
-            for fault in faults:
-                (await stack.sandbox.post("/_sandbox/faults", json=fault)).raise_for_status()
+            (await stack.sandbox.post("/_sandbox/faults", json=fault)).raise_for_status()
             window = await run.trickle(per_window, WINDOW_S, first=n * per_window)
             (await stack.sandbox.delete("/_sandbox/faults")).raise_for_status()
             ended, cleared = datetime.now(UTC), loop.time()
-            if "timeouts" in name:
+            if name == "SMTP timeouts":
                 timeouts.append((began, ended))
             ids += window
             done = await run.wait_all_closed(window)
@@ -71,7 +66,7 @@ async def test_provider_outage_windows_deliver_and_post_everything_once_after(
             )
             figures.notes.append(f"{name}: {WINDOW_S:.0f} s, {await _bitten(stack, began, ended)}")
         figures.wall_s = loop.time() - t0
-        assert await run.completed_workflows() == {"COMPLETED": len(ids)}, run.failures
+        workflows = await run.completed_workflows()
         effects = await count_effects(stack, ids)
 
     late = timedelta(seconds=SMTP_TIMEOUT_S + 5)
@@ -83,8 +78,7 @@ async def test_provider_outage_windows_deliver_and_post_everything_once_after(
                 return "kept while its answer was held past the client's timeout, sent again"
         return None
 
-    check_effects(run, effects, figures, explain)
-    report(figures)
+    check_effects(run, effects, figures, explain, workflows)
 
 
 async def _bitten(stack: Any, began: datetime, ended: datetime) -> str:

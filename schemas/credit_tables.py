@@ -54,3 +54,27 @@ class CreditApplicationRow(SQLModel, table=True):
     amount_minor: int = Field(sa_type=BigInteger)
     currency: str
     applied_at: datetime = _utc()
+
+
+class CreditRefundRow(SQLModel, table=True):
+    """A request to give (what is left of) one customer credit back through the payment
+    provider (migration 0017). The credit is decremented when the request is reserved, by
+    the same guarded UPDATE an invoice taking credit uses, so the two never both spend it;
+    a refund the provider refuses gives it back (`status` failed)."""
+
+    __tablename__ = "customer_credit_refunds"
+
+    id: str = Field(primary_key=True)  # crf_..., from the request's Idempotency-Key
+    credit_id: str = Field(foreign_key="customer_credits.id", index=True)
+    customer_id: str = Field(index=True)
+    invoice_id: str = Field(foreign_key="invoices.id")  # the credit's (where it was paid)
+    currency: str
+    amount_minor: int = Field(sa_type=BigInteger)
+    status: str = Field(default="pending")  # pending, refunded, failed
+    requested_by: str
+    reason: str
+    detail: str | None = Field(default=None)  # why it failed
+    requested_at: datetime = _utc()
+    settled_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )

@@ -35,6 +35,20 @@ class PostCreditAllocationInput(BaseModel):
     currency: str
 
 
+class CreditRefundEntry(BaseModel):
+    """One refund asked of a credit, in `GET /customers/{id}/credit`."""
+
+    id: str
+    status: str = Field(description="pending (at the provider), refunded or failed")
+    amount_minor: int
+    currency: str
+    requested_by: str
+    reason: str
+    detail: str | None = None
+    requested_at: datetime
+    settled_at: datetime | None = None
+
+
 class CustomerCreditEntry(BaseModel):
     id: str = ""  # ccr_...
     source: str = Field(
@@ -50,6 +64,10 @@ class CustomerCreditEntry(BaseModel):
     amount_minor: int
     remaining_minor: int
     created_at: datetime
+    refunds: list[CreditRefundEntry] = Field(
+        default_factory=list,
+        description="refunds asked of it (POST …/credit/{credit_id}/refund), oldest first",
+    )
 
 
 class CustomerCreditOut(BaseModel):

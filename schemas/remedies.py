@@ -31,6 +31,10 @@ class RefundInput(BaseModel):
     amount_minor: int = Field(gt=0)
     currency: Currency
     reason: str = Field(min_length=1)  # schemas.disputes.CreditReason, or free text
+    # only these of the invoice's payments (an overpayment's credit goes back to the payment
+    # that brought it); None: any, newest first. `credit_note_id` is then what the refund
+    # is for (a credit refund's crf_ id), which keys it.
+    payment_ids: list[str] | None = None
 
 
 class RefundMade(BaseModel):

@@ -34,12 +34,42 @@ _TAKE = (
     .values(remaining_minor=col(CustomerCreditRow.remaining_minor) - _AMOUNT)
     .execution_options(synchronize_session=False, preserve_rowcount=True)
 )
+_GIVE_BACK = (
+    update(CustomerCreditRow)
+    .where(col(CustomerCreditRow.id) == bindparam("credit_id"))
+    .values(remaining_minor=col(CustomerCreditRow.remaining_minor) + _AMOUNT)
+    .execution_options(synchronize_session=False)
+)
 _RACED_TRIES = 5  # a concurrent invoice took from the same credit: read again
+
+
+async def take_from(session: AsyncSession, credit_id: str, amount_minor: int) -> bool:
+    """Lower the credit by `amount_minor` if it still holds that much (one guarded UPDATE,
+    so whoever spends it second, an invoice or a refund, finds it gone): whether it did."""
+    connection = await session.connection()
+    values = {"amount": amount_minor, "credit_id": credit_id}
+    return bool((await connection.execute(_TAKE, values)).rowcount == 1)
+
+
+async def give_back(session: AsyncSession, credit_id: str, amount_minor: int) -> None:
+    """Return what a refund reserved and the provider would not pay out."""
+    connection = await session.connection()
+    await connection.execute(_GIVE_BACK, {"amount": amount_minor, "credit_id": credit_id})
+
+
+_OVERPAYMENT = "overpayment:"
 
 
 def overpayment_key(payment_id: str) -> str:
     """The unique source key of the credit one payment's excess became."""
-    return f"overpayment:{payment_id}"
+    return f"{_OVERPAYMENT}{payment_id}"
+
+
+def overpaid_payment(credit_note_id: str) -> str | None:
+    """The payment an overpayment credit's source key names (None for a credit note)."""
+    if credit_note_id.startswith(_OVERPAYMENT):
+        return credit_note_id.removeprefix(_OVERPAYMENT)
+    return None
 
 
 @dataclass(frozen=True)
@@ -163,7 +193,6 @@ async def apply_to_invoice(
         return [Applied(r.credit_id, r.credit_note_id, r.amount_minor) for r in done]
     taken: list[Applied] = []
     need = limit_minor
-    connection = await session.connection()
     for _ in range(_RACED_TRIES):
         credits = await available(session, customer_id, currency)
         if need <= 0 or not credits:
@@ -175,8 +204,7 @@ async def apply_to_invoice(
             if any(t.credit_id == credit.id for t in taken):
                 continue
             amount = min(credit.remaining_minor, need)
-            values = {"amount": amount, "credit_id": credit.id}
-            if (await connection.execute(_TAKE, values)).rowcount != 1:
+            if not await take_from(session, credit.id, amount):
                 raced = True  # another invoice took from it first
                 continue
             inserted = await insert_if_absent(

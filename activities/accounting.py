@@ -179,6 +179,26 @@ async def post_once(
     return PostingResult(key=key, external_id=ref.id)
 
 
+async def wait_for_posting(sessions: SessionFactory, key: str) -> None:
+    """Go on only once the document `key` names is in the ledger (a credit drawn on an
+    overpaid payment needs that payment there, and its post may still be landing after an
+    outage): a retryable error until then, `AccountingSyncFailing` past the alert delay
+    as for any post. A re-sync does not wait: the ledger's own refusal answers it."""
+    run = RUN.get() or PostRun()
+    if run.mode == "verify":
+        return
+    async with transaction(sessions, writes=False) as session:
+        if await session.get(AccountingPosting, key) is not None:
+            return
+    if run.mode == "first" and failing_for() >= _alert_after[0]:
+        raise ApplicationError(
+            f"accounting has not taken {key} for {failing_for()}",
+            type="AccountingSyncFailing",
+            non_retryable=True,
+        )
+    raise ApplicationError(f"{key} is not in the ledger yet", type="PostingNotYet")
+
+
 async def _keep(
     sessions: SessionFactory,
     key: str,

@@ -24,7 +24,7 @@ from sqlmodel import col, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.accounting import post_once
+from activities.accounting import post_once, wait_for_posting
 from activities.heartbeat import heartbeats
 from domain.refunds import NotRefundable, PlannedRefund, RefundablePayment, plan_refunds
 from integrations.accounting import (
@@ -49,7 +49,7 @@ from schemas.remedies import (
     RefundResult,
 )
 from schemas.tables import Payment
-from store import audit, dispute_remedies
+from store import audit, customer_credits, dispute_remedies
 from store.db import SessionFactory, insert_if_absent, transaction
 
 log = structlog.get_logger()
@@ -101,11 +101,12 @@ class RemedyActivities:
         """The invoice's payments in the refund's currency, and every refund recorded on
         the invoice (all credit notes: they all take from the same payments)."""
         async with transaction(self._sessions, writes=False) as session:
-            payments = await session.exec(
-                select(Payment).where(
-                    Payment.invoice_id == data.invoice_id, Payment.currency == data.currency
-                )
+            query = select(Payment).where(
+                Payment.invoice_id == data.invoice_id, Payment.currency == data.currency
             )
+            if data.payment_ids is not None:
+                query = query.where(col(Payment.id).in_(data.payment_ids))
+            payments = await session.exec(query)
             rows = await session.exec(
                 select(RefundRow)
                 .where(RefundRow.invoice_id == data.invoice_id)
@@ -304,8 +305,13 @@ class RemedyActivities:
     @activity.defn(name="accounting.post_credit_allocation")
     @heartbeats
     async def post_credit_allocation(self, data: PostCreditAllocationInput) -> PostingResult:
-        """Customer credit taken off a later invoice: the credit note allocated to it."""
+        """Customer credit taken off a later invoice: the credit note allocated to it, or
+        for an overpayment's credit the overpaid payment (which must be in the ledger first:
+        its post may still be landing after an outage, so this waits for it)."""
         key = f"{data.credit_note_id}:{data.invoice_id}"
+        payment_id = customer_credits.overpaid_payment(data.credit_note_id)
+        if payment_id is not None:
+            await wait_for_posting(self._sessions, f"payment:{payment_id}")
         return await post_once(
             self._sessions,
             key=f"credit_allocation:{key}",
@@ -315,7 +321,8 @@ class RemedyActivities:
                 idempotency_key=f"{key}:accounting-credit-allocation",
                 payload=AccountingCreditAllocation(
                     reference=f"allocation:{key}",
-                    credit_note_reference=data.credit_note_id,
+                    credit_note_reference=None if payment_id else data.credit_note_id,
+                    payment_reference=payment_id,
                     invoice_reference=data.invoice_id,
                     amount_minor=data.amount_minor,
                     currency=data.currency,

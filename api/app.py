@@ -20,6 +20,7 @@ from api.routes import (
     approval_config,
     approvals,
     billing,
+    credit_refunds,
     dispute_actions,
     disputes,
     documents,
@@ -84,6 +85,7 @@ def create_app(
     install_error_handlers(app)
     install_openapi(app)
     app.include_router(parties.router)
+    app.include_router(credit_refunds.router)
     app.include_router(purchase_orders.router)
     app.include_router(invoices.router)
     app.include_router(invoice_actions.router)

@@ -1,5 +1,6 @@
 """Client for the accounting system: issued invoices, the payments received against them,
-and the credit notes and write-offs that dispute remedies take off them.
+the credit notes and write-offs that dispute remedies take off them, and customer credit
+(a credit note's, or an overpaid payment's) allocated to a later invoice or refunded.
 
 The models mirror the provider's request bodies. ``reference`` is always our id (invoice id,
 payment id, credit note id, write-off id) so the ledger can be reconciled with our records
@@ -95,11 +96,26 @@ class AccountingVoid(BaseModel):
 
 
 class AccountingCreditAllocation(BaseModel):
+    """Customer credit allocated to a later invoice: from a credit note, or from what a
+    payment brought beyond its own invoice (`payment_reference`); exactly one of the two."""
+
     reference: str
-    credit_note_reference: str
+    credit_note_reference: str | None = None
+    payment_reference: str | None = None
     invoice_reference: str
     amount_minor: int
     currency: str
+
+
+class AccountingRefund(BaseModel):
+    """Customer credit paid back out: a credit note's, or an overpaid payment's."""
+
+    reference: str
+    credit_note_reference: str | None = None
+    payment_reference: str | None = None
+    amount_minor: int
+    currency: str
+    reason: str
 
 
 class AccountingRef(BaseModel):
@@ -116,6 +132,7 @@ NATURAL_KEYS: dict[str, tuple[str, str]] = {
     "/accounting/v1/write-offs": ("reference", "reference"),
     "/accounting/v1/voids": ("reference", "reference"),
     "/accounting/v1/credit-allocations": ("reference", "reference"),
+    "/accounting/v1/refunds": ("reference", "reference"),
 }
 
 
@@ -164,7 +181,15 @@ class AccountingClient:
     async def post_credit_allocation(
         self, *, idempotency_key: str, payload: AccountingCreditAllocation
     ) -> AccountingRef:
-        return await self._post("/accounting/v1/credit-allocations", idempotency_key, payload)
+        # a credit note's allocation goes out as it always has (no `payment_reference`)
+        body = payload.model_dump(mode="json", exclude_none=True)
+        return await self.create("/accounting/v1/credit-allocations", idempotency_key, body)
+
+    async def post_refund(
+        self, *, idempotency_key: str, payload: AccountingRefund
+    ) -> AccountingRef:
+        body = payload.model_dump(mode="json", exclude_none=True)
+        return await self.create("/accounting/v1/refunds", idempotency_key, body)
 
     async def find(self, path: str, body: dict[str, Any]) -> AccountingRef | None:
         """The ledger's document for `body` by its natural key, or None. A document with

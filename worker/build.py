@@ -14,6 +14,7 @@ from activities.accounting import AccountingActivities
 from activities.accounting_sync import AccountingSyncActivities
 from activities.approval import ApprovalActivities
 from activities.billing import BillingActivities
+from activities.credit_refunds import CreditRefundActivities
 from activities.customer_credits import CustomerCreditActivities
 from activities.delivery import DeliveryActivities
 from activities.dispute_notices import DisputeNoticeActivities
@@ -37,6 +38,7 @@ from schemas.delivery import DeliveryPlan
 from store.db import SessionFactory
 from workflows.accounting_resync import AccountingResyncWorkflow
 from workflows.billing_run import BillingRunWorkflow
+from workflows.credit_refund import CreditRefundWorkflow
 from workflows.dispute import DisputeWorkflow
 from workflows.invoice import InvoiceWorkflow
 from workflows.webhook_delivery import WebhookDeliveryWorkflow
@@ -49,6 +51,7 @@ WORKFLOWS = [
     WebhookDispatcherWorkflow,
     WebhookDeliveryWorkflow,
     AccountingResyncWorkflow,
+    CreditRefundWorkflow,
 ]
 
 STICKY_TIMEOUT = timedelta(seconds=3)
@@ -97,6 +100,7 @@ class ActivitySet:
     matching: MatchingActivities
     remedies: RemedyActivities
     credits: CustomerCreditActivities
+    credit_refunds: CreditRefundActivities
     webhooks: WebhookActivities
     accounting_sync: AccountingSyncActivities | None = None
     payment_checks: PaymentCheckActivities | None = None
@@ -141,6 +145,9 @@ class ActivitySet:
             self.remedies.post_credit_allocation,
             self.credits.grant,
             self.credits.keep_overpayment,
+            self.credit_refunds.reserve_refund,
+            self.credit_refunds.settle_refund,
+            self.credit_refunds.post_credit_refund,
             *([self.payment_checks.check] if self.payment_checks else []),
             self.webhooks.fan_out,
             self.webhooks.send,
@@ -264,6 +271,12 @@ def _activity_set(
             ),
         ),
         credits=CustomerCreditActivities(sessions),
+        credit_refunds=CreditRefundActivities(
+            sessions,
+            AccountingClient(
+                http, settings.accounting_url, settings.accounting_api_key.get_secret_value()
+            ),
+        ),
         webhooks=WebhookActivities(sessions, http),
     )
 

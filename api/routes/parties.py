@@ -23,13 +23,13 @@ from schemas.api import (
     CustomerPage,
 )
 from schemas.credit_tables import CustomerCreditRow
-from schemas.customer_credit import CustomerCreditEntry, CustomerCreditOut
+from schemas.customer_credit import CreditRefundEntry, CustomerCreditEntry, CustomerCreditOut
 from schemas.delivery import DeliveryPlan, DeliveryPreferencesIn
 from schemas.delivery_tables import CustomerDeliveryRow
 from schemas.dispute_tables import CreditNoteRow
 from schemas.ids import new_id
 from schemas.tables import Contract, Customer
-from store import audit, delivery, queries
+from store import audit, credit_refunds, delivery, queries
 from store.db import begin_write
 
 router = APIRouter(tags=["customers and contracts"])
@@ -185,6 +185,13 @@ async def get_customer_credit(
         )
         for row, number in rows
     ]
+    refunds: dict[str, list[CreditRefundEntry]] = defaultdict(list)
+    for refund in await credit_refunds.refunds_of(session, [c.id for c in credits]):
+        refunds[refund.credit_id].append(
+            CreditRefundEntry.model_validate(refund, from_attributes=True)
+        )
+    for credit in credits:
+        credit.refunds = refunds[credit.id]
     balances: dict[str, int] = defaultdict(int)
     for credit in credits:
         balances[credit.currency] += credit.remaining_minor

@@ -1,12 +1,14 @@
 """The accounting system: receives issued invoices, the payments against them, the
 credit notes and small-balance write-offs that dispute remedies take off them, voids, and
-the allocations of a credit note kept as customer credit to a later invoice.
+customer credit (a credit note's, or what a payment brought beyond its invoice) allocated
+to a later invoice or refunded.
 
 It checks what a real ledger would refuse, so our bugs surface here rather than in
 production: totals that do not add up; payments, credit notes and write-offs for invoices
 it has never seen or in another currency; credit notes and write-offs that together take
-more off an invoice than its total; a credit-note number used twice; an allocation of more
-than a credit note has left, or to an invoice in another currency (all 422, not retryable).
+more off an invoice than its total; a credit-note number used twice; an allocation or
+refund of more than a credit has left (a credit note's amount, an overpaid payment's
+excess over its invoice), or in another currency (all 422, not retryable).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from sandbox.context import SandboxDep
 from sandbox.gate import Effect, ProviderReject
@@ -31,6 +33,7 @@ CREDIT_NOTE = "accounting_credit_note"
 WRITE_OFF = "accounting_write_off"
 VOID = "accounting_void"
 ALLOCATION = "accounting_credit_allocation"
+REFUND = "accounting_refund"
 
 router = APIRouter(prefix="/accounting/v1", tags=["accounting"])
 
@@ -93,14 +96,36 @@ class VoidCreate(BaseModel):
     reason: NonEmpty
 
 
-class AllocationCreate(BaseModel):
-    """Part of a credit note (customer credit) allocated to another invoice."""
+class _FromCredit(BaseModel):
+    """Customer credit drawn on: a credit note's, or what a payment brought beyond its
+    invoice's balance (an overpayment); exactly one of the two references."""
+
+    credit_note_reference: str | None = Field(default=None, min_length=1)
+    payment_reference: str | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> _FromCredit:
+        if (self.credit_note_reference is None) == (self.payment_reference is None):
+            raise ValueError("name either credit_note_reference or payment_reference")
+        return self
+
+
+class AllocationCreate(_FromCredit):
+    """Part of a customer credit allocated to another invoice."""
 
     reference: NonEmpty
-    credit_note_reference: NonEmpty
     invoice_reference: NonEmpty
     amount_minor: int = Field(gt=0)
     currency: Currency
+
+
+class RefundCreate(_FromCredit):
+    """Part of a customer credit paid back to the customer."""
+
+    reference: NonEmpty
+    amount_minor: int = Field(gt=0)
+    currency: Currency
+    reason: NonEmpty
 
 
 def create_invoice(tx: Tx, req: InvoiceCreate) -> Effect:
@@ -171,30 +196,78 @@ def create_void(tx: Tx, req: VoidCreate) -> Effect:
     return Effect(201, void)
 
 
+def _drawn(tx: Tx, field: str, reference: str) -> int:
+    """What allocations and refunds have drawn on one credit so far."""
+    return sum(
+        entry["amount_minor"]
+        for kind in (ALLOCATION, REFUND)
+        for entry in tx.list(kind)
+        if entry.get(field) == reference
+    )
+
+
+def _overpaid(tx: Tx, payment: dict[str, Any]) -> int:
+    """What a payment brought beyond its invoice's balance: the invoice's payments less
+    what it came to after its credit notes and write-offs, at most the payment itself."""
+    [invoice] = tx.list(INVOICE, payment["invoice_reference"])
+    reference = invoice["reference"]
+    taken_off = sum(
+        entry["amount_minor"]
+        for kind in (CREDIT_NOTE, WRITE_OFF)
+        for entry in tx.list(kind)
+        if entry["invoice_reference"] == reference
+    )
+    paid = sum(p["amount_minor"] for p in tx.list(PAYMENT) if p["invoice_reference"] == reference)
+    return max(0, min(payment["amount_minor"], paid - (invoice["total_minor"] - taken_off)))
+
+
+def _credit_left(tx: Tx, req: _FromCredit, currency: str) -> tuple[str, int]:
+    """The credit drawn on (named for messages) and what it has left; unknown or in
+    another currency is refused."""
+    if req.credit_note_reference is not None:
+        name = f"credit note {req.credit_note_reference}"
+        found = tx.list(CREDIT_NOTE, req.credit_note_reference)
+        field, reference = "credit_note_reference", req.credit_note_reference
+    else:
+        assert req.payment_reference is not None
+        name = f"payment {req.payment_reference}"
+        found = tx.list(PAYMENT, req.payment_reference)
+        field, reference = "payment_reference", req.payment_reference
+    if not found:
+        raise ProviderReject(422, f"No {name}")
+    if found[0]["currency"] != currency:
+        raise ProviderReject(422, f"Currency {currency} differs from {name}")
+    total = (
+        found[0]["amount_minor"] if field == "credit_note_reference" else _overpaid(tx, found[0])
+    )
+    return name, total - _drawn(tx, field, reference)
+
+
+def _draw(tx: Tx, req: _FromCredit, currency: str, amount_minor: int) -> None:
+    name, left = _credit_left(tx, req, currency)
+    if amount_minor > left:
+        raise ProviderReject(
+            422, f"amount_minor {amount_minor} exceeds what {name} has left as credit: {left}"
+        )
+
+
 def create_allocation(tx: Tx, req: AllocationCreate) -> Effect:
-    notes = tx.list(CREDIT_NOTE, req.credit_note_reference)
-    if not notes:
-        raise ProviderReject(422, f"No credit note with reference {req.credit_note_reference}")
     invoices = tx.list(INVOICE, req.invoice_reference)
     if not invoices:
         raise ProviderReject(422, f"No invoice with reference {req.invoice_reference}")
-    if req.currency != notes[0]["currency"] or req.currency != invoices[0]["currency"]:
-        raise ProviderReject(422, "Allocation currency differs from the credit note or invoice")
-    allocated = sum(
-        a["amount_minor"]
-        for a in tx.list(ALLOCATION)
-        if a["credit_note_reference"] == req.credit_note_reference
-    )
-    left = notes[0]["amount_minor"] - allocated
-    if req.amount_minor > left:
-        raise ProviderReject(
-            422,
-            f"amount_minor {req.amount_minor} exceeds what credit note"
-            f" {req.credit_note_reference} has left to allocate: {left}",
-        )
-    allocation = {"id": new_id("acc_alloc"), **req.model_dump(mode="json")}
+    if req.currency != invoices[0]["currency"]:
+        raise ProviderReject(422, "Allocation currency differs from the invoice")
+    _draw(tx, req, req.currency, req.amount_minor)
+    allocation = {"id": new_id("acc_alloc"), **req.model_dump(mode="json", exclude_none=True)}
     tx.insert(ALLOCATION, allocation["id"], req.reference, allocation)
     return Effect(201, allocation)
+
+
+def create_refund(tx: Tx, req: RefundCreate) -> Effect:
+    _draw(tx, req, req.currency, req.amount_minor)
+    refund = {"id": new_id("acc_ref"), **req.model_dump(mode="json", exclude_none=True)}
+    tx.insert(REFUND, refund["id"], req.reference, refund)
+    return Effect(201, refund)
 
 
 def create_write_off(tx: Tx, req: WriteOffCreate) -> Effect:
@@ -217,6 +290,7 @@ _KINDS: dict[str, tuple[str, type[BaseModel], Callable[[Tx, Any], Effect]]] = {
     "/write-offs": (WRITE_OFF, WriteOffCreate, create_write_off),
     "/voids": (VOID, VoidCreate, create_void),
     "/credit-allocations": (ALLOCATION, AllocationCreate, create_allocation),
+    "/refunds": (REFUND, RefundCreate, create_refund),
 }
 
 

@@ -3,7 +3,8 @@ SMTP catcher): a payment link or a refund whose answer was lost is looked up by 
 never made twice, even by a provider that forgot the key; a payment whose webhook was
 dropped is found when the customer presses "I have paid" and applied once (the late
 webhook is a duplicate); a payment beyond the balance is kept as customer credit once,
-however often its event arrives, and taken off the customer's next invoice."""
+however often its event arrives, and taken off the customer's next invoice (the ledger
+allocating the overpaid payment to it)."""
 
 from __future__ import annotations
 
@@ -219,3 +220,13 @@ async def test_an_overpayment_is_kept_as_credit_once_and_pays_the_next_invoice(
         assert any(f"Overpaid on invoice {number}" in str(m) for m in mails)
         emptied = (await stack.api.get(f"/customers/{customer['id']}/credit")).json()
         assert emptied["balances"] == {"GBP": 0}
+        # the ledger allocates the overpaid payment's excess to the next invoice, once
+        path = f"/accounting/v1/credit-allocations?reference=allocation:{credit['credit_note_id']}"
+        [allocated] = await stack.wait_for(
+            lambda: stack.provider_records(f"{path}:{next_id}"), timeout=30
+        )
+        assert (allocated["payment_reference"], allocated["amount_minor"]) == (
+            "pay_overpaid",
+            5_000,
+        )
+        assert "credit_note_reference" not in allocated

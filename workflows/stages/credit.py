@@ -4,7 +4,8 @@ provider, or kept on the customer's account when the customer chose that (and th
 paid with account credit always goes back on account: there is no payment to refund). Credit on
 the customer's account is taken off a new invoice by its delivery step, before the payment
 link is made (so the e-mail, the link and the balance ask only for the rest); each
-allocation of a credit note to the new invoice is posted here, once, after the invoice."""
+allocation to the new invoice (of a credit note, or of an overpaid payment's excess) is
+posted here, once, after the invoice."""
 
 from __future__ import annotations
 
@@ -34,10 +35,8 @@ class CustomerCreditStage:
 
     def post_allocations(self, invoice: InvoiceSnapshot) -> None:
         for credit in invoice.credits_applied:
-            if credit.source == "overpayment":
-                # the ledger allocates credit notes; an overpayment is cash already posted
-                # in full on its invoice, which the ledger cannot re-allocate yet
-                continue
+            # an overpayment's credit is allocated from the overpaid payment (the activity
+            # names it in the ledger by the credit's source key), a credit note's from it
             self._accounting.post_remedy(
                 RemedyActivities.post_credit_allocation,
                 PostCreditAllocationInput(

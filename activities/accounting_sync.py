@@ -10,11 +10,17 @@ the posts a running process names (some not tried yet) and the documents kept in
 `accounting_documents` (all that an ended process posted or had refused), each once by
 its posting key, and creates only what the ledger lacks, under the document's first
 Idempotency-Key and body.
+
+They also keep the invoice's sync status where the API reads it (`store.sync_status`):
+a resumed post records each failed attempt and clears its row when it lands, the alert
+records when the episode began, a re-sync clears what it landed. These activities run
+only off the happy path, so the status costs that path no write and no history event.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import structlog
@@ -41,7 +47,7 @@ from schemas.customer_credit import PostCreditAllocationInput
 from schemas.invoice import PostingResult, PostInvoiceInput, PostPaymentInput
 from schemas.remedies import PostCreditNoteInput, PostVoidInput, PostWriteOffInput
 from schemas.sync_tables import AccountingDocumentRow
-from store import accounting_sync
+from store import accounting_sync, sync_status
 from store.db import SessionFactory, transaction
 
 log = structlog.get_logger()
@@ -97,8 +103,58 @@ class AccountingSyncActivities:
     @activity.defn(name="accounting.resume_post")
     @heartbeats
     async def resume_post(self, data: ResumePostInput) -> PostingResult:
-        """The post after the alert: retried without limit, looked up before each try."""
-        return await self._run(data.post, PostRun(mode="resume"))
+        """The post after the alert: retried without limit, looked up before each try.
+        Each failed attempt keeps the post `failing` (with its error) for the exception
+        list; landing or a refusal takes it off."""
+        run = PostRun(mode="resume")
+        info = activity.info()
+        kind = data.post.activity.removeprefix("accounting.post_")
+        # before the post has named its key (it failed waiting on another document)
+        fallback = f"{kind}:{info.workflow_id}:{info.activity_id}"
+        invoice_id = _invoice_of(data.post)
+        try:
+            result = await self._run(data.post, run)
+        except Exception as err:
+            refused = isinstance(err, ApplicationError) and err.type == "AccountingRejected"
+            if invoice_id is not None and (refused or _retried(err)):
+                await self._failed_attempt(
+                    invoice_id, run.key or fallback, fallback, kind, err, refused=refused
+                )
+            raise
+        if invoice_id is not None:
+            async with transaction(self._sessions) as session:
+                await sync_status.posts_settled(session, invoice_id, {result.key, fallback})
+        return result
+
+    async def _failed_attempt(
+        self,
+        invoice_id: str,
+        key: str,
+        fallback: str,
+        kind: str,
+        err: Exception,
+        *,
+        refused: bool,
+    ) -> None:
+        """Best effort: the post's own retry matters more than its status row."""
+        try:
+            async with transaction(self._sessions) as session:
+                if refused:  # the refused document row shows it now
+                    await sync_status.posts_settled(session, invoice_id, {key, fallback})
+                    return
+                if key != fallback:
+                    await sync_status.posts_settled(session, invoice_id, {fallback})
+                await sync_status.post_failed(
+                    session,
+                    key=key,
+                    invoice_id=invoice_id,
+                    kind=kind,
+                    gave_up_at=activity.info().scheduled_time,
+                    error=str(err) or type(err).__name__,
+                    now=datetime.now(UTC),
+                )
+        except Exception:
+            log.exception("accounting.sync_status_not_written", invoice_id=invoice_id, key=key)
 
     @activity.defn(name="accounting.resync")
     @heartbeats
@@ -135,6 +191,9 @@ class AccountingSyncActivities:
         for row in rows:
             if row.key not in seen:
                 documents.append(await self._verify_row(row))
+        async with transaction(self._sessions) as session:
+            # landed or refused now: none of these is failing any more
+            await sync_status.posts_settled(session, data.invoice_id, {d.key for d in documents})
         refused = any(d.outcome == "refused" for d in documents)
         log.info(
             "accounting.resynced",
@@ -183,7 +242,17 @@ class AccountingSyncActivities:
     async def alert_ops(self, data: SyncAlertInput) -> None:
         """Tell operations a post has been failing past the alert delay: one e-mail per
         episode, its Message-ID from (invoice, episode), so a retry is a duplicate the
-        receiving side drops."""
+        receiving side drops. First it records when the episode began, for the exception
+        list (also with no ops address)."""
+        async with transaction(self._sessions) as session:
+            await sync_status.episode_alerted(
+                session,
+                invoice_id=data.invoice_id,
+                episode=data.episode,
+                failing_since=data.failing_since,
+                detail=data.detail,
+                now=datetime.now(UTC),
+            )
         if not self._ops_email:
             log.warning("accounting.alert_no_ops_email", invoice_id=data.invoice_id)
             return
@@ -215,6 +284,23 @@ class AccountingSyncActivities:
                 non_retryable=True,
             ) from err
         log.warning("accounting.sync_failing_alert", invoice_id=data.invoice_id)
+
+
+def _invoice_of(post: PendingPost) -> str | None:
+    """The invoice a post belongs to, from its input: ``invoice.invoice_id`` (the invoice,
+    payments) or ``invoice_id`` (remedies, credit allocations)."""
+    invoice = post.arg.get("invoice")
+    if isinstance(invoice, dict) and isinstance(invoice.get("invoice_id"), str):
+        return str(invoice["invoice_id"])
+    invoice_id = post.arg.get("invoice_id")
+    return invoice_id if isinstance(invoice_id, str) else None
+
+
+def _retried(err: Exception) -> bool:
+    """An attempt Temporal will try again (an outage), not a bug failing the post."""
+    if isinstance(err, ApplicationError):
+        return not err.non_retryable
+    return isinstance(err, ProviderError) and err.retryable
 
 
 def _escape(text: str) -> str:

@@ -46,7 +46,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_accounting_documents_status", table_name="accounting_documents")
     op.drop_table("accounting_sync_episodes")
-    op.drop_index(
-        "ix_accounting_sync_failures_invoice_id", table_name="accounting_sync_failures"
-    )
+    op.drop_index("ix_accounting_sync_failures_invoice_id", table_name="accounting_sync_failures")
     op.drop_table("accounting_sync_failures")

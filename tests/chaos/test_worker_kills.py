@@ -67,7 +67,7 @@ async def test_worker_killed_three_times_during_in_flight_invoices(
             )
             effects_back, closing_back = await run.recovery(restarted)
             figures.recoveries.append(
-                (f"kill {n}: worker up to the next provider call", effects_back)
+                (f"kill {n}: worker up to its next accounting call", effects_back)
             )
             figures.recoveries.append(
                 (f"kill {n}: worker up to the next invoice closed", closing_back)

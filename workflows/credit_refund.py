@@ -30,8 +30,14 @@ with workflow.unsafe.imports_passed_through():
     from workflows import options
 
 
-def _cause_type(err: ActivityError) -> str | None:
-    cause = err.cause
+def _cause(err: ActivityError | ApplicationError) -> BaseException | None:
+    """What failed: an activity's cause, or a local activity's ApplicationError itself
+    (the SDK raises that one unwrapped)."""
+    return err.cause if isinstance(err, ActivityError) else err
+
+
+def _cause_type(err: ActivityError | ApplicationError) -> str | None:
+    cause = _cause(err)
     return cause.type if isinstance(cause, ApplicationError) else None
 
 
@@ -49,14 +55,14 @@ class CreditRefundWorkflow:
                 start_to_close_timeout=options.STORE_TIMEOUT,
                 retry_policy=options.STORE_RETRY,
             )
-        except ActivityError as err:  # nothing left (an invoice took it) or no payment
+        except (ActivityError, ApplicationError) as err:  # nothing left, or no payment
             return CreditRefundResult(
                 refund_id=data.refund_id,
                 credit_id=data.credit_id,
                 status="refused",
                 amount_minor=0,
                 currency="",
-                detail=str(err.cause),
+                detail=str(_cause(err)),
                 code=_cause_type(err),
             )
         refunds, detail = await self._refund(data, reserved)

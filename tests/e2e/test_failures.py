@@ -259,6 +259,9 @@ async def test_an_email_the_mailbox_refuses_goes_by_sms_with_the_payment_link(
         link_id = issued["live"]["payment_url"].rstrip("/").rsplit("/", 1)[-1]
         await stack.pay(link_id, 14400)
         await stack.wait_for_status(invoice_id, "CLOSED")
+        # the receipt the mailbox refuses too is logged, never a failed process
+        result = await handle.result()
+        assert result["status"] == "CLOSED"
 
 
 async def test_with_no_channel_left_the_invoice_is_flagged_and_keeps_its_payment_link(
@@ -284,3 +287,4 @@ async def test_with_no_channel_left_the_invoice_is_flagged_and_keeps_its_payment
         link_id = found["live"]["payment_url"].rstrip("/").rsplit("/", 1)[-1]
         await stack.pay(link_id, 14400)
         await stack.wait_for_status(invoice_id, "CLOSED")
+        assert (await handle.result())["status"] == "CLOSED"

@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.customer_credits import CustomerCreditActivities
@@ -213,8 +213,10 @@ class CollectionStage:
                 start_to_close_timeout=options.RECEIPT_TIMEOUT,
                 retry_policy=options.DELIVERY_RETRY,
             )
-        except ActivityError as err:
-            workflow.logger.warning("invoice.receipt_failed", extra={"error": str(err.cause)})
+        except (ActivityError, ApplicationError) as err:
+            # a local activity's failure comes as its ApplicationError itself, not wrapped
+            cause = err.cause if isinstance(err, ActivityError) else err
+            workflow.logger.warning("invoice.receipt_failed", extra={"error": str(cause)})
 
     # --- the signal ----------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.payment_checks import PaymentCheckActivities
@@ -97,8 +97,10 @@ class PaymentChecker:
                 start_to_close_timeout=options.PAYMENT_CHECK_TIMEOUT,
                 retry_policy=options.PAYMENT_CHECK_RETRY,
             )
-        except ActivityError as err:  # the provider is away: the next check asks again
-            workflow.logger.warning("invoice.payment_check_failed", extra={"error": str(err.cause)})
+        except (ActivityError, ApplicationError) as err:  # the provider is away: ask later
+            # a local activity's failure comes as its ApplicationError itself, not wrapped
+            cause = err.cause if isinstance(err, ActivityError) else err
+            workflow.logger.warning("invoice.payment_check_failed", extra={"error": str(cause)})
             return
         for payment in result.payments:
             self._received(payment)

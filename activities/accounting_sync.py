@@ -142,8 +142,6 @@ class AccountingSyncActivities:
                 if refused:  # the refused document row shows it now
                     await sync_status.posts_settled(session, invoice_id, {key, fallback})
                     return
-                if key != fallback:
-                    await sync_status.posts_settled(session, invoice_id, {fallback})
                 await sync_status.post_failed(
                     session,
                     key=key,
@@ -153,6 +151,8 @@ class AccountingSyncActivities:
                     error=str(err) or type(err).__name__,
                     now=datetime.now(UTC),
                 )
+                if key != fallback:  # its row before the post named its key
+                    await sync_status.posts_settled(session, invoice_id, {fallback})
         except Exception:
             log.exception("accounting.sync_status_not_written", invoice_id=invoice_id, key=key)
 

@@ -9,6 +9,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from schemas.accounting_sync import SyncStatus
 from schemas.api import InvoiceOut
 from schemas.exception_tables import InvoiceMatchRow
 from schemas.invoice import OPEN_STATUSES, InvoiceStatus
@@ -24,6 +25,7 @@ from schemas.tables import (
     Payment,
 )
 from store import approvals
+from store import sync_status as sync
 
 
 def balance_of(invoice: Invoice) -> int:
@@ -122,6 +124,7 @@ async def list_invoices(
     overdue: bool | None,
     limit: int,
     offset: int,
+    sync_status: SyncStatus | None = None,
 ) -> tuple[list[Invoice], int]:
     query = select(Invoice)
     if status:
@@ -142,6 +145,8 @@ async def list_invoices(
             & col(Invoice.status).in_(_MAY_BE_OVERDUE)
         )
         query = query.where(is_overdue if overdue else ~is_overdue)
+    if sync_status is not None:
+        query = query.where(sync.status_clause(sync_status))
     order = (col(Invoice.created_at).desc(), col(Invoice.id))
     return await page(session, query, order, limit=limit, offset=offset)
 

@@ -1,5 +1,7 @@
 """The PO exception queue for upstream apps: list it with filters, read one exception with
-its lines beside their PO lines, and resolve one (the `resolve_exception` update).
+its lines beside their PO lines, and resolve one (the `resolve_exception` update). The
+same list with ``kind=accounting_sync`` shows the invoices accounting does not hold as it
+should (`api.sync_exceptions`); without `kind` it is the PO queue, as before.
 
 Resolutions made here and on the review page (`api.routes.exception_review`) go through
 the same update and the same refusal mapping (`api.exception_actions`), so a refusal is
@@ -12,7 +14,7 @@ import base64
 import binascii
 import json
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
 import structlog
 from fastapi import APIRouter, Query
@@ -23,6 +25,7 @@ from api.errors import NotFoundError, Unprocessable
 from api.exception_actions import closed_refusal, resolve
 from api.exception_view import detail, summary
 from api.openapi import problems
+from api.sync_exceptions import refuse_po_filters, sync_page
 from domain.matching.model import MatchReasonCode
 from schemas.exception_api import (
     ExceptionDetail,
@@ -32,6 +35,7 @@ from schemas.exception_api import (
     ResolutionOut,
 )
 from schemas.matching import ResolveExceptionInput
+from schemas.sync_exception_api import SyncExceptionPage
 from store.exception_reads import ListedException, get_exception, list_exceptions
 
 router = APIRouter(prefix="/exceptions", tags=["exceptions"])
@@ -60,10 +64,26 @@ def _after(cursor: str) -> tuple[datetime, str]:
     return (at if at.tzinfo else at.replace(tzinfo=UTC)), last_id
 
 
-@router.get("", response_model=ExceptionPage)
+@router.get(
+    "",
+    response_model=ExceptionPage | SyncExceptionPage,
+    responses=problems(
+        s422="Invalid input (`validation_failed`), a cursor not given out"
+        " (`invalid_cursor`), or a PO filter with kind=accounting_sync"
+        " (`filter_not_for_kind`)"
+    ),
+)
 async def list_queue(
     session: SessionDep,
     _: ApiKeyDep,
+    kind: Annotated[
+        Literal["po_match", "accounting_sync"],
+        Query(
+            description="po_match: the PO exception queue (ExceptionPage); accounting_sync:"
+            " invoices whose accounting posts are failing past the alert delay or were"
+            " refused, longest first (SyncExceptionPage)"
+        ),
+    ] = "po_match",
     status: ExceptionStatus = "open",
     reason: Annotated[
         MatchReasonCode | None, Query(description="exceptions with this reason among theirs")
@@ -75,9 +95,22 @@ async def list_queue(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=500, description="next_cursor")] = None,
-) -> ExceptionPage:
-    """The queue, oldest first; each exception with its reasons, owner and deadlines."""
+) -> ExceptionPage | SyncExceptionPage:
+    """The queue, oldest first; each exception with its reasons, owner and deadlines. With
+    kind=accounting_sync: each invoice failing or refused, since when, the last error,
+    its documents and the re-sync to ask for."""
     now = datetime.now(UTC)
+    if kind == "accounting_sync":
+        # a sync exception is open while it lists: resolved ones are not kept
+        refuse_po_filters(status=None if status == "open" else status, reason=reason, owner=owner)
+        return await sync_page(
+            session,
+            now=now,
+            customer_id=customer_id,
+            min_age_hours=min_age_hours,
+            after=_after(cursor) if cursor else None,
+            limit=limit,
+        )
     rows = await list_exceptions(
         session,
         status=status,

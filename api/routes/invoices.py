@@ -36,6 +36,7 @@ from domain.errors import InvoiceRuleError
 from domain.invoicing import BillableItem, ExplicitLine, generate_invoice
 from domain.money import format_amount
 from schemas import search_attributes as sa
+from schemas.accounting_sync import SyncStatus
 from schemas.api import InvoiceAccepted, InvoiceCreate, InvoiceDetail, InvoicePage, InvoicePreview
 from schemas.approval import CorrectInput
 from schemas.ids import idempotent_id, invoice_workflow_id, new_id
@@ -250,6 +251,14 @@ async def list_invoices(
     status: Annotated[InvoiceStatus | None, Query()] = None,
     customer_id: Annotated[str | None, Query()] = None,
     overdue: Annotated[bool | None, Query()] = None,
+    sync_status: Annotated[
+        SyncStatus | None,
+        Query(
+            description="accounting sync: pending (issued, not posted yet), synced, failing"
+            " (a post failing past the alert delay), refused (accounting refused a document);"
+            " the detail is in GET /exceptions?kind=accounting_sync"
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
 ) -> InvoicePage:
@@ -260,6 +269,7 @@ async def list_invoices(
         status=status.value if status else None,
         customer_id=customer_id,
         overdue=overdue,
+        sync_status=sync_status,
         limit=limit,
         offset=offset,
     )

@@ -1,6 +1,8 @@
 """Accounting sync end to end: an outage of hours on the time-skipping server (the invoice
 goes on, SyncStatus goes failing with ExceptionReason and one ops e-mail after the alert
-delay, and everything posts once when accounting is back, synced and unflagged), and
+delay, and everything posts once when accounting is back, synced and unflagged), the
+invoice in the exception list (`GET /exceptions?kind=accounting_sync`, `GET
+/invoices?sync_status=`) while failing and out of it once synced, and
 `POST /invoices/{id}/resync` while the process runs and after it closed."""
 
 from __future__ import annotations
@@ -81,6 +83,69 @@ async def test_an_accounting_outage_of_hours_alerts_ops_once_and_posts_everythin
         payments = await stack.provider_records("/accounting/v1/payments")
         assert [i["reference"] for i in invoices] == [invoice_id]
         assert len(payments) == 1
+
+
+async def _sync_exceptions(stack: Stack) -> list[dict[str, Any]]:
+    response = await stack.api.get("/exceptions", params={"kind": "accounting_sync"})
+    assert response.status_code == 200, response.text
+    items: list[dict[str, Any]] = response.json()["items"]
+    return items
+
+
+async def _with_sync_status(stack: Stack, status: str) -> list[str]:
+    response = await stack.api.get("/invoices", params={"sync_status": status})
+    assert response.status_code == 200, response.text
+    return [item["id"] for item in response.json()["items"]]
+
+
+async def test_a_failing_invoice_is_in_the_exception_list_until_it_is_synced(
+    time_skipping: WorkflowEnvironment, sqlite_url: str
+) -> None:
+    async with running_stack(time_skipping.client, sqlite_url, ops_email="ops@corp.test") as stack:
+        await stack.sandbox.post("/_sandbox/faults", json={"api": "accounting", "outage": True})
+        _, invoice_id = await start_invoice(stack, "outage-list@acme.test")
+        issued = await stack.wait_until_awaiting_payment(invoice_id)
+        assert await _with_sync_status(stack, "pending") == [invoice_id]
+        assert await _sync_exceptions(stack) == []  # failing, not yet: within the delay
+
+        await time_skipping.sleep(timedelta(hours=3))
+        failing = await stack.wait_for(lambda: _sync_status(stack, invoice_id, "failing"))
+
+        since = failing.get(sa.SYNC_FAILING_SINCE)
+
+        async def listed() -> list[dict[str, Any]]:
+            return [i for i in await _sync_exceptions(stack) if i["invoice_id"] == invoice_id]
+
+        async def alerted() -> list[dict[str, Any]]:
+            # the episode's start as the workflow shows it (SyncFailingSince), once the
+            # alert has recorded it (until then: when the post gave up)
+            return [i for i in await listed() if i["failing_since"][:19] == since[:19]]
+
+        [item] = await stack.wait_for(alerted)
+        assert item["kind"] == "accounting_sync"
+        assert item["sync_status"] == "failing"
+        assert item["invoice_number"] == issued["invoice"]["number"]
+        assert item["customer_id"] == issued["invoice"]["customer_id"]
+        assert item["customer_name"]
+        assert item["last_error"]
+        assert [(d["kind"], d["status"]) for d in item["documents"]] == [("invoice", "failing")]
+        assert item["resync"] == {
+            "href": f"/invoices/{invoice_id}/resync",
+            "method": "POST",
+            "body": {"requested_by": "<who asks>"},
+        }
+        assert await _with_sync_status(stack, "failing") == [invoice_id]
+        assert await _with_sync_status(stack, "pending") == []
+        po_queue = await stack.api.get("/exceptions")  # the PO queue, as before
+        assert po_queue.status_code == 200
+        assert po_queue.json()["items"] == []
+
+        await stack.sandbox.delete("/_sandbox/faults")
+        await time_skipping.sleep(timedelta(minutes=15))
+        await stack.wait_for(lambda: _sync_status(stack, invoice_id, "synced"), timeout=60)
+        assert await stack.wait_for(lambda: _with_sync_status(stack, "synced")) == [invoice_id]
+        assert await listed() == []
+        assert await _with_sync_status(stack, "failing") == []
 
 
 async def test_resync_while_running_and_after_close_creates_nothing_twice(

@@ -3,12 +3,13 @@ late-payment charge its contract adds, as the contract stores them and the workf
 them from the invoice's snapshot (so a running invoice keeps the terms it was issued under).
 
 A step's moment is its anchor (the due date, or the issue date) plus ``days`` (negative:
-before), at 00:00 UTC; the quiet hours of the customer then decide when it goes out.
+before), at 00:00 UTC or at its ``at`` time in the customer's zone; the quiet hours of the
+customer then decide when it goes out.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Literal
 
@@ -22,6 +23,9 @@ class ReminderStep(BaseModel):
     key: str = Field(min_length=1, max_length=40, pattern=r"^[a-z0-9][a-z0-9_-]*$")
     anchor: Literal["due", "issue"] = "due"
     days: int = Field(ge=-365, le=365)
+    # the time of day it goes, in the customer's time zone (None: 00:00 UTC, and the
+    # customer's quiet hours then hold it until their window opens)
+    at: time | None = None
     tone: Tone = "gentle"
     # the channels to try in order; None: the customer's own order
     channels: list[Literal["email", "sms"]] | None = None

@@ -11,13 +11,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from schemas.reminders import ReminderStep, ReminderTerms
 
 
-def due_at(step: ReminderStep, *, issue_date: date, due_date: date) -> datetime:
+def due_at(step: ReminderStep, *, issue_date: date, due_date: date, tz: str = "UTC") -> datetime:
+    """00:00 UTC on the anchor date plus the step's days, or its `at` time that day in
+    the customer's zone `tz` (wall-clock: the zone's offset that day, DST included)."""
     anchor = due_date if step.anchor == "due" else issue_date
-    return datetime.combine(anchor + timedelta(days=step.days), time.min, tzinfo=UTC)
+    day = anchor + timedelta(days=step.days)
+    if step.at is None:
+        return datetime.combine(day, time.min, tzinfo=UTC)
+    return datetime.combine(day, step.at, tzinfo=ZoneInfo(tz)).astimezone(UTC)
 
 
 @dataclass(frozen=True)
@@ -26,9 +32,13 @@ class Timed:
     at: datetime
 
 
-def timeline(terms: ReminderTerms, *, issue_date: date, due_date: date) -> list[Timed]:
+def timeline(
+    terms: ReminderTerms, *, issue_date: date, due_date: date, tz: str = "UTC"
+) -> list[Timed]:
     """The steps in the order they fall due (a tie keeps the schedule's order)."""
-    timed = [Timed(s, due_at(s, issue_date=issue_date, due_date=due_date)) for s in terms.steps]
+    timed = [
+        Timed(s, due_at(s, issue_date=issue_date, due_date=due_date, tz=tz)) for s in terms.steps
+    ]
     return sorted(timed, key=lambda t: t.at)
 
 

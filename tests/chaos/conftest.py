@@ -1,8 +1,9 @@
 """Chaos tests: the stack as separate processes, with faults injected (`make chaos`).
 
-They run only when selected with ``-m chaos`` (what `make chaos` does), so `make test`
-leaves them out; each test starts its own stack of processes in a scratch folder. The
-figures of every scenario are printed at the end of the run.
+They run only when selected with ``-m chaos`` (what `make chaos` does); otherwise they are
+deselected, not reported as skipped, so `make test` leaves them out. Each test starts its
+own stack of processes in a scratch folder. The figures of every scenario are printed at
+the end of the run.
 """
 
 from __future__ import annotations
@@ -26,11 +27,13 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     markexpr = str(config.getoption("markexpr") or "")
     chosen = SELECTED in markexpr and f"not {SELECTED}" not in markexpr
-    for item in items:
-        if Path(str(item.fspath)).parent == Path(__file__).parent:
-            item.add_marker(pytest.mark.chaos)
-            if not chosen:
-                item.add_marker(pytest.mark.skip(reason="chaos scenario: run with make chaos"))
+    here = Path(__file__).parent
+    ours = [item for item in items if Path(str(item.fspath)).parent == here]
+    for item in ours:
+        item.add_marker(pytest.mark.chaos)
+    if not chosen and ours:
+        config.hook.pytest_deselected(items=ours)
+        items[:] = [item for item in items if item not in ours]
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

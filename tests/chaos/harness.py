@@ -63,9 +63,12 @@ class Figures:
     duplicates: list[str] = field(default_factory=list)  # each with its explanation
     recoveries: list[tuple[str, float]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    ends: str = "all closed"  # what the run waited for (the reminders' run leaves them open)
 
     def render(self) -> str:
-        lines = [f"== {self.scenario}: {self.invoices} invoices, all closed in {self.wall_s:.0f} s"]
+        lines = [
+            f"== {self.scenario}: {self.invoices} invoices, {self.ends} in {self.wall_s:.0f} s"
+        ]
         lines.append(
             "   effects: "
             + ", ".join(f"{k} {self.effects.get(k, 0)}" for k in KINDS)

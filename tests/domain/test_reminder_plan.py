@@ -50,3 +50,15 @@ def test_steps_missed_together_send_the_latest_and_supersede_the_rest() -> None:
 def test_steps_due_before_the_invoice_went_out_are_skipped() -> None:
     steps = timeline(default_terms(), issue_date=date(2026, 3, 30), due_date=DUE)
     assert [t.step.key for t in before_sending(steps, _at(date(2026, 3, 30)))] == ["before-due-3"]
+
+
+def test_a_step_with_a_time_goes_at_that_time_in_the_customers_zone() -> None:
+    nine = ReminderTerms(steps=[ReminderStep(key="x", days=1, at="09:00")])  # type: ignore[arg-type]
+    [london_summer] = timeline(
+        nine, issue_date=date(2026, 6, 1), due_date=date(2026, 6, 30), tz="Europe/London"
+    )
+    assert london_summer.at == datetime(2026, 7, 1, 8, 0, tzinfo=UTC)  # BST
+    [sydney] = timeline(
+        nine, issue_date=date(2026, 6, 1), due_date=date(2026, 6, 30), tz="Australia/Sydney"
+    )
+    assert sydney.at == datetime(2026, 6, 30, 23, 0, tzinfo=UTC)  # 09:00 AEST on 1 July

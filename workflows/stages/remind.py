@@ -67,7 +67,10 @@ class ReminderStage:
     async def _run(self, invoice: InvoiceSnapshot) -> None:
         assert invoice.reminders is not None
         steps = timeline(
-            invoice.reminders, issue_date=invoice.issue_date, due_date=invoice.due_date
+            invoice.reminders,
+            issue_date=invoice.issue_date,
+            due_date=invoice.due_date,
+            tz=invoice.delivery.timezone,
         )
         for early in before_sending(steps, workflow.now()):
             self._note(early, "skipped", "due before the invoice was sent")

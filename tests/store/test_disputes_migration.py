@@ -35,8 +35,9 @@ DISPUTE_TABLES = {
     "payment_plan_instalments",
     "refunds",
 }
-# what later revisions add to 0007's tables (0010: the export's indexes)
-LATER = {"ix_credit_notes_created_at_id", "ix_invoices_issue_date_id"}
+# what later revisions add to 0007's tables (0010: the export's indexes), or name like them
+# (0017's customer_credit_refunds holds "refunds")
+LATER = {"ix_credit_notes_created_at_id", "ix_invoices_issue_date_id", "customer_credit_refunds"}
 INVOICE_COLUMNS = {
     "credited_minor",
     "written_off_minor",

@@ -1,22 +1,42 @@
-"""Connecting to Temporal: the same pydantic data converter on every client and worker."""
+"""Connecting to Temporal: one data converter and one set of interceptors for every client
+and worker, so the API, the workers, the CLI and the tests read each other's payloads."""
 
 from __future__ import annotations
 
-from temporalio.client import Client
+from collections.abc import Sequence
+
+from temporalio.client import Client, Interceptor
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
+from temporalio.runtime import Runtime
 from temporalio.service import RetryConfig
 
 from core.settings import Settings
 
 
-async def connect(settings: Settings, *, retry_for_s: float | None = None) -> Client:
+def data_converter(settings: Settings) -> DataConverter:
+    """The pydantic converter every process uses (payload encryption plugs in here)."""
+    return pydantic_data_converter
+
+
+def client_interceptors(settings: Settings) -> Sequence[Interceptor]:
+    """Interceptors every client carries, and with it every worker built on that client
+    (tracing plugs in here)."""
+    return ()
+
+
+async def connect(
+    settings: Settings, *, retry_for_s: float | None = None, runtime: Runtime | None = None
+) -> Client:
     """`retry_for_s` bounds how long a call keeps retrying while Temporal is unreachable
     (the SDK's default is about 10 s): the API answers 503 after it instead of hanging.
-    Workers and the CLI keep the default."""
+    Workers and the CLI keep the default. `runtime`: the worker's, carrying its telemetry."""
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(settings),
+        interceptors=client_interceptors(settings),
+        runtime=runtime,
         retry_config=(
             RetryConfig(max_elapsed_time_millis=int(retry_for_s * 1000))
             if retry_for_s is not None

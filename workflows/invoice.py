@@ -87,7 +87,7 @@ class InvoiceWorkflow:
             p.raise_if_cancelled()  # accepted in the last step's final moments: cancel wins
         except Cancelled:
             return await self._cancelled(invoice)
-        p.set_status(InvoiceStatus.ISSUED, number=invoice.number)
+        p.set_status(InvoiceStatus.ISSUED, invoice.number, *self._accounting.pending())
         p.waits_for("delivery to the customer")
         invoice = await self._delivery.run(invoice)
         if invoice.credits_applied:

@@ -121,10 +121,18 @@ class InvoiceProcess:
             return InvoiceStatus.COLLECTIONS if self.in_collections else InvoiceStatus.OVERDUE
         return InvoiceStatus.PARTIALLY_PAID if self.paid_minor else InvoiceStatus.ISSUED
 
-    def set_status(self, status: InvoiceStatus, number: str | None = None) -> None:
-        """The live status and the search attributes operations filter on."""
+    def set_status(
+        self,
+        status: InvoiceStatus,
+        number: str | None = None,
+        *also: SearchAttributeUpdate[Any],
+    ) -> None:
+        """The live status and the search attributes operations filter on; `also`: a
+        stage's own attributes that change at the same moment, in the same upsert (each
+        upsert is a history event)."""
         self.status = status
         updates: list[SearchAttributeUpdate[Any]] = [sa.INVOICE_STATUS.value_set(status.value)]
+        updates += also
         if self.invoice is not None:
             updates.append(sa.AMOUNT_DUE.value_set(self.balance()))
         if number is not None and self.invoice is not None:

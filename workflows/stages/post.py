@@ -111,8 +111,15 @@ class AccountingStage:
 
     def start(self, invoice: InvoiceSnapshot) -> None:
         post = self._register(AccountingActivities.post_invoice, PostInvoiceInput(invoice=invoice))
-        self._show(SyncStatus.PENDING)
+        if self.sync_status is None:
+            self._show(SyncStatus.PENDING)
         self._posts.append(asyncio.ensure_future(self._post_invoice(post)))
+
+    def pending(self) -> list[SearchAttributeUpdate[Any]]:
+        """`SyncStatus` pending from the moment the invoice is issued, carried by the
+        ISSUED upsert: the happy path pays one upsert for SyncStatus (synced), not two."""
+        self.sync_status = SyncStatus.PENDING
+        return [sa.SYNC_STATUS.value_set(SyncStatus.PENDING.value)]
 
     def post_payment(
         self, invoice: InvoiceSnapshot, payment: PaymentReceived, view: PaymentView

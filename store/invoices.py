@@ -3,13 +3,14 @@
 These functions are what the invoice activities call; each runs in one transaction and,
 run twice with the same input, leaves the database as after the first run and returns
 the same answer. Payments, status moves and the payment link live in
-`store.invoice_moves`; they are re-exported here, so `store.invoices` answers for both.
+`store.invoice_moves`, and what the workflow knows of an invoice (its snapshot, its lines)
+in `store.invoice_snapshots`; both are re-exported here, so `store.invoices` answers for
+all three.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import bindparam, insert, text, update
@@ -18,8 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.billing import terms_for_period
 from domain.errors import ContractNotForCustomer, InvoiceRuleError, NothingToBill
-from domain.invoicing import BillableItem, ExplicitLine, InvoiceLine, TaxLine, generate_invoice
-from domain.tax import TaxCategory
+from domain.invoicing import BillableItem, ExplicitLine, InvoiceLine, generate_invoice
 from schemas.delivery import DeliveryPlan
 from schemas.invoice import (
     CreateInvoiceResult,
@@ -27,7 +27,6 @@ from schemas.invoice import (
     InvoiceStatus,
     StartInvoiceInput,
 )
-from schemas.reminders import ReminderTerms, default_terms
 from schemas.tables import (
     AuditEvent,
     BillableEntry,
@@ -38,12 +37,14 @@ from schemas.tables import (
 )
 from store import audit, billing, delivery, numbering, parties
 from store.invoice_moves import NotFound, record_payment, set_payment_link, set_status
+from store.invoice_snapshots import lines, reminder_terms, snapshot, snapshot_of
 
 __all__ = [
     "NotFound",
     "create_invoice",
     "lines",
     "record_payment",
+    "reminder_terms",
     "revise_invoice",
     "set_payment_link",
     "set_status",
@@ -207,7 +208,7 @@ async def create_invoice(
         data={"number": number, "total_minor": generated.total_minor},
     )
     return CreateInvoiceResult(
-        invoice=_snapshot(
+        invoice=snapshot_of(
             customer,
             invoice_id=request.invoice_id,
             number=number,
@@ -272,79 +273,6 @@ async def _result_for(session: AsyncSession, invoice: Invoice) -> CreateInvoiceR
         invoice=await snapshot(session, invoice),
         match_required=invoice.late_charge_for is None
         and await needs_match(session, invoice.po_number, customer, contract),
-    )
-
-
-def reminder_terms(contract: Contract, late_charge_for: str | None) -> ReminderTerms:
-    """The contract's reminder schedule (the API stores the settings' default with a
-    contract created without one; a contract older than reminders has the built-in
-    default); a late-charge invoice follows it without a charge of its own."""
-    terms = (
-        ReminderTerms.model_validate(contract.reminders)
-        if contract.reminders is not None
-        else default_terms()
-    )
-    return terms.model_copy(update={"late_charge": None}) if late_charge_for else terms
-
-
-async def snapshot(session: AsyncSession, invoice: Invoice) -> InvoiceSnapshot:
-    customer = await session.get(Customer, invoice.customer_id)
-    contract = await session.get(Contract, invoice.contract_id)
-    assert customer is not None and invoice.number and invoice.issue_date and invoice.due_date
-    assert contract is not None
-    return _snapshot(
-        customer,
-        invoice_id=invoice.id,
-        number=invoice.number,
-        tax_region=invoice.tax_region,
-        currency=invoice.currency,
-        issue_date=invoice.issue_date,
-        due_date=invoice.due_date,
-        lines=[_line(row) for row in await lines(session, invoice.id)],
-        tax_lines=[TaxLine.model_validate(t) for t in invoice.tax_lines],
-        subtotal_minor=invoice.subtotal_minor,
-        tax_minor=invoice.tax_minor,
-        total_minor=invoice.total_minor,
-        po_number=invoice.po_number,
-        reminders=reminder_terms(contract, invoice.late_charge_for),
-        late_charge_for=invoice.late_charge_for,
-        delivery=await delivery.plan_of(session, invoice.id),
-    )
-
-
-def _snapshot(customer: Customer, **invoice: Any) -> InvoiceSnapshot:
-    """What the workflow and the delivery steps know of an invoice: its own fields and its
-    customer's contact details."""
-    return InvoiceSnapshot(
-        customer_id=customer.id,
-        customer_name=customer.name,
-        customer_email=customer.email,
-        customer_phone=customer.phone,
-        customer_locale=customer.locale,
-        **invoice,
-    )
-
-
-async def lines(session: AsyncSession, invoice_id: str) -> list[InvoiceLineRow]:
-    rows = await session.exec(
-        select(InvoiceLineRow)
-        .where(InvoiceLineRow.invoice_id == invoice_id)
-        .order_by(col(InvoiceLineRow.position))
-    )
-    return list(rows)
-
-
-def _line(row: InvoiceLineRow) -> InvoiceLine:
-    return InvoiceLine(
-        position=row.position,
-        description=row.description,
-        quantity=Decimal(row.quantity),
-        unit=row.unit,
-        unit_price_minor=row.unit_price_minor,
-        net_minor=row.net_minor,
-        tax_category=TaxCategory(row.tax_category),
-        rate_code=row.rate_code,
-        po_line=row.po_line,
     )
 
 

@@ -11,6 +11,7 @@ import schemas.delivery_tables  # noqa: F401
 import schemas.dispute_tables  # noqa: F401
 import schemas.document_tables  # noqa: F401
 import schemas.exception_tables  # noqa: F401
+import schemas.operator_tables  # noqa: F401
 import schemas.payment_check_tables  # noqa: F401
 import schemas.po_tables  # noqa: F401
 import schemas.refund_tables  # noqa: F401

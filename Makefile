@@ -19,7 +19,14 @@ install: $(STAMP)
 run: $(STAMP)
 	$(PY) -m cli.main dev
 
-test: $(STAMP)
+# The browser tests (tests/browser) drive Debian's Chromium through Playwright; nothing
+# downloads a browser of its own. Installed here when the machine has none.
+CHROMIUM ?= /usr/bin/chromium
+$(CHROMIUM):
+	apt-get install -y --no-install-recommends chromium \
+		|| (apt-get update && apt-get install -y --no-install-recommends chromium)
+
+test: $(STAMP) $(CHROMIUM)
 	$(PY) -m pytest
 
 demo: $(STAMP)

@@ -38,9 +38,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.stages.payment_check import PaymentChecker
     from workflows.stages.post import AccountingStage
 
-# histories recorded before overpayments were kept on account replay without it
-OVERPAYMENT_PATCH = "overpayment-kept-as-credit"
-
 
 class CollectionStage:
     def __init__(self, process: InvoiceProcess, accounting: AccountingStage) -> None:
@@ -153,7 +150,7 @@ class CollectionStage:
         open its remedy settles the balance instead (a credit note may move it)."""
         p = self._p
         excess = min(-p.balance(), payment.amount_minor)
-        if excess <= 0 or p.disputed_minor or not workflow.patched(OVERPAYMENT_PATCH):
+        if excess <= 0 or p.disputed_minor:
             return
         await workflow.execute_local_activity_method(
             CustomerCreditActivities.keep_overpayment,

@@ -24,9 +24,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.process import InvoiceProcess
     from workflows.stages.post import AccountingStage
 
-# histories of disputes resolved before customer credit existed replay without the grant
-GRANT_PATCH = "customer-credit-granted"
-
 
 class CustomerCreditStage:
     def __init__(self, process: InvoiceProcess, accounting: AccountingStage) -> None:
@@ -61,7 +58,7 @@ class CustomerCreditStage:
                 if refunded is None:
                     return  # flagged: operations see the refund that failed
                 back -= refunded
-        if back > 0 and workflow.patched(GRANT_PATCH):
+        if back > 0:
             await self._keep_on_account(invoice, outcome.credit_note_id, back)
 
     async def _keep_on_account(

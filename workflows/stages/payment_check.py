@@ -29,9 +29,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows import options
     from workflows.process import InvoiceProcess
 
-# histories recorded before the checks existed replay without them
-CHECK_PATCH = "payment-checks"
-
 
 class PaymentChecker:
     def __init__(self, process: InvoiceProcess, received: Callable[[PaymentReceived], None]):
@@ -41,7 +38,6 @@ class PaymentChecker:
         self.last_checked_at: datetime | None = None
         self._claims = 0  # the customer's "I have paid", counted
         self._answered = 0  # claims a check has answered
-        self._off = False  # a history from before the checks: never checks
 
     def start(self) -> None:
         """Collection begins: the first scheduled check is one interval from now."""
@@ -59,7 +55,7 @@ class PaymentChecker:
     def next_at(self) -> datetime | None:
         """When the next check is due; None without an open link (nothing to find)."""
         p = self._p
-        if self._off or self._since is None or p.payment_url is None:
+        if self._since is None or p.payment_url is None:
             return None
         if self._claims > self._answered:
             last = self.last_checked_at
@@ -80,9 +76,6 @@ class PaymentChecker:
 
     async def run(self, invoice: InvoiceSnapshot) -> None:
         """Ask the provider (read-only), and hand what it took to the stage."""
-        if not workflow.patched(CHECK_PATCH):
-            self._off = True
-            return
         reason: Literal["schedule", "customer"] = (
             "customer" if self._claims > self._answered else "schedule"
         )

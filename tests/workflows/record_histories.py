@@ -362,8 +362,9 @@ DISPUTES = (_dispute_credit_kept_on_account,)
 
 
 if __name__ == "__main__":
-    # before_approvals_*.json were recorded before the "approval-v1" patch: keep them, they
-    # prove that invoices started before approvals existed still replay
+    # dispute_credit_kept_on_account.json was recorded before workflows/dispute_case.py was
+    # split: after recording the disputes group, `git checkout` it, so that it keeps proving
+    # that the split replays what ran before it
     everything = {
         "invoice",
         "billing",

@@ -351,7 +351,7 @@ def report(
         f"real/(floor + SA): {real.throughput / searchable.throughput:.2f}; "
         f"real/effects floor: {real.throughput / effects_floor.throughput:.2f} (target >= 0.85)"
     )
-    print(f"history events per happy-path invoice: {events[real.name]} (target <= 40)")
+    print(f"history events per happy-path invoice: {events[real.name]} (target <= 36)")
     print(f"worker peak memory (VmHWM): {worker_peak:.0f} MiB")
     print(f"\nstart latency at {CONCURRENCY} concurrent clients (ms):")
     print(f"{'':44}   p50     p99")

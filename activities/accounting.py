@@ -33,6 +33,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities import metrics
 from activities.heartbeat import heartbeats
 from integrations.accounting import TRACE as POST_TRACE
 from integrations.accounting import (
@@ -138,6 +139,7 @@ async def post_once(
         ref = await call()
     except ProviderError as err:
         if err.retryable:
+            metrics.count(metrics.ACCOUNTING_POSTS, kind=kind, outcome="retry")
             log.warning("accounting.retry", key=key, status=err.status, detail=err.detail)
             if mode == "first" and failing_for() >= _alert_after[0]:
                 raise ApplicationError(
@@ -146,6 +148,7 @@ async def post_once(
                     non_retryable=True,
                 ) from err
             raise
+        metrics.count(metrics.ACCOUNTING_POSTS, kind=kind, outcome="refused")
         await _keep(sessions, key, invoice_id, kind, trace, "refused", detail=err.detail)
         raise ApplicationError(
             f"accounting refused {key}: {err.detail}",
@@ -175,6 +178,7 @@ async def post_once(
         )
         await _keep_in(session, key, invoice_id, kind, trace, "posted", external_id=ref.id)
     run.found = ref.found
+    metrics.count(metrics.ACCOUNTING_POSTS, kind=kind, outcome="posted")
     log.info("accounting.posted", key=key, external_id=ref.id, found=ref.found)
     return PostingResult(key=key, external_id=ref.id)
 

@@ -38,6 +38,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 
+from activities import metrics
 from integrations.errors import ProviderError
 from schemas.delivery_tables import DeliveryAttemptRow
 from store.db import insert_if_absent
@@ -102,13 +103,15 @@ async def send_in_order(
     outage_limit: timedelta,
     given_up: Collection[str] = frozenset(),
     now: Callable[[], datetime] = _utc_now,
+    kind: str = "message",
 ) -> Delivered:
     """Send by the first channel of `order` that takes the message.
 
     A channel missing from `channels`, without a recipient, or in `given_up` is skipped.
     Raises `NotDelivered` with every try when none delivered: retryable when the channel
     that stopped the try is down and `failing_since` is less than `outage_limit` ago, or
-    when a channel past the limit was down rather than refusing."""
+    when a channel past the limit was down rather than refusing. `kind` ("invoice",
+    "reminder") labels the delivery metrics."""
     attempts: list[ChannelAttempt] = []
     failures: list[tuple[str, ProviderError]] = []
     for channel in order:
@@ -122,6 +125,8 @@ async def send_in_order(
         try:
             await entry.send()
         except ProviderError as err:
+            reason = "unavailable" if err.retryable else "refused"
+            metrics.count(metrics.DELIVERY_FAILURES, channel=channel, kind=kind, reason=reason)
             if not err.retryable:
                 attempts.append(ChannelAttempt(channel, "refused", entry.recipient, err.detail))
                 failures.append((channel, err))
@@ -139,6 +144,7 @@ async def send_in_order(
             failures.append((channel, err))
             continue
         attempts.append(ChannelAttempt(channel, "sent", entry.recipient))
+        metrics.count(metrics.DELIVERIES, channel=channel, kind=kind)
         return Delivered(channel, entry.recipient, attempts)
     raise NotDelivered(attempts, _combined(failures, attempts))
 

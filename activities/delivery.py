@@ -155,6 +155,7 @@ class DeliveryActivities:
                 failing_since=failing_since(),
                 outage_limit=self._outage_limit,
                 given_up=given_up,
+                kind="invoice",
             )
         except NotDelivered as failed:
             await self._record_failure(invoice, link, failed, attempt)

@@ -19,6 +19,7 @@ import structlog
 from sqlmodel.ext.asyncio.session import AsyncSession
 from temporalio import activity
 
+from activities import metrics
 from activities.channels import (
     ChannelSend,
     NotDelivered,
@@ -107,11 +108,13 @@ class ReminderActivities:
                     session, invoice.invoice_id, invoice.customer_id, now
                 )
                 if hold is not None:
+                    metrics.count(metrics.REMINDERS, outcome="held", channel="none")
                     return SendReminderResult(
                         outcome="held", held_until=hold.until, hold_reason=hold.reason
                     )
                 if data.stale_after is not None and now >= data.stale_after:
                     await _supersede(session, data)
+                    metrics.count(metrics.REMINDERS, outcome="superseded", channel="none")
                     return SendReminderResult(outcome="superseded")
                 row = await self._priced_row(session, data)
             for skipped in data.superseded:
@@ -168,6 +171,7 @@ class ReminderActivities:
                 failing_since=failing_since(),
                 outage_limit=self._outage_limit,
                 given_up=given_up,
+                kind="reminder",
             )
         except NotDelivered as failed:
             async with transaction(self._sessions) as session:
@@ -176,9 +180,11 @@ class ReminderActivities:
                 )
             if failed.retryable:
                 raise failed.error from failed
+            metrics.count(metrics.REMINDERS, outcome="failed", channel="none")
             return await self._finish(data, row_id, "failed", None, str(failed.error))
         async with transaction(self._sessions) as session:
             await record_attempts(session, invoice.invoice_id, purpose, attempt, delivered.attempts)
+        metrics.count(metrics.REMINDERS, outcome="sent", channel=delivered.channel)
         return await self._finish(data, row_id, "sent", delivered.channel, None)
 
     async def _email(self, message: CustomerMessage, to: str, rendered: RenderedEmail) -> None:

@@ -36,6 +36,7 @@ from integrations.payments import PaymentsClient
 from integrations.sms import SmsClient
 from schemas.delivery import DeliveryPlan
 from store.db import SessionFactory
+from worker.log_context import LogContextInterceptor
 from workflows.accounting_resync import AccountingResyncWorkflow
 from workflows.billing_run import BillingRunWorkflow
 from workflows.credit_refund import CreditRefundWorkflow
@@ -297,6 +298,8 @@ def build_worker(
         workflows=WORKFLOWS,
         workflow_runner=workflow_runner(settings.workflow_sandbox),
         activities=activities.all(),
+        # after the client's own (tracing), which the worker takes from the client
+        interceptors=[LogContextInterceptor()],
         max_concurrent_activities=100,
         max_concurrent_workflow_tasks=100,
         # on SIGTERM, let in-flight provider calls finish before cancelling them

@@ -33,7 +33,6 @@ PRE_SESSION_COOKIE = "invoiceflow_ops_pre"
 COOKIE_PATH = "/"
 _SESSION_SALT = "invoiceflow.ops-session"
 _CSRF_SALT = b"invoiceflow.ops-csrf"
-DEFAULT_MAX_AGE_S = 12 * 3600
 
 
 @dataclass(frozen=True)
@@ -55,7 +54,7 @@ def _serializer(settings: Settings) -> URLSafeTimedSerializer:
 
 
 def max_age_s(settings: Settings) -> int:
-    return int(getattr(settings, "ops_session_max_age_s", DEFAULT_MAX_AGE_S))
+    return settings.ops_session_max_age_s
 
 
 def fingerprint(row: OperatorRow) -> str:

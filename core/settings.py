@@ -44,6 +44,9 @@ class Settings(BaseSettings):
 
     temporal_address: str = "127.0.0.1:7233"
     temporal_ui_port: int = 8233  # the dev stack's Temporal UI
+    # where operators open the Temporal UI (the ops pages link each case's workflow there);
+    # unset: http://<temporal_address's host>:<temporal_ui_port>, the dev stack's
+    temporal_ui_url: str | None = None
     temporal_namespace: str = "default"
     task_queue: str = "invoiceflow"
     # How long the API waits on Temporal before answering without it. A live-state query
@@ -94,6 +97,9 @@ class Settings(BaseSettings):
     seller_email: str | None = "billing@invoiceflow.local"
 
     link_signing_secret: SecretStr = SecretStr(DEV_SECRETS["link_signing_secret"])
+    # Operators' sessions on the ops pages (signed with link_signing_secret under a salt of
+    # their own): how long one lasts after sign-in, whatever the browser keeps
+    ops_session_max_age_s: int = Field(default=12 * 3600, gt=0)
     approval_link_max_age_s: int = 7 * 24 * 3600
     approval_remind_after_h: float = 24
     approval_escalate_after_h: float = 48
@@ -171,6 +177,31 @@ class Settings(BaseSettings):
     reference_rates: dict[Literal["boe", "ecb"], list[tuple[date, Decimal]]] = Field(
         default_factory=dict
     )
+
+    # Observability (core/metrics.py, core/tracing.py). The worker's Prometheus endpoint,
+    # http://ADDRESS/metrics: the Temporal SDK's metrics and ours. Unset: 127.0.0.1:9464 in
+    # development, none elsewhere; "" turns it off. Two workers on one host need two ports.
+    worker_metrics_address: str | None = None
+    # how often a worker reads the queue sizes and the sync lag from the database (0: never)
+    metrics_poll_interval_s: float = Field(default=15, ge=0)
+    # the API's GET /metrics: open (for an internal network) unless this is set, then it
+    # wants "Authorization: Bearer <token>"
+    metrics_token: SecretStr | None = None
+    # OpenTelemetry traces, exported over OTLP/HTTP to this collector (e.g.
+    # http://otel-collector:4318); unset: no tracing at all. The service name gets the
+    # process's part appended (invoiceflow-api, invoiceflow-worker).
+    otel_exporter_otlp_endpoint: str | None = None
+    otel_service_name: str = "invoiceflow"
+
+    @property
+    def effective_worker_metrics_address(self) -> str | None:
+        if self.worker_metrics_address is None:
+            return "127.0.0.1:9464" if self.environment == "development" else None
+        return self.worker_metrics_address or None
+
+    @property
+    def tracing_enabled(self) -> bool:
+        return bool(self.otel_exporter_otlp_endpoint)
 
     @field_validator("channel_outage_limit", mode="before")
     @classmethod

@@ -21,7 +21,11 @@ def data_converter(settings: Settings) -> DataConverter:
 
 def client_interceptors(settings: Settings) -> Sequence[Interceptor]:
     """Interceptors every client carries, and with it every worker built on that client
-    (tracing plugs in here)."""
+    (tracing plugs in here: the SDK's TracingInterceptor when tracing is on)."""
+    if settings.tracing_enabled:
+        from core.tracing import temporal_interceptors
+
+        return temporal_interceptors()
     return ()
 
 

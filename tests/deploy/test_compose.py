@@ -27,6 +27,7 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 ENV_EXAMPLE = ROOT / "deploy" / ".env.example"
 SEARCH_ATTRIBUTE_SCRIPT = ROOT / "deploy" / "temporal" / "create-search-attributes.sh"
+PROMETHEUS_CONFIG = ROOT / "deploy" / "prometheus" / "prometheus.yml"
 TEMPORAL_CLI = Path(sys.executable).parent / "temporal"
 
 SECRETS = {
@@ -118,6 +119,7 @@ def test_config_is_valid_and_has_every_service(stack: dict[str, Any]) -> None:
         "api",
         "worker",
         "sandbox",
+        "prometheus",
     }
     assert expected <= set(services(stack))
 
@@ -260,6 +262,69 @@ def test_sandbox_matches_the_app(stack: dict[str, Any], monkeypatch: pytest.Monk
     published = {(p["target"], p["published"]) for p in svc["sandbox"]["ports"]}
     assert published == {(8025, "8025"), (2525, "2525")}
     assert "profiles" not in svc["sandbox"], "the sandbox must always run"
+
+
+# --- Prometheus -----------------------------------------------------------------------
+
+
+def prometheus_config() -> dict[str, Any]:
+    import yaml
+
+    config: dict[str, Any] = yaml.safe_load(PROMETHEUS_CONFIG.read_text())
+    return config
+
+
+def scrape_job(name: str) -> dict[str, Any]:
+    [job] = [j for j in prometheus_config()["scrape_configs"] if j["job_name"] == name]
+    return job
+
+
+def test_prometheus_runs_with_the_config_file_mounted(stack: dict[str, Any]) -> None:
+    prometheus = services(stack)["prometheus"]
+    assert prometheus["image"].startswith("prom/prometheus:")
+    mounted = {c["source"]: c["target"] for c in prometheus["configs"]}
+    sources = {name: cfg.get("file") for name, cfg in stack["configs"].items()}
+    [config] = [n for n in mounted if sources.get(n) == str(PROMETHEUS_CONFIG)]
+    assert f"--config.file={mounted[config]}" in prometheus["command"]
+    assert any(v["target"] == "/prometheus" for v in prometheus["volumes"])
+    assert "--storage.tsdb.path=/prometheus" in prometheus["command"]
+    assert [(p["target"], p["published"]) for p in prometheus["ports"]] == [(9090, "9090")]
+    assert {"api", "worker"} <= set(prometheus["depends_on"])
+
+
+def test_prometheus_scrapes_the_api_where_it_listens(stack: dict[str, Any]) -> None:
+    api = services(stack)["api"]
+    job = scrape_job("invoiceflow-api")
+    assert job.get("metrics_path", "/metrics") == "/metrics"
+    [targets] = [c["targets"] for c in job["static_configs"]]
+    assert targets == [f"api:{api['environment']['INVOICEFLOW_API_PORT']}"]
+    host, _, port = targets[0].partition(":")
+    assert host in services(stack)
+
+
+def test_prometheus_scrapes_every_worker_replica_on_its_metrics_port(
+    stack: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    worker = services(stack)["worker"]
+    job = scrape_job("invoiceflow-worker")
+    assert job.get("metrics_path", "/metrics") == "/metrics"
+    # by DNS, not a fixed target list: `--scale worker=N` adds replicas under one name
+    assert "static_configs" not in job
+    [dns] = job["dns_sd_configs"]
+    assert dns["names"] == ["worker"] and dns["type"] == "A"
+    for key in list(os.environ):
+        if key.startswith("INVOICEFLOW_"):
+            monkeypatch.delenv(key)
+    for key, value in worker["environment"].items():
+        monkeypatch.setenv(key, value)
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    address = settings.effective_worker_metrics_address
+    assert address is not None
+    host, _, port = address.rpartition(":")
+    assert host == "0.0.0.0", "the worker listens beyond its own loopback"
+    assert dns["port"] == int(port)
+    assert port in [str(p) for p in worker.get("expose", [])]
+    assert not worker.get("ports"), "a fixed host port stops --scale worker=N"
 
 
 # --- refusing to start without secrets ----------------------------------------------------

@@ -9,12 +9,15 @@ from datetime import timedelta
 
 import structlog
 from fastapi import FastAPI
+from opentelemetry.trace import TracerProvider
 from temporalio.client import Client
 from temporalio.service import RPCError
 
 from api.deps import temporal_client
 from api.errors import install_error_handlers
+from api.metrics import install_metrics
 from api.openapi import TAGS, install_openapi
+from api.ops_web import install_ops_handlers
 from api.routes import (
     accounting_sync,
     approval_config,
@@ -29,6 +32,9 @@ from api.routes import (
     exports,
     invoice_actions,
     invoices,
+    ops_auth,
+    ops_cases,
+    ops_pages,
     parties,
     portal,
     purchase_orders,
@@ -39,6 +45,7 @@ from api.routes import (
 from core import eventloop
 from core.logging import configure_logging, install_token_redaction
 from core.settings import Settings, get_settings
+from core.tracing import configure_tracing, instrument_app
 from store.db import create_engine, session_factory
 from store.parties import PartiesCache
 
@@ -46,10 +53,15 @@ log = structlog.get_logger()
 
 
 def create_app(
-    settings: Settings | None = None, temporal: Client | None = None, *, freeze_gc: bool = False
+    settings: Settings | None = None,
+    temporal: Client | None = None,
+    *,
+    freeze_gc: bool = False,
+    tracer_provider: TracerProvider | None = None,
 ) -> FastAPI:
     """`freeze_gc`: only for the process that serves this app (``python -m api``), see
-    `core.eventloop.freeze_startup_objects`."""
+    `core.eventloop.freeze_startup_objects`. `tracer_provider`: trace requests with it
+    (tests); otherwise requests are traced only when tracing is configured."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -84,6 +96,11 @@ def create_app(
     install_token_redaction()  # uvicorn's access log sees link tokens in paths
     install_error_handlers(app)
     install_openapi(app)
+    install_metrics(
+        app, settings.metrics_token.get_secret_value() if settings.metrics_token else None
+    )
+    if tracer_provider is not None or settings.tracing_enabled:
+        instrument_app(app, tracer_provider)
     app.include_router(parties.router)
     app.include_router(credit_refunds.router)
     app.include_router(purchase_orders.router)
@@ -103,6 +120,11 @@ def create_app(
     app.include_router(disputes.router)
     app.include_router(exports.router)
     app.include_router(documents.router)
+    # the ops dashboards: operators sign in (a session cookie; API keys open nothing there)
+    install_ops_handlers(app)
+    app.include_router(ops_auth.router)
+    app.include_router(ops_pages.router)
+    app.include_router(ops_cases.router)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, object]:
@@ -123,4 +145,5 @@ def app() -> FastAPI:
     """uvicorn factory: ``uvicorn --factory api.app:app``."""
     settings = get_settings()
     configure_logging(settings.effective_log_format, settings.log_level)
+    configure_tracing(settings, "api")
     return create_app(settings, freeze_gc=True)

@@ -11,10 +11,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from opentelemetry.trace import TracerProvider
 from temporalio.client import Client
 
 from api.app import create_app
 from core.settings import Settings
+from core.tracing import instrument_http
 from integrations.email import EmailSender
 from integrations.http import provider_client
 from sandbox.runner import running_sandbox
@@ -121,9 +123,12 @@ async def running_stack(
     *,
     run_worker: bool = True,
     workflow_sandbox: bool = True,
+    tracer_provider: TracerProvider | None = None,
     **overrides: Any,
 ) -> AsyncIterator[Stack]:
-    """`overrides`: settings of this test's stack (``dispute_write_off_limit_minor=...``)."""
+    """`overrides`: settings of this test's stack (``dispute_write_off_limit_minor=...``).
+    `tracer_provider`: trace the API's requests and the worker's provider calls with it
+    (the Temporal side traces through the interceptors of the `temporal` client)."""
     api_socket = bound_socket()
     host, port = api_socket.getsockname()[:2]
     api_url = f"http://{host}:{port}"
@@ -157,7 +162,7 @@ async def running_stack(
         sessions = session_factory(engine)
         async with transaction(sessions) as session:
             _, plain_key = await api_keys.create(session, "test-app")
-        app = create_app(settings, temporal=temporal)
+        app = create_app(settings, temporal=temporal, tracer_provider=tracer_provider)
         async with (
             serve(app, api_socket),
             provider_client(timeout_s=10) as provider_http,
@@ -175,6 +180,8 @@ async def running_stack(
                 limits=CLIENT_LIMITS,
             ) as sandbox_http,
         ):
+            if tracer_provider is not None:
+                instrument_http(provider_http, tracer_provider)
             stack = Stack(settings, temporal, api, sandbox_http, sessions, api_url)
             if run_worker:
                 async with build_worker(temporal, settings, sessions, provider_http, email):

@@ -33,6 +33,9 @@ from schemas.search_attributes import cli_flags
 console = Console()
 DATA = Path(".data")
 DEV_KEY_FILE = DATA / "dev-api-key"
+# the dev operator's login for the ops dashboards: "email password", made once
+DEV_OPERATOR_FILE = DATA / "dev-operator"
+DEV_OPERATOR_EMAIL = "dev@invoiceflow.local"
 BIN = Path(sys.executable).parent
 
 
@@ -123,6 +126,30 @@ def dev_api_key(database_url: str) -> str:
     return plain
 
 
+def dev_operator(database_url: str) -> tuple[str, str]:
+    """The dev stack's operator (e-mail, password) for /ops: the password made once and kept
+    in .data/dev-operator; the operator created when the database has none by that e-mail."""
+    from store import operators
+    from store.db import create_engine, session_factory, transaction
+
+    saved = DEV_OPERATOR_FILE.read_text().split() if DEV_OPERATOR_FILE.exists() else []
+    email, password = saved if len(saved) == 2 else (DEV_OPERATOR_EMAIL, secrets.token_urlsafe(12))
+    if len(saved) != 2:
+        DEV_OPERATOR_FILE.write_text(f"{email} {password}\n")
+        DEV_OPERATOR_FILE.chmod(0o600)
+
+    async def register() -> None:
+        engine = create_engine(database_url)
+        async with transaction(session_factory(engine)) as session:
+            if await operators.find_by_email(session, email) is None:
+                new = operators.NewOperator(email, "Dev Operator", password)
+                await operators.create(session, new)
+        await engine.dispose()
+
+    asyncio.run(register())
+    return email, password
+
+
 def temporal_argv(
     host: str, port: int, db_filename: Path, *, ui_port: int | None, log_level: str = "warn"
 ) -> list[str]:
@@ -183,9 +210,16 @@ def parts() -> list[Part]:
                 "SANDBOX_WEBHOOK_SECRET": settings.payments_webhook_secret.get_secret_value(),
             },
         ),
-        Part("worker", [python, "-m", "worker"], 0),
+        # waited for on its metrics port (opened before it connects to Temporal), if any
+        Part(
+            "worker", [python, "-m", "worker"], _port_of(settings.effective_worker_metrics_address)
+        ),
         Part("api", [python, "-m", "api"], settings.api_port),
     ]
+
+
+def _port_of(address: str | None) -> int:
+    return int(address.rpartition(":")[2]) if address else 0
 
 
 def _signal_group(part: Part, signum: int) -> None:
@@ -237,6 +271,7 @@ def run() -> int:
 
     upgrade(settings.database_url)
     key = dev_api_key(settings.database_url)
+    login = dev_operator(settings.database_url)
     running: list[Part] = []
     try:
         for part in stack:
@@ -258,7 +293,7 @@ def run() -> int:
             if not stopping:
                 console.print(f"[green]✓[/green] {part.name} started")
         if not stopping:
-            print_table(key)
+            print_table(key, login)
         while not stopping and all(p.process and p.process.poll() is None for p in running):
             time.sleep(0.2)
         if stopping:
@@ -275,7 +310,7 @@ def run() -> int:
         _say("all parts stopped; data kept in .data/")
 
 
-def print_table(key: str) -> None:
+def print_table(key: str, login: tuple[str, str] | None = None) -> None:
     settings = get_settings()
     table = Table(title="InvoiceFlow dev stack", show_header=True)
     table.add_column("part")
@@ -289,5 +324,13 @@ def print_table(key: str) -> None:
     table.add_row("Database", settings.database_url)
     table.add_row("Logs", f"{DATA}/logs/")
     table.add_row("Dev API key", key)
+    table.add_row("API metrics", f"http://{settings.api_host}:{settings.api_port}/metrics")
+    worker_metrics = settings.effective_worker_metrics_address
+    if worker_metrics is not None:
+        table.add_row("Worker metrics", f"http://{worker_metrics}/metrics")
+    if login is not None:
+        ops = f"http://{settings.api_host}:{settings.api_port}/ops/sign-in"
+        table.add_row("Ops dashboards", ops)
+        table.add_row("Dev operator", f"{login[0]} / {login[1]}")
     console.print(table)
     console.print("Try: [bold]make demo[/bold] in another terminal. Ctrl-C stops everything.")

@@ -74,7 +74,39 @@ def stack_env(temporal: int, ui: int, api: int, sandbox: int, smtp: int) -> dict
         "INVOICEFLOW_SMS_URL": f"http://127.0.0.1:{sandbox}",
         "INVOICEFLOW_ACCOUNTING_URL": f"http://127.0.0.1:{sandbox}",
         "INVOICEFLOW_SMTP_PORT": str(smtp),
+        # not the default 9464: stacks of tests running side by side
+        "INVOICEFLOW_WORKER_METRICS_ADDRESS": f"127.0.0.1:{free_ports(1)[0]}",
     }
+
+
+def signs_in_to_the_dashboards(workdir: Path, output: str, api: int) -> None:
+    """The dev operator's login is printed, and opens the ops pages."""
+    email, password = (workdir / ".data" / "dev-operator").read_text().split()
+    assert email in output and password in output
+    assert f"127.0.0.1:{api}/ops/sign-in" in output
+    with httpx.Client(base_url=f"http://127.0.0.1:{api}") as browser:
+        form = browser.get("/ops/sign-in").text
+        token = form.split('name="csrf_token" value="')[1].split('"')[0]
+        signed = browser.post(
+            "/ops/sign-in", data={"email": email, "password": password, "csrf_token": token}
+        )
+        assert signed.status_code == 303
+        assert browser.get("/ops/aging").status_code == 200
+
+
+def shows_where_the_metrics_are(output: str, api: int, worker_address: str) -> None:
+    """Both Prometheus endpoints are printed, and answer: the worker's with the SDK's
+    series and ours."""
+    for url in (f"http://127.0.0.1:{api}/metrics", f"http://{worker_address}/metrics"):
+        assert url in output.replace("\n", ""), url
+    assert "invoiceflow_http_requests" in httpx.get(f"http://127.0.0.1:{api}/metrics").text
+    deadline = time.monotonic() + 30
+    while True:  # the gauges are read once the worker is up
+        worker = httpx.get(f"http://{worker_address}/metrics").text
+        if "invoiceflow_invoices" in worker or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert "temporal_" in worker and "invoiceflow_invoices" in worker
 
 
 def test_one_command_runs_the_stack_and_ctrl_c_stops_every_part(tmp_path: Path) -> None:
@@ -96,6 +128,8 @@ def test_one_command_runs_the_stack_and_ctrl_c_stops_every_part(tmp_path: Path) 
         assert created.status_code == 201
         assert httpx.get(f"http://127.0.0.1:{sandbox}/mailbox").status_code == 200
         assert httpx.get(f"http://127.0.0.1:{ui}/").status_code == 200
+        signs_in_to_the_dashboards(tmp_path, output, api)
+        shows_where_the_metrics_are(output, api, env["INVOICEFLOW_WORKER_METRICS_ADDRESS"])
     finally:
         rest = stop(proc)
     assert proc.returncode == 0, rest

@@ -129,6 +129,9 @@ def start_stack(workers: list[tuple[str, list[str]]]) -> BenchStack:
         "INVOICEFLOW_SMS_URL": sandbox_url,
         "INVOICEFLOW_ACCOUNTING_URL": sandbox_url,
         "INVOICEFLOW_LOG_LEVEL": "WARNING",
+        # no Prometheus endpoint: BENCH_WORKERS workers would share the default port, and
+        # the figures stay comparable with the runs before it existed
+        "INVOICEFLOW_WORKER_METRICS_ADDRESS": "",
         "SANDBOX_HTTP_PORT": str(sandbox_port),
         "SANDBOX_SMTP_PORT": str(smtp_port),
         "SANDBOX_DATA_DIR": str(root / "sandbox"),

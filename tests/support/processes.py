@@ -183,9 +183,15 @@ class ProcessStack:
                 await self.stop(name, signal.SIGTERM, timeout=20)
 
 
-def process_stack(root: Path, database_url: str, **overrides: Any) -> ProcessStack:
-    """Ports and files for a stack in `root`; `overrides` are Settings fields."""
+def process_stack(
+    root: Path, database_url: str, *, ui: bool = False, **overrides: Any
+) -> ProcessStack:
+    """Ports and files for a stack in `root`; `overrides` are Settings fields. `ui`: the
+    Temporal server serves its Web UI too (on `settings.temporal_ui_port`), as `make run`
+    starts it."""
     temporal_port, api_port, sandbox_port, smtp_port = (free_port() for _ in range(4))
+    if ui:
+        overrides.setdefault("temporal_ui_port", free_port())
     api_url = f"http://127.0.0.1:{api_port}"
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"
     settings = Settings(
@@ -228,7 +234,12 @@ def process_stack(root: Path, database_url: str, **overrides: Any) -> ProcessSta
     parts = [
         Part(
             "temporal",
-            temporal_argv("127.0.0.1", temporal_port, root / "temporal.db", ui_port=None),
+            temporal_argv(
+                "127.0.0.1",
+                temporal_port,
+                root / "temporal.db",
+                ui_port=settings.temporal_ui_port if ui else None,
+            ),
             dict(os.environ),
             temporal_port,
         ),
@@ -240,11 +251,11 @@ def process_stack(root: Path, database_url: str, **overrides: Any) -> ProcessSta
 
 @contextlib.asynccontextmanager
 async def running_processes(
-    root: Path, database_url: str, **overrides: Any
+    root: Path, database_url: str, *, ui: bool = False, **overrides: Any
 ) -> AsyncIterator[tuple[ProcessStack, Stack]]:
     """Start every part (the worker last) and yield the processes and the test's `Stack`:
     an API client with a fresh key, a sandbox client, a Temporal client, the database."""
-    processes = process_stack(root, database_url, **overrides)
+    processes = process_stack(root, database_url, ui=ui, **overrides)
     engine = create_engine(database_url)
     try:
         for name in ("temporal", "sandbox", "api"):

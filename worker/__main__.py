@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 
 import structlog
@@ -67,6 +68,8 @@ async def main() -> None:
             log.info("worker.stopping")
             if gauges is not None:
                 gauges.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await gauges
         if printing is not None:
             printing.shutdown(cancel_futures=True)
     await engine.dispose()

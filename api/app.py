@@ -23,6 +23,7 @@ from api.routes import (
     approval_config,
     approvals,
     billing,
+    codec,
     credit_refunds,
     dispute_actions,
     disputes,
@@ -120,6 +121,7 @@ def create_app(
     app.include_router(disputes.router)
     app.include_router(exports.router)
     app.include_router(documents.router)
+    app.include_router(codec.router)
     # the ops dashboards: operators sign in (a session cookie; API keys open nothing there)
     install_ops_handlers(app)
     app.include_router(ops_auth.router)

@@ -36,6 +36,9 @@ DEV_KEY_FILE = DATA / "dev-api-key"
 # the dev operator's login for the ops dashboards: "email password", made once
 DEV_OPERATOR_FILE = DATA / "dev-operator"
 DEV_OPERATOR_EMAIL = "dev@invoiceflow.local"
+# the dev stack's payload-encryption key (INVOICEFLOW_CODEC_KEYS), made once, so restarts
+# read the history they wrote
+DEV_CODEC_KEY_FILE = DATA / "dev-codec-key"
 BIN = Path(sys.executable).parent
 
 
@@ -151,12 +154,24 @@ def dev_operator(database_url: str) -> tuple[str, str]:
 
 
 def temporal_argv(
-    host: str, port: int, db_filename: Path, *, ui_port: int | None, log_level: str = "warn"
+    host: str,
+    port: int,
+    db_filename: Path,
+    *,
+    ui_port: int | None,
+    log_level: str = "warn",
+    codec_endpoint: str | None = None,
 ) -> list[str]:
     """The Temporal dev server on a persisted SQLite database (WAL), the project's search
     attributes registered; ``ui_port=None`` runs it headless. The chaos tests start the same
-    server, and restart it on the same file."""
+    server, and restart it on the same file. `codec_endpoint`: the UI asks the API's codec
+    server to show payloads clear (api/routes/codec.py); the UI never fetches news (no
+    network)."""
     ui = ["--ui-port", str(ui_port)] if ui_port is not None else ["--headless"]
+    if ui_port is not None:
+        ui.append("--ui-disable-news-fetch")
+        if codec_endpoint:
+            ui += ["--ui-codec-endpoint", codec_endpoint]
     return [
         str(BIN / "temporal"),
         "server",
@@ -194,6 +209,7 @@ def parts() -> list[Part]:
                 int(temporal_port),
                 DATA / "temporal.db",
                 ui_port=settings.temporal_ui_port,
+                codec_endpoint=codec_endpoint(settings.public_base_url),
             ),
             int(temporal_port),
         ),
@@ -216,6 +232,25 @@ def parts() -> list[Part]:
         ),
         Part("api", [python, "-m", "api"], settings.api_port),
     ]
+
+
+def codec_endpoint(public_base_url: str) -> str:
+    return f"{public_base_url.rstrip('/')}/codec"
+
+
+def dev_codec_keys() -> None:
+    """Without INVOICEFLOW_CODEC_KEYS, the dev stack encrypts under a key of its own, made
+    once in .data/ (never in code) and handed to every part through the environment."""
+    if os.environ.get("INVOICEFLOW_CODEC_KEYS") or get_settings().codec_keys is not None:
+        return
+    from core.codec import new_key_text
+
+    text = DEV_CODEC_KEY_FILE.read_text().strip() if DEV_CODEC_KEY_FILE.exists() else ""
+    if not text:
+        text = new_key_text("dev-1")
+        DEV_CODEC_KEY_FILE.write_text(text + "\n")
+        DEV_CODEC_KEY_FILE.chmod(0o600)
+    os.environ["INVOICEFLOW_CODEC_KEYS"] = text
 
 
 def _port_of(address: str | None) -> int:
@@ -261,6 +296,7 @@ def run() -> int:
     settings = get_settings()
     DATA.mkdir(exist_ok=True)
     (DATA / "logs").mkdir(exist_ok=True)
+    dev_codec_keys()
     stack = parts()
     busy = [f"{p.name} (port {p.port})" for p in stack if p.port and not port_free(p.port)]
     if busy:
@@ -318,6 +354,12 @@ def print_table(key: str, login: tuple[str, str] | None = None) -> None:
     table.add_row("API (OpenAPI docs)", f"http://{settings.api_host}:{settings.api_port}/docs")
     sandbox = settings.payments_url.rstrip("/")
     table.add_row("Temporal UI", f"http://127.0.0.1:{settings.temporal_ui_port}")
+    table.add_row(
+        "Codec server (UI, CLI)",
+        f"{codec_endpoint(settings.public_base_url)}: payloads are encrypted; sign in to the"
+        " ops dashboards, then tick 'Include cross-origin credentials' in the UI's Codec"
+        " Server settings",
+    )
     table.add_row("Temporal gRPC", settings.temporal_address)
     table.add_row(f"Mailbox (SMTP {settings.smtp_host}:{settings.smtp_port})", f"{sandbox}/mailbox")
     table.add_row("Provider sandbox", f"{sandbox}/")

@@ -193,6 +193,37 @@ class Settings(BaseSettings):
     otel_exporter_otlp_endpoint: str | None = None
     otel_service_name: str = "invoiceflow"
 
+    # Payload encryption (core/codec.py): AES-256-GCM keys as "id:base64key,id:base64key";
+    # new payloads use codec_key_id (default: the first key), every listed key still opens
+    # what it sealed. Unset: payloads travel clear (required in production; `make run`
+    # makes a key of its own in .data/). `invoiceflow codec new-key ID` prints a key.
+    codec_keys: SecretStr | None = None
+    codec_key_id: str | None = None
+    # The codec server (POST /codec/encode, /codec/decode) for the Temporal UI and CLI:
+    # the UI origins allowed to call it from a browser (default: the dev stack's UI), and
+    # bearer tokens for `temporal ... --codec-auth "Bearer <token>"`, "t1,t2"; a signed-in
+    # operator's session cookie opens it too.
+    codec_cors_origins: list[str] | None = None
+    codec_auth_tokens: SecretStr | None = None
+
+    @property
+    def codec_key_table(self) -> dict[str, bytes]:
+        from core.codec import parse_keys
+
+        return parse_keys(self.codec_keys.get_secret_value()) if self.codec_keys else {}
+
+    @property
+    def effective_codec_key_id(self) -> str | None:
+        keys = self.codec_key_table
+        return self.codec_key_id or next(iter(keys), None)
+
+    @property
+    def effective_codec_cors_origins(self) -> list[str]:
+        if self.codec_cors_origins is not None:
+            return self.codec_cors_origins
+        port = self.temporal_ui_port
+        return [f"http://127.0.0.1:{port}", f"http://localhost:{port}"]
+
     @property
     def effective_worker_metrics_address(self) -> str | None:
         if self.worker_metrics_address is None:
@@ -222,6 +253,22 @@ class Settings(BaseSettings):
         if self.log_format:
             return self.log_format
         return "json" if self.environment == "production" else "console"
+
+    @model_validator(mode="after")
+    def _codec_keys_usable(self) -> Settings:
+        """A key that cannot be used stops the process at start, with the reason."""
+        keys = self.codec_key_table
+        if self.codec_key_id is not None and self.codec_key_id not in keys:
+            raise ValueError(
+                f"INVOICEFLOW_CODEC_KEY_ID {self.codec_key_id!r} is not among"
+                " INVOICEFLOW_CODEC_KEYS"
+            )
+        if self.environment == "production" and not keys:
+            raise ValueError(
+                "production needs INVOICEFLOW_CODEC_KEYS: customer data would sit in"
+                " Temporal's history in clear"
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_outside_development(self) -> Settings:

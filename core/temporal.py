@@ -3,6 +3,7 @@ and worker, so the API, the workers, the CLI and the tests read each other's pay
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 from temporalio.client import Client, Interceptor
@@ -11,12 +12,18 @@ from temporalio.converter import DataConverter
 from temporalio.runtime import Runtime
 from temporalio.service import RetryConfig
 
+from core.codec import EncryptionCodec
 from core.settings import Settings
 
 
 def data_converter(settings: Settings) -> DataConverter:
-    """The pydantic converter every process uses (payload encryption plugs in here)."""
-    return pydantic_data_converter
+    """The pydantic converter every process uses, encrypting every payload when codec keys
+    are configured (core/codec.py)."""
+    key_id = settings.effective_codec_key_id
+    if key_id is None:
+        return pydantic_data_converter
+    codec = EncryptionCodec(settings.codec_key_table, key_id)
+    return dataclasses.replace(pydantic_data_converter, payload_codec=codec)
 
 
 def client_interceptors(settings: Settings) -> Sequence[Interceptor]:

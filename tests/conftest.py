@@ -12,16 +12,21 @@ from pathlib import Path
 import pytest
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from core.settings import Settings
+from core.temporal import data_converter
 from schemas import search_attributes as sa
+from tests.support.codec import TEST_CODEC_KEYS
 from tests.support.databases import PostgresFactory, SqliteFactory, postgres_server
 
 # Quiet hours (08:00-20:00 on working days by default) would hold an invoice the suite
 # creates at night or at a weekend; they are off in every test's settings, and in the
 # worker processes tests start, unless a test turns them on (its settings or customer).
 os.environ.setdefault("INVOICEFLOW_QUIET_HOURS", '{"enabled": false}')
+# Every payload encrypted, as in production: the suite's own key in every test's settings
+# and every process a test starts (tests/support/codec.py).
+os.environ.setdefault("INVOICEFLOW_CODEC_KEYS", TEST_CODEC_KEYS)
 
 BIN = Path(sys.executable).parent
 TEMPORAL_CLI = BIN / "temporal"
@@ -33,7 +38,7 @@ async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(TEMPORAL_CLI),
         search_attributes=sa.ALL,
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(Settings()),
         dev_server_log_level="error",
     )
     yield env
@@ -51,7 +56,7 @@ async def time_skipping() -> AsyncIterator[WorkflowEnvironment]:
     (waiting on a task queue nobody polls any more) would otherwise stop time skipping."""
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(TEMPORAL_TEST_SERVER),
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(Settings()),
     )
     await env.client.operator_service.add_search_attributes(
         AddSearchAttributesRequest(

@@ -30,7 +30,7 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from cli.devstack import temporal_argv
+from cli.devstack import codec_endpoint, temporal_argv
 from core.settings import Settings
 from core.temporal import connect
 from store import api_keys
@@ -239,6 +239,7 @@ def process_stack(
                 temporal_port,
                 root / "temporal.db",
                 ui_port=settings.temporal_ui_port if ui else None,
+                codec_endpoint=codec_endpoint(api_url),
             ),
             dict(os.environ),
             temporal_port,

@@ -6,7 +6,7 @@ import asyncio
 
 import typer
 
-from cli import approvals, billing, exports, operators
+from cli import approvals, billing, codec, exports, operators
 from cli.failures import database_errors
 from core.settings import get_settings
 
@@ -19,6 +19,7 @@ app.add_typer(billing.app, name="billing")
 app.add_typer(approvals.app, name="approvals")
 app.add_typer(exports.app, name="export")
 app.add_typer(operators.app, name="operators")
+app.add_typer(codec.app, name="codec")
 
 
 @db_app.command("upgrade")

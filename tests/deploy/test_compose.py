@@ -37,6 +37,7 @@ SECRETS = {
     "INVOICEFLOW_ACCOUNTING_API_KEY": "test-provider-key",
     "INVOICEFLOW_PAYMENTS_WEBHOOK_SECRET": "test-webhook-secret",
     "INVOICEFLOW_LINK_SIGNING_SECRET": "test-link-signing-secret",
+    "INVOICEFLOW_CODEC_KEYS": "test-1:dGVzdC1jb2RlYy1rZXktb2YtdGhpcnR5LXR3by1ieXQ=",
 }
 APP_SERVICES = ("api", "worker", "migrate", "sandbox")
 ADMIN_STEP = "temporal-admin-tools"
@@ -501,3 +502,26 @@ def test_dockerignore_keeps_local_state_and_secrets_out() -> None:
     }
     assert {".venv", ".data", ".git", ".env", "tests"} <= ignored
     assert any("__pycache__" in entry for entry in ignored)
+
+
+def test_temporal_ui_opens_payloads_through_the_api_codec_server(
+    stack: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Payloads are encrypted in production, so the UI needs the codec server, reached
+    from the operator's browser (the public base URL), with the session cookie, and the
+    API answers CORS for the origin the UI is published on."""
+    ui = services(stack)["temporal-ui"]
+    api_env = services(stack)["api"]["environment"]
+    assert ui["environment"]["TEMPORAL_CODEC_ENDPOINT"] == (
+        f"{api_env['INVOICEFLOW_PUBLIC_BASE_URL']}/codec"
+    )
+    assert ui["environment"]["TEMPORAL_CODEC_INCLUDE_CREDENTIALS"] == "true"
+    for key in list(os.environ):
+        if key.startswith("INVOICEFLOW_"):
+            monkeypatch.delenv(key)
+    for key, value in api_env.items():
+        monkeypatch.setenv(key, value)
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    [published] = [p["published"] for p in ui["ports"]]
+    assert f"http://localhost:{published}" in settings.effective_codec_cors_origins
+    assert settings.codec_key_table, "the app seals payloads with the configured key"

@@ -30,16 +30,17 @@ def _bars(
     captions: Sequence[str],
     colours: Sequence[str],
     title: str,
+    width: int = _W,
 ) -> Markup:
     peak = max(values, default=0) or 1
-    slot = (_W - _LEFT - _RIGHT) / max(1, len(values))
+    slot = (width - _LEFT - _RIGHT) / max(1, len(values))
     bar = slot * 0.62
     height = _H - _TOP - _BOTTOM
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_W} {_H}" role="img"'
-        f' aria-label="{escape(title)}" width="{_W}" height="{_H}">',
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {_H}" role="img"'
+        f' aria-label="{escape(title)}" width="100%" preserveAspectRatio="xMidYMid meet">',
         f"<title>{escape(title)}</title>",
-        f'<line x1="{_LEFT}" y1="{_H - _BOTTOM}" x2="{_W - _RIGHT}" y2="{_H - _BOTTOM}"'
+        f'<line x1="{_LEFT}" y1="{_H - _BOTTOM}" x2="{width - _RIGHT}" y2="{_H - _BOTTOM}"'
         ' stroke="#cbd2d9"/>',
     ]
     for i, (value, label, caption, colour) in enumerate(
@@ -53,9 +54,10 @@ def _bars(
             f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{h:.1f}" rx="3"'
             f' fill="{colour}"><title>{escape(label)}: {escape(caption)}</title></rect>'
         )
+        ink = "#1f2933" if value > 0 else "#9aa5b1"
         parts.append(
             f'<text x="{centre:.1f}" y="{y - 6:.1f}" text-anchor="middle" font-size="12"'
-            f' font-weight="600" fill="#1f2933">{escape(caption)}</text>'
+            f' font-weight="600" fill="{ink}">{escape(caption)}</text>'
         )
         parts.append(
             f'<text x="{centre:.1f}" y="{_H - _BOTTOM + 18}" text-anchor="middle"'
@@ -96,4 +98,5 @@ def distribution_chart(
         [str(c) for c in counts],
         ["#486581"] * len(counts),
         title,
+        width=400,
     )

@@ -516,12 +516,13 @@ def test_temporal_ui_opens_payloads_through_the_api_codec_server(
         f"{api_env['INVOICEFLOW_PUBLIC_BASE_URL']}/codec"
     )
     assert ui["environment"]["TEMPORAL_CODEC_INCLUDE_CREDENTIALS"] == "true"
+    [published] = [p["published"] for p in ui["ports"]]
+    assert api_env["INVOICEFLOW_TEMPORAL_UI_URL"] == f"http://localhost:{published}"
     for key in list(os.environ):
         if key.startswith("INVOICEFLOW_"):
             monkeypatch.delenv(key)
     for key, value in api_env.items():
         monkeypatch.setenv(key, value)
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
-    [published] = [p["published"] for p in ui["ports"]]
     assert f"http://localhost:{published}" in settings.effective_codec_cors_origins
     assert settings.codec_key_table, "the app seals payloads with the configured key"

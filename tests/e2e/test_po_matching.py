@@ -4,6 +4,7 @@ person resolves it or the PO changes; one that matches goes out as before."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
+from schemas import search_attributes as sa
 from schemas.matching import ResolveExceptionInput
 from tests.e2e.test_lifecycle import customer_and_contract
 from tests.support.approvals import approver, group, wait_for_live
@@ -242,19 +244,63 @@ async def test_the_owner_is_reminded_and_the_exception_escalates_on_time(
 ) -> None:
     async with running_stack(time_skipping.client, sqlite_url) as stack:
         _, invoice_id = await price_variance(stack, "slowpo@acme.test")
-        await wait_for_live(stack, invoice_id, status="EXCEPTION")
+        waiting = await wait_for_live(stack, invoice_id, status="EXCEPTION")
+        escalates_at = waiting["live"]["match"]["exception"]["escalates_at"]
+        handle = stack.temporal.get_workflow_handle(f"invoice-{invoice_id}")
         await stack.wait_for(lambda: _mail(stack, "olivia@corp.test"))
         await time_skipping.sleep(3600 * 23)
         assert len(await stack.mailbox("olivia@corp.test")) == 1
+        assert await _notices(stack, invoice_id) == [("task.request_sent", "olivia")]
         await time_skipping.sleep(3600 * 2)  # 25 h: the reminder
         reminders = await stack.wait_for(lambda: _mail(stack, "olivia@corp.test", 2))
         assert reminders[1]["subject"].startswith("Reminder:")
         assert await stack.mailbox("fiona@corp.test") == []
-        await time_skipping.sleep(3600 * 48)  # 73 h: escalated to finance managers
+        reminded = await stack.wait_for(lambda: _notices(stack, invoice_id, 2))
+        assert reminded[1] == ("task.reminder_sent", "olivia"), reminded
+        # 71 h, an hour before the escalation: the second reminder (48 h) went, and
+        # nothing escalated (still olivia's, no one of the second group told)
+        await time_skipping.sleep(3600 * 46)
+        await stack.wait_for(lambda: _mail(stack, "olivia@corp.test", 3))
+        before = await stack.wait_for(lambda: _notices(stack, invoice_id, 3))
+        await asyncio.sleep(1)  # anything the 48 h timer set off has run by now
+        exception = (await stack.invoice(invoice_id))["live"]["match"]["exception"]
+        assert exception["escalated"] is False and exception["escalates_at"] == escalates_at
+        assert exception["next"] == {"kind": "escalate", "at": escalates_at}
+        assert await stack.mailbox("fiona@corp.test") == []
+        assert await _notices(stack, invoice_id) == before
+        assert [kind for kind, _ in before] == ["task.request_sent"] + ["task.reminder_sent"] * 2
+        assert "exception.escalated" not in await _actions(stack, invoice_id)
+        queue = (await stack.api.get("/exceptions", params={"owner": "fiona"})).json()
+        assert queue["items"] == []
+        owner = (await handle.describe()).typed_search_attributes.get(sa.EXCEPTION_OWNER)
+        assert owner == "olivia"
+        await time_skipping.sleep(3600 * 2)  # 73 h: escalated to finance managers
         escalation = await stack.wait_for(lambda: _mail(stack, "fiona@corp.test"))
         assert escalation[0]["subject"].startswith("Escalated:")
         queue = (await stack.api.get("/exceptions", params={"owner": "fiona"})).json()
         assert [item["invoice_id"] for item in queue["items"]] == [invoice_id]
+        escalated = await stack.wait_for(lambda: _notices(stack, invoice_id, 4))
+        assert escalated[3] == ("task.escalation_sent", "fiona"), escalated
+        trail = (await stack.invoice(invoice_id))["audit"]
+        [moved] = [event for event in trail if event["action"] == "exception.escalated"]
+        assert moved["data"]["owner_id"] == "fiona" and moved["entity"] == "po_exception"
+        owner = (await handle.describe()).typed_search_attributes.get(sa.EXCEPTION_OWNER)
+        assert owner == "fiona"
+
+
+async def _actions(stack: Stack, invoice_id: str) -> list[str]:
+    return [event["action"] for event in (await stack.invoice(invoice_id))["audit"]]
+
+
+async def _notices(stack: Stack, invoice_id: str, count: int = 0) -> list[tuple[str, str]] | None:
+    """The exception's notices in the audit trail (what, to whom), once there are `count`."""
+    trail = (await stack.invoice(invoice_id))["audit"]
+    notices = [
+        (event["action"], event["data"]["to"])
+        for event in trail
+        if event["entity"] == "po_exception" and event["action"].startswith("task.")
+    ]
+    return notices if len(notices) >= count else None
 
 
 async def _mail(stack: Stack, to: str, count: int = 1) -> list[dict[str, Any]] | None:

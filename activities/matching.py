@@ -83,7 +83,11 @@ class MatchingActivities:
             other_customer = False
             if invoice.po_number:
                 po = await po_consumption.snapshot(
-                    session, invoice.customer_id, invoice.po_number, exclude_invoice_id=invoice.id
+                    session,
+                    invoice.customer_id,
+                    invoice.po_number,
+                    exclude_invoice_id=invoice.id,
+                    replaced_invoice_id=invoice.replaces_invoice_id,
                 )
                 if po is None:
                     other_customer = await po_consumption.po_exists_for_other_customer(
@@ -115,8 +119,16 @@ class MatchingActivities:
                 # meanwhile (a line's last units, the PO's last amount), so it is matched
                 # again on what is left, under the lock, before anything is consumed.
                 await purchase_orders.lock(session, result.po_id, exclusive=True)
+                if invoice.replaces_invoice_id is not None:
+                    # an adjusted invoice takes its original's place on the PO: the
+                    # original (voided alongside) gives back what it consumed first
+                    await po_consumption.release(session, invoice.replaces_invoice_id)
                 po = await po_consumption.snapshot(
-                    session, invoice.customer_id, invoice.po_number, exclude_invoice_id=invoice.id
+                    session,
+                    invoice.customer_id,
+                    invoice.po_number,
+                    exclude_invoice_id=invoice.id,
+                    replaced_invoice_id=invoice.replaces_invoice_id,
                 )
                 if po is None:
                     return RecordMatchResult(consumed=False)

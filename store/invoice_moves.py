@@ -20,6 +20,10 @@ from schemas.tables import Invoice, Payment
 from store import audit, po_consumption
 from store.db import insert_if_absent
 
+# An invoice in these states will never be collected: its PO consumption is given back.
+# VOID is an adjusted invoice's original, whose replacement takes its place on the PO.
+RELEASING = (InvoiceStatus.CANCELLED, InvoiceStatus.VOID)
+
 
 class NotFound(Exception):
     """A record the step needs does not exist (not worth retrying)."""
@@ -128,7 +132,7 @@ async def set_status(
     )
     if not moved.rowcount:  # raised in the transaction: the audit event is rolled back too
         raise NotFound(f"invoice {invoice_id} does not exist")
-    if status == InvoiceStatus.CANCELLED:  # what it consumed of its PO goes back
+    if status in RELEASING:  # what it consumed of its PO goes back (once: `release`)
         await po_consumption.release(session, invoice_id)
 
 

@@ -5,6 +5,14 @@ invoice being matched has consumed itself, so matching an invoice again never co
 against itself. `consume` takes what the matcher says issuing the invoice uses; `release`
 gives it back when the invoice is voided or cancelled.
 
+An adjusted invoice (a dispute's remedy) replaces its original, which is voided just after
+the replacement's process starts: the two run side by side, so the replacement may be
+matched while the original still holds its consumption. `snapshot` leaves the replaced
+invoice's consumption out too (``replaced_invoice_id``), and the match stage releases it
+before the replacement consumes (`release` is idempotent, so the void's own release then
+gives back nothing): the PO ends with the replacement's consumption only, whichever of the
+two steps runs first.
+
 Race safety: a line's ``invoiced_e4`` only grows through
 ``UPDATE ... SET invoiced_e4 = invoiced_e4 + :q WHERE ... AND invoiced_e4 + :q <= :max``.
 On PostgreSQL a second transaction updating the same row waits for the first, then
@@ -61,36 +69,46 @@ async def _po_of(
     return rows.first()
 
 
-async def _own_consumption(session: AsyncSession, invoice_id: str, po_id: str) -> dict[int, int]:
-    """The invoice's unreleased consumption of the PO, quantity_e4 per line."""
+async def _own_consumption(
+    session: AsyncSession, invoice_ids: Sequence[str], po_id: str
+) -> dict[int, int]:
+    """The invoices' unreleased consumption of the PO, quantity_e4 per line."""
+    if not invoice_ids:
+        return {}
     rows = await session.exec(
         select(POConsumptionRow).where(
-            POConsumptionRow.invoice_id == invoice_id,
+            col(POConsumptionRow.invoice_id).in_(invoice_ids),
             POConsumptionRow.po_id == po_id,
             col(POConsumptionRow.released_at).is_(None),
         )
     )
-    return {row.line_number: row.quantity_e4 for row in rows}
+    own: dict[int, int] = {}
+    for row in rows:
+        own[row.line_number] = own.get(row.line_number, 0) + row.quantity_e4
+    return own
 
 
 async def snapshot(
-    session: AsyncSession, customer_id: str, po_number: str, *, exclude_invoice_id: str | None
+    session: AsyncSession,
+    customer_id: str,
+    po_number: str,
+    *,
+    exclude_invoice_id: str | None,
+    replaced_invoice_id: str | None = None,
 ) -> PurchaseOrderSnapshot | None:
     """The customer's PO with that number as it stands, or None if the customer has none.
 
     ``invoiced_quantity`` and ``invoiced_minor`` leave out ``exclude_invoice_id``'s own
-    unreleased consumption. The PO's own tolerances are folded into each line's (a line's
-    own limits win), since the snapshot carries tolerances per line only: the matcher's
-    order is customer, then PO, then line.
+    unreleased consumption, and that of ``replaced_invoice_id`` (the original an adjusted
+    invoice replaces: voided, its consumption the replacement's to take). The PO's own
+    tolerances are folded into each line's (a line's own limits win), since the snapshot
+    carries tolerances per line only: the matcher's order is customer, then PO, then line.
     """
     po = await _po_of(session, customer_id, po_number)
     if po is None:
         return None
-    own = (
-        await _own_consumption(session, exclude_invoice_id, po.id)
-        if exclude_invoice_id is not None
-        else {}
-    )
+    left_out = [i for i in (exclude_invoice_id, replaced_invoice_id) if i is not None]
+    own = await _own_consumption(session, left_out, po.id)
     po_tolerances = tolerances_of(po.tolerances)
     lines = []
     for line in await line_rows(session, po.id, fresh=True):
@@ -111,7 +129,7 @@ async def snapshot(
                 received_quantity=from_e4(line.received_e4),
             )
         )
-    invoiced = await invoiced_minor_by_line(session, po.id, excluding_invoice_id=exclude_invoice_id)
+    invoiced = await invoiced_minor_by_line(session, po.id, excluding=left_out)
     return PurchaseOrderSnapshot(
         po_id=po.id,
         number=po.number,

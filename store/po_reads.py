@@ -60,16 +60,16 @@ def summary(po: PurchaseOrderRow) -> PurchaseOrderSummary:
 
 
 async def invoiced_minor_by_line(
-    session: AsyncSession, po_id: str, *, excluding_invoice_id: str | None = None
+    session: AsyncSession, po_id: str, *, excluding: Sequence[str] = ()
 ) -> dict[int, int]:
-    """Net amounts consumed per line by invoices not released (leaving one invoice out)."""
+    """Net amounts consumed per line by invoices not released (leaving `excluding` out)."""
     query = (
         select(POConsumptionRow.line_number, func.sum(POConsumptionRow.amount_minor))
         .where(POConsumptionRow.po_id == po_id, col(POConsumptionRow.released_at).is_(None))
         .group_by(col(POConsumptionRow.line_number))
     )
-    if excluding_invoice_id is not None:
-        query = query.where(POConsumptionRow.invoice_id != excluding_invoice_id)
+    if excluding:
+        query = query.where(col(POConsumptionRow.invoice_id).not_in(excluding))
     return {int(number): int(total) for number, total in await session.exec(query)}
 
 

@@ -35,6 +35,7 @@ from api.routes import (
     invoices,
     ops_auth,
     ops_cases,
+    ops_oidc,
     ops_pages,
     parties,
     portal,
@@ -125,6 +126,8 @@ def create_app(
     # the ops dashboards: operators sign in (a session cookie; API keys open nothing there)
     install_ops_handlers(app)
     app.include_router(ops_auth.router)
+    if settings.ops_oidc_enabled:  # else its paths do not exist: the password form alone
+        app.include_router(ops_oidc.router)
     app.include_router(ops_pages.router)
     app.include_router(ops_cases.router)
 

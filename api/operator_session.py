@@ -10,6 +10,11 @@ changed, is signed out at their next click, and a cookie older than
 `signed_in_operator` is the one check every ops route (and the codec server) uses. API
 keys and portal or approval tokens are never looked at here: only this cookie opens the
 ops pages.
+
+A sign-in through an OpenID Connect provider (`api.routes.ops_oidc`) keeps its state,
+nonce and PKCE verifier between the redirect out and the callback in a second cookie,
+signed by the same serializer under a salt of its own and good for `OIDC_FLOW_MAX_AGE_S`;
+it ends in the same session cookie as a password sign-in.
 """
 
 from __future__ import annotations
@@ -30,8 +35,13 @@ from store import operators
 COOKIE_NAME = "invoiceflow_ops"
 # the sign-in form's own CSRF nonce, before there is a session to bind a token to
 PRE_SESSION_COOKIE = "invoiceflow_ops_pre"
+# an OpenID Connect sign-in under way (sent only to its callback)
+OIDC_FLOW_COOKIE = "invoiceflow_ops_oidc"
+OIDC_FLOW_PATH = "/ops/oidc/"
+OIDC_FLOW_MAX_AGE_S = 600
 COOKIE_PATH = "/"
 _SESSION_SALT = "invoiceflow.ops-session"
+_OIDC_FLOW_SALT = "invoiceflow.ops-oidc-flow"
 _CSRF_SALT = b"invoiceflow.ops-csrf"
 
 
@@ -49,8 +59,8 @@ def _secret(settings: Settings) -> str:
     return settings.link_signing_secret.get_secret_value()
 
 
-def _serializer(settings: Settings) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(_secret(settings), salt=_SESSION_SALT)
+def _serializer(settings: Settings, salt: str = _SESSION_SALT) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(_secret(settings), salt=salt)
 
 
 def max_age_s(settings: Settings) -> int:
@@ -73,12 +83,19 @@ def secure_cookies(settings: Settings) -> bool:
     return settings.environment != "development"
 
 
-def _set(response: Response, settings: Settings, name: str, value: str, max_age: int) -> None:
+def _set(
+    response: Response,
+    settings: Settings,
+    name: str,
+    value: str,
+    max_age: int,
+    path: str = COOKIE_PATH,
+) -> None:
     response.set_cookie(
         name,
         value,
         max_age=max_age,
-        path=COOKIE_PATH,
+        path=path,
         httponly=True,
         samesite="lax",
         secure=secure_cookies(settings),
@@ -136,6 +153,43 @@ async def _read(request: Request) -> Operator | None:
     if row is None or not row.active or not hmac.compare_digest(fingerprint(row), data["fp"]):
         return None
     return Operator(id=row.id, email=row.email, name=row.name, session_id=data["sid"])
+
+
+# -- an OpenID Connect sign-in under way: what the callback must find again
+
+
+def set_oidc_flow(response: Response, settings: Settings, flow: dict[str, str]) -> None:
+    """Keep `flow` (state, nonce, code verifier, where to go next) until the callback.
+
+    SameSite=Lax still sends it on the provider's redirect back (a top-level GET)."""
+    value = _serializer(settings, _OIDC_FLOW_SALT).dumps(flow)
+    _set(response, settings, OIDC_FLOW_COOKIE, value, OIDC_FLOW_MAX_AGE_S, OIDC_FLOW_PATH)
+
+
+def oidc_flow(request: Request) -> dict[str, str] | None:
+    """The flow this browser started, if its cookie is ours and younger than its max age."""
+    value = request.cookies.get(OIDC_FLOW_COOKIE)
+    if not value:
+        return None
+    settings: Settings = request.app.state.settings
+    try:
+        data = _serializer(settings, _OIDC_FLOW_SALT).loads(value, max_age=OIDC_FLOW_MAX_AGE_S)
+    except BadSignature:  # SignatureExpired is one
+        return None
+    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+        return None
+    return data
+
+
+def end_oidc_flow(response: Response, settings: Settings) -> None:
+    """A flow's cookie works for one callback, whatever that callback's outcome."""
+    response.delete_cookie(
+        OIDC_FLOW_COOKIE,
+        path=OIDC_FLOW_PATH,
+        httponly=True,
+        samesite="lax",
+        secure=secure_cookies(settings),
+    )
 
 
 # -- CSRF: a token signed with the app's secret and bound to the session (or, on the

@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -100,6 +101,16 @@ class Settings(BaseSettings):
     # Operators' sessions on the ops pages (signed with link_signing_secret under a salt of
     # their own): how long one lasts after sign-in, whatever the browser keeps
     ops_session_max_age_s: int = Field(default=12 * 3600, gt=0)
+    # Operators may also sign in through an OpenID Connect provider (api/ops_oidc.py): its
+    # issuer URL (discovery at {issuer}/.well-known/openid-configuration) and this app's
+    # client there, whose redirect URI is {public_base_url}/ops/oidc/callback. Unset: the
+    # password form only. The provider's verified e-mail must be an active operator's.
+    ops_oidc_issuer: str | None = None
+    ops_oidc_client_id: str | None = None
+    ops_oidc_client_secret: SecretStr | None = None
+    ops_oidc_scopes: str = "openid email profile"
+    # the button's "Sign in with <name>"; unset: the issuer's host name
+    ops_oidc_provider_name: str | None = None
     approval_link_max_age_s: int = 7 * 24 * 3600
     approval_remind_after_h: float = 24
     approval_escalate_after_h: float = 48
@@ -247,6 +258,38 @@ class Settings(BaseSettings):
     def _known_zone(cls, value: str) -> str:
         load_zone(value)  # an unknown name stops the process at start, not an invoice
         return value
+
+    @property
+    def ops_oidc_enabled(self) -> bool:
+        return bool(self.ops_oidc_issuer)
+
+    @property
+    def ops_oidc_display_name(self) -> str:
+        if self.ops_oidc_provider_name:
+            return self.ops_oidc_provider_name
+        return urlsplit(self.ops_oidc_issuer or "").hostname or "single sign-on"
+
+    @model_validator(mode="after")
+    def _ops_oidc_complete(self) -> Settings:
+        """Half an OpenID Connect configuration stops the process at start, with the reason."""
+        given = {
+            "INVOICEFLOW_OPS_OIDC_ISSUER": self.ops_oidc_issuer,
+            "INVOICEFLOW_OPS_OIDC_CLIENT_ID": self.ops_oidc_client_id,
+            "INVOICEFLOW_OPS_OIDC_CLIENT_SECRET": self.ops_oidc_client_secret,
+        }
+        missing = [name for name, value in given.items() if not value]
+        if len(missing) == len(given):
+            return self
+        if missing:
+            raise ValueError(f"OpenID Connect sign-in needs {', '.join(missing)} too")
+        issuer = urlsplit(self.ops_oidc_issuer or "")
+        if issuer.scheme not in ("https", "http") or not issuer.hostname:
+            raise ValueError("INVOICEFLOW_OPS_OIDC_ISSUER must be an http(s) URL")
+        if self.environment == "production" and issuer.scheme != "https":
+            raise ValueError("INVOICEFLOW_OPS_OIDC_ISSUER must be https in production")
+        if "openid" not in self.ops_oidc_scopes.split():
+            raise ValueError("INVOICEFLOW_OPS_OIDC_SCOPES must include openid")
+        return self
 
     @property
     def effective_log_format(self) -> str:

@@ -11,7 +11,7 @@ from sandbox import control, mailbox_routes, pages, receiver
 from sandbox.context import SandboxContext
 from sandbox.faults import FaultBook
 from sandbox.gate import Gate
-from sandbox.providers import accounting, operations, payments, refunds, sms
+from sandbox.providers import accounting, oidc, operations, payments, refunds, sms
 from sandbox.settings import SandboxSettings
 from sandbox.state import SandboxStore
 from sandbox.webhooks import WebhookDispatcher
@@ -45,12 +45,17 @@ def create_app(
 
     app = FastAPI(
         title="InvoiceFlow provider sandbox",
-        description="Local stand-ins for the SMS, payment and accounting providers, "
-        "plus a mail catcher. Provider APIs need `Authorization: Bearer <SANDBOX_API_KEY>`.",
+        description="Local stand-ins for the SMS, payment and accounting providers and an"
+        " OpenID Connect provider, plus a mail catcher. Provider APIs need"
+        " `Authorization: Bearer <SANDBOX_API_KEY>` (the OpenID Connect provider: its client"
+        " id and secret).",
         lifespan=lifespan,
     )
     app.state.sandbox = context
-    routers = (sms, payments, refunds, operations, accounting, mailbox_routes, control, receiver)
+    routers = (
+        *(sms, payments, refunds, operations, accounting, oidc),
+        *(mailbox_routes, control, receiver),
+    )
     for module in (*routers, pages):
         app.include_router(module.router)
     return app

@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 
 from sandbox.faults import FaultBook
 from sandbox.gate import Gate
+from sandbox.oidc import OidcProvider
 from sandbox.settings import SandboxSettings
 from sandbox.state import SandboxStore
 from sandbox.waiters import RecordWaiters
@@ -23,6 +24,7 @@ class SandboxContext:
     gate: Gate
     webhooks: WebhookDispatcher
     waiters: RecordWaiters = field(default_factory=RecordWaiters)
+    oidc: OidcProvider = field(default_factory=OidcProvider)
 
 
 async def get_context(request: Request) -> SandboxContext:

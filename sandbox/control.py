@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, Response
 
 from sandbox.context import SandboxContext, SandboxDep, get_context
 from sandbox.faults import FaultProfile, FaultState
+from sandbox.oidc import OidcScenario
 from sandbox.providers.payments import LINK
 from sandbox.state import CallRecord, SmtpReception
 from sandbox.webhooks import EVENT_KIND
@@ -104,7 +105,21 @@ async def reset(sandbox: SandboxDep) -> Response:
     sandbox.faults.clear()
     await sandbox.webhooks.cancel_pending()
     sandbox.store.reset()
+    sandbox.oidc.reset()
     return Response(status_code=204)
+
+
+@router.post("/oidc")
+async def set_oidc_scenario(sandbox: SandboxDep, scenario: OidcScenario) -> OidcScenario:
+    """Who the OpenID Connect provider signs in from now on, whether they decline, and
+    how their ID token is spoiled (a field left out takes its default)."""
+    sandbox.oidc.scenario = scenario
+    return scenario
+
+
+@router.get("/oidc")
+async def get_oidc_scenario(sandbox: SandboxDep) -> OidcScenario:
+    return sandbox.oidc.scenario
 
 
 @router.post("/webhooks/{event_id}/redeliver", status_code=202)

@@ -1,8 +1,8 @@
 """Injected failures, so tests can watch our retries and idempotency keys do their job.
 
-A profile applies to one API ("sms", "payments", "accounting", "smtp") or to all ("*"); an
-API-specific profile wins over "*". The SMTP server ("smtp") takes only a profile of its own
-("*" means the HTTP providers), and answers in SMTP's terms: an outage refuses every
+A profile applies to one API ("sms", "payments", "accounting", "oidc", "smtp") or to all
+("*"); an API-specific profile wins over "*". The SMTP server ("smtp") takes only a profile
+of its own ("*" means the HTTP providers), and answers in SMTP's terms: an outage refuses every
 recipient with 451 (a mail server that is down or greylisting), ``error_rate`` answers that
 share of messages 451 at DATA, ``latency_ms`` keeps the message and holds the answer to
 DATA (past the client's timeout: a timeout after delivery), and ``fail_after_commit`` keeps
@@ -21,8 +21,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-Api = Literal["sms", "payments", "accounting", "smtp"]
-ApiOrAll = Literal["sms", "payments", "accounting", "smtp", "*"]
+Api = Literal["sms", "payments", "accounting", "oidc", "smtp"]
+ApiOrAll = Literal["sms", "payments", "accounting", "oidc", "smtp", "*"]
 
 
 class FaultProfile(BaseModel):

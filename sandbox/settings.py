@@ -43,6 +43,11 @@ class SandboxSettings(BaseSettings):
     # The control API (/_sandbox) answers loopback clients only, unless this is set
     # (for a sandbox in a container reached through a published port).
     control_allow_remote: bool = False
+    # The OpenID Connect provider (/oidc): the one client it knows, and the redirect URIs
+    # that client may use (None: any http(s) URI, which suits a sandbox and its tests).
+    oidc_client_id: str = "invoiceflow-ops"
+    oidc_client_secret: str = "sandbox-oidc-secret"
+    oidc_redirect_uris: list[str] | None = None
 
     @field_validator("webhook_retry_schedule_s")
     @classmethod

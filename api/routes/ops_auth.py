@@ -5,7 +5,8 @@ dummy hash for an unknown address), whether or not the e-mail belongs to an oper
 Failures are throttled in this process: after `MAX_FAILURES` within `WINDOW_S` for one
 e-mail address (known or not) or `MAX_FAILURES_PER_CLIENT` from one client address, the
 form answers 429 until the window has passed. Behind N API replicas the limit is N times
-as generous; an OpenID Connect provider is the production answer to password guessing.
+as generous; an OpenID Connect provider is the production answer to password guessing:
+with one configured (`api.routes.ops_oidc`), the form offers it beside the password.
 
 Both forms carry a CSRF token: the sign-in form's is bound to a pre-session nonce cookie
 set with the form, the sign-out form's to the session.
@@ -67,6 +68,7 @@ def _throttle(request: Request) -> Throttle:
 def _sign_in_page(
     request: Request, *, status: int = 200, error: str | None = None, email: str = "", nxt: str = ""
 ) -> Response:
+    settings = settings_of(request)
     return render(
         request,
         "ops_sign_in.html",
@@ -74,7 +76,7 @@ def _sign_in_page(
         error=error,
         email=email,
         next=safe_next(nxt),
-        oidc=None,
+        oidc=settings.ops_oidc_display_name if settings.ops_oidc_enabled else None,
     )
 
 

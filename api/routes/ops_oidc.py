@@ -79,6 +79,7 @@ async def oidc_callback(
     provider = settings.ops_oidc_display_name
     flow = oidc_flow(request)
     if error:
+        error = error[:64]  # the provider's word, shown back: a code, not an essay
         cancelled = error == "access_denied"
         return _failure(
             request,

@@ -35,6 +35,12 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench.lifecycle
 	$(PY) -m bench.matching
+	$(PY) -m bench.codec
+
+# what the payload codec costs per invoice, in isolation (bench/codec.py)
+.PHONY: bench-codec
+bench-codec: $(STAMP)
+	$(PY) -m bench.codec
 
 bench-billing: $(STAMP)
 	$(PY) -m bench.billing_run

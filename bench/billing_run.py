@@ -17,9 +17,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy import create_engine, func, insert, select
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
-from bench.processes import peak_rss_mb, rss_mb, start_stack
+from bench.processes import peak_rss_mb, rss_mb, stack_data_converter, start_stack
 from core.billing_runs import billing_run_state, start_billing_run
 from schemas.ids import billing_run_workflow_id
 from schemas.tables import BillableEntry, Contract, Customer, Delivery, Invoice
@@ -109,7 +108,7 @@ async def main() -> None:
         seeded = seed(database_url, N)
         print(f"seeded {N:,} contracts in {seeded:.1f} s")
         client = await Client.connect(
-            stack.temporal_address, data_converter=pydantic_data_converter
+            stack.temporal_address, data_converter=stack_data_converter(stack.env)
         )
         worker = stack.pid("worker")
         t0 = time.perf_counter()

@@ -38,12 +38,11 @@ import aiohttp
 import httpx
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 from bench.effects import EffectsUrls, effects_load, start_effects
 from bench.floor import FLOOR_TASK_QUEUE
 from bench.phases import CONCURRENCY, run_phase
-from bench.processes import BenchStack, peak_rss_mb, start_stack
+from bench.processes import BenchStack, peak_rss_mb, stack_data_converter, start_stack
 from bench.profile import WorkerProfile
 from bench.report import Column, Phase, merge, pct, ratio_line, ratios_by_round, table
 from bench.server_metrics import report as server_report
@@ -80,7 +79,9 @@ async def main() -> None:
 
 
 async def measure(stack: BenchStack, effects: EffectsUrls) -> None:
-    client = await Client.connect(stack.temporal_address, data_converter=pydantic_data_converter)
+    client = await Client.connect(
+        stack.temporal_address, data_converter=stack_data_converter(stack.env)
+    )
     engine = create_engine(stack.env["INVOICEFLOW_DATABASE_URL"])
     async with transaction(session_factory(engine)) as session:
         _, key = await api_keys.create(session, "bench")
@@ -342,7 +343,8 @@ def report(
         f"\nInvoiceFlow lifecycle benchmark: {ROUNDS} rounds of {N} workflows per phase, "
         f"{CONCURRENCY} concurrent clients, "
         f"{WORKERS} invoice worker(s), {cores} cores, "
-        f"workflow sandbox {'on' if get_settings().workflow_sandbox else 'off'}\n"
+        f"workflow sandbox {'on' if get_settings().workflow_sandbox else 'off'}, "
+        f"payload codec {'off' if os.environ.get('BENCH_CODEC') == 'off' else 'on'}\n"
     )
     print("\n".join(table(columns, events, cores)))
     floor, searchable, effects_floor, real = (c.phase for c in columns)

@@ -16,11 +16,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from temporalio.converter import DataConverter
+
+from core.codec import new_key_text
+from core.settings import Settings
+from core.temporal import data_converter
 from schemas.search_attributes import cli_flags
 from store.migrations import upgrade
 
 BIN = Path(sys.executable).parent
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+BENCH_CODEC_KEYS = new_key_text("bench")
 
 
 def free_port() -> int:
@@ -132,6 +138,14 @@ def start_stack(workers: list[tuple[str, list[str]]]) -> BenchStack:
         # no Prometheus endpoint: BENCH_WORKERS workers would share the default port, and
         # the figures stay comparable with the runs before it existed
         "INVOICEFLOW_WORKER_METRICS_ADDRESS": "",
+        # any hour of the day: outside the default delivery window invoices wait for 08:00
+        "INVOICEFLOW_QUIET_HOURS": '{"enabled": false}',
+        # payloads encrypted as in production (BENCH_CODEC=off measures without)
+        **(
+            {}
+            if os.environ.get("BENCH_CODEC") == "off"
+            else {"INVOICEFLOW_CODEC_KEYS": BENCH_CODEC_KEYS}
+        ),
         "SANDBOX_HTTP_PORT": str(sandbox_port),
         "SANDBOX_SMTP_PORT": str(smtp_port),
         "SANDBOX_DATA_DIR": str(root / "sandbox"),
@@ -176,3 +190,10 @@ def start_stack(workers: list[tuple[str, list[str]]]) -> BenchStack:
     for name, argv in workers:
         stack.start(name, argv, None)
     return stack
+
+
+def stack_data_converter(env: dict[str, str]) -> DataConverter:
+    """The converter of the stack's processes, for the benchmark's own client: encrypting
+    when the stack does."""
+    keys = env.get("INVOICEFLOW_CODEC_KEYS")
+    return data_converter(Settings(environment="development", codec_keys=keys))

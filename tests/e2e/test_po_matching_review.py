@@ -213,7 +213,7 @@ async def test_accepting_an_invoice_on_a_closed_po_settles_its_exception(
         )
         await asyncio.sleep(2)
         live = (await stack.invoice(invoice_id))["live"]
-        queue = (await stack.api.get("/exceptions", params={"customer": customer["id"]})).json()
+        queue = (await stack.api.get("/exceptions", params={"customer_id": customer["id"]})).json()
         still_open = [item["id"] for item in queue["items"]]
         assert live["status"] != "EXCEPTION" and still_open == [], (live["status"], still_open)
 

@@ -40,6 +40,12 @@ async def main(out: Path) -> None:
         database_url=url,
         temporal_address=f"127.0.0.1:{port}",
         temporal_rpc_timeout_s=0.5,
+        # the sign-in page as a deployment with single sign-on shows it (nothing is fetched
+        # from the provider until someone clicks its button)
+        ops_oidc_issuer="https://login.finance.example",
+        ops_oidc_client_id="invoiceflow-ops",
+        ops_oidc_client_secret="screenshot-only",
+        ops_oidc_provider_name="Finance SSO",
     )
     engine = create_engine(url)
     sessions = session_factory(engine)

@@ -46,6 +46,9 @@ from store.db import SessionFactory, transaction
 
 # An invoice in these states is no duplicate of anything: it was never sent.
 NOT_SENT = (InvoiceStatus.PENDING.value, InvoiceStatus.REJECTED.value, "CANCELLED")
+# Nor is one in these: sent, then voided (replaced after a dispute), it is no longer owed,
+# so an invoice billing the same again bills it once, not twice.
+NOT_OWED = (InvoiceStatus.VOID.value,)
 
 
 class MatchingActivities:
@@ -268,6 +271,7 @@ async def _to_match(
         total_minor=invoice.total_minor,
         external_ref=invoice.external_ref,
         is_credit_note=invoice.total_minor < 0,
+        replaces_invoice_id=invoice.replaces_invoice_id,
     )
 
 
@@ -304,15 +308,18 @@ def _limits(po: PurchaseOrderSnapshot, defaults: Tolerances) -> dict[int, int]:
 
 
 async def _recent(session: AsyncSession, invoice: Invoice, window_days: int) -> list[RecentInvoice]:
-    """The customer's invoices sent within the window before or after this one's date."""
+    """The customer's invoices sent and still owed within the window before or after this
+    one's date: the duplicate check's candidates. Never the invoice an adjusted invoice
+    replaces, whether or not its void has run yet (the two processes run side by side)."""
     assert invoice.issue_date is not None
     earliest = invoice.issue_date - timedelta(days=window_days)
     latest = invoice.issue_date + timedelta(days=window_days)
+    not_candidates = [i for i in (invoice.id, invoice.replaces_invoice_id) if i is not None]
     rows = await session.exec(
         select(Invoice).where(
             Invoice.customer_id == invoice.customer_id,
-            Invoice.id != invoice.id,
-            col(Invoice.status).not_in(NOT_SENT),
+            col(Invoice.id).not_in(not_candidates),
+            col(Invoice.status).not_in(NOT_SENT + NOT_OWED),
             col(Invoice.issue_date) >= earliest,
             col(Invoice.issue_date) <= latest,
         )

@@ -201,8 +201,16 @@ async def detail(session: AsyncSession, listed: ListedException, now: datetime) 
     row = listed.row
     invoice = await session.get(Invoice, row.invoice_id)
     lines = await invoices.lines(session, row.invoice_id)
+    # as the match stage sees the PO: an adjusted invoice's original (voided alongside) holds
+    # nothing of it the replacement must fit beside
     po = (
-        await snapshot(session, row.customer_id, row.po_number, exclude_invoice_id=row.invoice_id)
+        await snapshot(
+            session,
+            row.customer_id,
+            row.po_number,
+            exclude_invoice_id=row.invoice_id,
+            replaced_invoice_id=invoice.replaces_invoice_id if invoice else None,
+        )
         if row.po_number
         else None
     )

@@ -12,8 +12,16 @@ issued within the window (days between the two issue dates, either way, at most
 The window bounds both rules, not only the second: a customer that quotes one contract
 reference on every monthly invoice would otherwise see each month flagged. A credit note is
 never a duplicate nor the original of one (it reverses an invoice, and matches its figures
-by design). Texts (PO number, reference, item or description) are compared trimmed and
+by design). Nor is the invoice an adjusted invoice replaces (`replaces_invoice_id`): the
+replacement takes the original's place, and the original is voided alongside, so the two
+look alike by design when the adjustment changes only the due date, the PO number or the
+address. Texts (PO number, reference, item or description) are compared trimmed and
 case-insensitively.
+
+Which earlier invoices are candidates at all is the caller's: the match stage's load
+(`activities.matching`) leaves out an invoice never sent (pending, rejected, cancelled)
+and a VOID one, since neither is owed: a new invoice billing what a voided one billed
+bills it once.
 """
 
 from __future__ import annotations
@@ -56,7 +64,7 @@ def possible_duplicates(
     invoice: InvoiceToMatch, recent: Sequence[RecentInvoice], window_days: int
 ) -> tuple[MatchReason, ...]:
     """One POSSIBLE_DUPLICATE reason per earlier invoice that looks like `invoice`, in the
-    order of `recent` (never `invoice` itself: the same invoice_id is skipped)."""
+    order of `recent` (never `invoice` itself nor the invoice it replaces: both skipped)."""
     if invoice.is_credit_note:
         return ()
     keys: tuple[LineKey, ...] | None = None  # built on the first candidate only
@@ -65,7 +73,7 @@ def possible_duplicates(
     reasons: list[MatchReason] = []
     for other in recent:
         if (
-            other.invoice_id == invoice.invoice_id
+            other.invoice_id in (invoice.invoice_id, invoice.replaces_invoice_id)
             or other.is_credit_note
             or other.customer_id != invoice.customer_id
             or other.currency != invoice.currency

@@ -153,6 +153,8 @@ class InvoiceToMatch(BaseModel):
     total_minor: int
     external_ref: str | None = None
     is_credit_note: bool = False
+    # the original an adjusted invoice replaces (voided alongside): never its duplicate
+    replaces_invoice_id: str | None = None
 
 
 class MatchReason(BaseModel):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -16,7 +17,10 @@ from temporalio.client import Client
 
 from api.app import create_app
 from core.settings import Settings
-from store import api_keys
+from domain.matching.model import Consumption
+from schemas.ids import new_id
+from schemas.tables import Invoice
+from store import api_keys, purchase_orders
 from store.db import create_engine, session_factory, transaction
 from tests.api.test_invoices_api import assert_problem
 from tests.support.exceptions import (
@@ -205,6 +209,63 @@ async def test_one_exception_shows_each_invoice_line_beside_its_po_line(stack: S
     assert {key: shown[key] for key in item if key != "age_hours"} == {
         key: value for key, value in item.items() if key != "age_hours"
     }
+
+
+async def _issued_on_the_po(stack: Stack, seeded: SeededException, hours: int) -> str:
+    """Another invoice of the seeded one's customer, issued, that consumed `hours` of PO
+    line 1 (at the PO's 120.00)."""
+    assert seeded.po_id is not None
+    now = datetime.now(UTC)
+    invoice_id = new_id("inv")
+    async with transaction(stack.sessions) as session:
+        seeded_invoice = await session.get(Invoice, seeded.invoice_id)
+        assert seeded_invoice is not None
+        session.add(
+            Invoice(
+                id=invoice_id,
+                customer_id=seeded.customer_id,
+                contract_id=seeded_invoice.contract_id,
+                status="ISSUED",
+                currency="GBP",
+                tax_region="GB",
+                po_number=seeded_invoice.po_number,
+                created_by="test",
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        await session.flush()
+        taken = Consumption(po_line=1, quantity=Decimal(hours), amount_minor=hours * 12000)
+        assert await purchase_orders.consume(session, invoice_id, seeded.po_id, [taken], {})
+    return invoice_id
+
+
+async def test_an_adjusted_invoice_shows_its_po_without_what_its_original_consumed(
+    stack: Stack,
+) -> None:
+    """The replacement takes its original's place on the PO (the match stage leaves the
+    original's consumption out, and releases it before consuming): its exception shows the
+    PO as the match saw it, even before the original's void has given its hours back."""
+    seeded = await seed_exception(stack.sessions)
+    original = await _issued_on_the_po(stack, seeded, 10)
+
+    async def line_1() -> tuple[str, str, int]:
+        shown = (await stack.api.get(f"/exceptions/{seeded.exception_id}")).json()
+        po_line = shown["lines"][0]["po_line"]
+        return (
+            po_line["invoiced_by_others"],
+            po_line["remaining"],
+            shown["po_invoiced_by_others_minor"],
+        )
+
+    # as any other invoice's, the original's 10 hours count while it is no original
+    assert await line_1() == ("10", "20", 120000)  # 3-way: 30 received - 10
+    async with transaction(stack.sessions) as session:
+        replacement = await session.get(Invoice, seeded.invoice_id)
+        assert replacement is not None
+        replacement.replaces_invoice_id = original
+        session.add(replacement)
+    assert await line_1() == ("0", "30", 0)
 
 
 async def test_an_invoice_with_no_po_of_its_customer_shows_its_lines_with_nothing_beside(

@@ -773,6 +773,19 @@ def test_an_invoice_is_not_its_own_duplicate() -> None:
     )
 
 
+def test_the_invoice_an_adjusted_invoice_replaces_is_never_its_duplicate() -> None:
+    """An adjusted invoice changing only what no rule compares (the due date, the address)
+    has its original's lines, total, PO and reference: still no duplicate of it, voided
+    yet or not; another invoice of the same figures still is one."""
+    replacement = make_invoice(external_ref="REF-1", replaces_invoice_id="inv_old")
+    original = recent_like(replacement, invoice_id="inv_old")
+    assert possible_duplicates(replacement, [original], 30) == ()
+    assert match(replacement, make_po(), recent=[original]).outcome is MatchOutcome.MATCHED
+    other = recent_like(replacement, invoice_id="inv_other", number="INV-0043")
+    (reason,) = possible_duplicates(replacement, [original, other], 30)
+    assert "inv_other" in reason.detail and "inv_old" not in reason.detail
+
+
 def test_one_reason_per_earlier_invoice_that_looks_the_same() -> None:
     first = recent_like(REFERENCED, invoice_id="inv_a", number="INV-1")
     second = recent_like(REFERENCED, invoice_id="inv_b", number=None)

@@ -1,8 +1,9 @@
 """Resolutions of a PO exception on a real running invoice process: a correction of the
 lines is matched again and the invoice goes out; an operator's resolution from the
-Temporal UI (the `resolve_exception` update with `operator` set) is accepted and audited,
-and one from someone who is neither the owner nor in the owner's group is refused and
-writes nothing, to history or to the database."""
+Temporal UI (the `resolve_exception` update with `operator` set) is accepted and recorded
+as ``operator:<person>`` alike on the exception, the match record and the audit trail, and
+one from someone who is neither the owner nor in the owner's group is refused and writes
+nothing, to history or to the database."""
 
 from __future__ import annotations
 
@@ -134,6 +135,11 @@ async def test_an_operator_resolution_from_the_temporal_ui_is_accepted_and_audit
         assert decision["data"]["reason"] == "rate rise agreed with the buyer"
         [matched] = [e for e in _events(stored, "invoice.matched") if e["actor"] != "workflow"]
         assert matched["actor"] == "operator:zoe"
+        # the exception says who resolved it as the match record and the audit trail do
         settled = await _exception(stack, exception_id)
-        assert (settled["status"], settled["resolution"]) == ("resolved", "accept_variance")
+        assert (settled["status"], settled["resolution"], settled["resolved_by"]) == (
+            "resolved",
+            "accept_variance",
+            "operator:zoe",
+        )
         assert len(await stack.mailbox("operator@acme.test")) == 1

@@ -4,7 +4,8 @@ over the API: `GET /purchase-orders/{id}` shows the remaining quantity and amoun
 A void comes from a dispute's adjusted-invoice remedy: the replacement's process starts,
 then the original is voided, and the two run side by side. Whichever of the replacement's
 match and the original's void comes first, the replacement may take what the original
-consumed, and the PO ends with exactly the replacement's consumption.
+consumed, and the PO ends with exactly the replacement's consumption. An adjusted invoice
+billing what its original billed is no possible duplicate of it.
 """
 
 from __future__ import annotations
@@ -119,10 +120,10 @@ async def test_a_cancelled_invoice_gives_its_po_quantity_and_amount_back(
 
 
 async def _adjusted_invoice_on_a_used_up_po(
-    stack: Stack, email: str
+    stack: Stack, email: str, *, hours: str = "7", description: str = "Senior consultant"
 ) -> tuple[dict[str, Any], str, str]:
     """A customer's PO of 10 senior hours, all billed by an issued invoice, then disputed
-    and replaced by an adjusted invoice of 7 hours the customer accepts. The PO, the
+    and replaced by an adjusted invoice of `hours` hours the customer accepts. The PO, the
     original's and the replacement's ids."""
     await dispute_groups(stack)
     customer, contract = await customer_and_contract(stack, email=email)
@@ -142,9 +143,9 @@ async def _adjusted_invoice_on_a_used_up_po(
     dispute_id = opened["dispute_id"]
     await wait_for_dispute(stack, dispute_id, "open")
     corrected = {
-        "description": "Senior consultant",
+        "description": description,
         "item_code": "senior",
-        "quantity": "7",
+        "quantity": hours,
         "unit": "hour",
         "unit_price_minor": 12000,
     }
@@ -166,7 +167,7 @@ async def _adjusted_invoice_on_a_used_up_po(
 
 
 async def _assert_the_po_holds_only_the_replacement(
-    stack: Stack, po: dict[str, Any], original_id: str, replacement_id: str
+    stack: Stack, po: dict[str, Any], original_id: str, replacement_id: str, hours: str = "7"
 ) -> None:
     async def settled() -> dict[str, Any] | None:
         body = await stack.invoice(replacement_id)
@@ -179,10 +180,10 @@ async def _assert_the_po_holds_only_the_replacement(
     assert replacement["live"]["status"] != "EXCEPTION", match["reasons"]
     assert match["outcome"] == "MATCHED", match
     assert (await stack.invoice(replacement_id))["match"]["po_id"] == po["id"]
-    # the original's 10 hours given back, the replacement's 7 taken: 3 left
-    assert await po_line(stack, po["id"]) == consumed("7", 84000)
+    # the original's 10 hours given back, the replacement's taken (7: 3 left)
+    assert await po_line(stack, po["id"]) == consumed(hours, int(hours) * 12000)
     assert await consumption_rows(stack, original_id) == [(100000, True)]
-    assert await consumption_rows(stack, replacement_id) == [(70000, False)]
+    assert await consumption_rows(stack, replacement_id) == [(int(hours) * 10000, False)]
     original = await stack.invoice(original_id)
     assert len(actions(original, "purchase_order.released")) == 1  # released once
     assert original["invoice"]["balance_minor"] == 0
@@ -225,3 +226,22 @@ async def test_a_replacement_matched_before_its_original_is_voided_takes_its_con
         )
         assert seen.get("matched_first"), "the replacement was not matched before the void"
         await _assert_the_po_holds_only_the_replacement(stack, po, original_id, replacement_id)
+
+
+async def test_an_adjusted_invoice_billing_what_its_original_billed_is_no_duplicate_of_it(
+    temporal: Client, sqlite_url: str
+) -> None:
+    """The adjustment corrects only the line's wording: the same item, hours, price and
+    total on the same PO as the original, which the duplicate check would otherwise hold
+    as POSSIBLE_DUPLICATE. The replacement is matched and goes out in its original's place."""
+    async with running_stack(temporal, sqlite_url) as stack:
+        po, original_id, replacement_id = await _adjusted_invoice_on_a_used_up_po(
+            stack, "reworded@acme.test", hours="10", description="Senior consultant, October"
+        )
+        await _assert_the_po_holds_only_the_replacement(
+            stack, po, original_id, replacement_id, hours="10"
+        )
+        replacement = await stack.invoice(replacement_id)
+        original = await stack.invoice(original_id)
+        assert replacement["invoice"]["total_minor"] == original["invoice"]["total_minor"]
+        assert replacement["invoice"]["number"] != original["invoice"]["number"]

@@ -101,17 +101,17 @@ class MatchStage:
                 continue
             if decision.resolution == "accept_variance":
                 if await self._record(result, decision):
-                    await self._close("accept_variance", decision.person_id, decision)
+                    await self._close("accept_variance", _actor(decision), decision)
                     return invoice
                 continue
             if decision.resolution == "correct":
                 invoice = p.invoice = await self._revise(invoice, decision)
                 continue
             # cancel: the process ends as any cancelled invoice does
-            await self._close("cancel", decision.person_id, decision)
+            await self._close("cancel", _actor(decision), decision)
             p.cancel = CancelInvoiceInput(
                 reason=decision.justification or "cancelled in the exception queue",
-                cancelled_by=decision.person_id,
+                cancelled_by=_actor(decision),
             )
             p.raise_if_cancelled()
 
@@ -264,7 +264,7 @@ class MatchStage:
                 correction=CorrectInput(
                     items=decision.items,
                     lines=decision.lines,
-                    changed_by=decision.person_id,
+                    changed_by=_actor(decision),
                     note=decision.justification,
                     po_number=decision.po_number,
                 ),
@@ -276,9 +276,9 @@ class MatchStage:
         )
         if revised.invoice is None:  # the correction broke a contract rule: match as it was
             self.correction_refused = revised.rejection_reason
-            await self._close("correction_refused", decision.person_id, decision)
+            await self._close("correction_refused", _actor(decision), decision)
             return invoice
-        await self._close("correct", decision.person_id, decision)
+        await self._close("correct", _actor(decision), decision)
         p.version += 1
         self.correction_refused = None
         return revised.invoice
@@ -384,6 +384,9 @@ def _match(context: MatchContext) -> MatchResult:
 
 
 def _actor(data: ResolveExceptionInput) -> str:
+    """Who resolved, as every record of it says (the exception row's `resolved_by`, the
+    match record, the audit trail): an operator acting from the Temporal UI as
+    ``operator:zoe``, as the approval stage records an operator's decision."""
     return f"operator:{data.person_id}" if data.operator else data.person_id
 
 

@@ -49,7 +49,9 @@ def _failure(request: Request, failed: SignInFailed) -> Response:
         command=failed.command,
         back=SIGN_IN_PATH,
         back_label="Back to sign-in",
+        clean_url=True,  # the page drops the callback's code and state from the address bar
     )
+    response.headers["Referrer-Policy"] = "no-referrer"  # nor hands them on in a Referer
     end_oidc_flow(response, settings_of(request))
     return response
 
@@ -78,6 +80,10 @@ async def oidc_callback(
     settings = settings_of(request)
     provider = settings.ops_oidc_display_name
     flow = oidc_flow(request)
+    if flow is None and await signed_in_operator(request) is not None:
+        # the callback again after it signed this browser in (Back, a reload): no error
+        # page saying nobody is signed in, the dashboards
+        return RedirectResponse(safe_next(None), status_code=303)
     if error:
         error = error[:64]  # the provider's word, shown back: a code, not an essay
         cancelled = error == "access_denied"
@@ -87,7 +93,7 @@ async def oidc_callback(
                 401,
                 "Sign-in cancelled" if cancelled else "The sign-in was not completed",
                 f"{provider} did not sign you in"
-                + (" (you or it declined)." if cancelled else f" ({error}).")
+                + (" because the sign-in was declined there." if cancelled else f" ({error}).")
                 + " Nobody was signed in. Start again from the sign-in page.",
                 f"provider: {error}",
             ),
@@ -106,7 +112,13 @@ async def oidc_callback(
     if not code:
         return _failure(
             request,
-            SignInFailed(400, "The sign-in was not completed", "No code came back.", "no code"),
+            SignInFailed(
+                400,
+                "The sign-in was not completed",
+                f"{provider} sent you back without a sign-in code. Nobody was signed in."
+                " Start again from the sign-in page.",
+                "no code",
+            ),
         )
     try:
         identity = await ops_oidc.finish(request, flow, code)
@@ -120,8 +132,10 @@ async def oidc_callback(
     return response
 
 
-def _refused(message: str, reason: str, command: str | None = None) -> SignInFailed:
-    return SignInFailed(403, "No operator account", message, reason, command)
+def _refused(
+    message: str, reason: str, command: str | None = None, title: str = "No operator account"
+) -> SignInFailed:
+    return SignInFailed(403, title, message, reason, command)
 
 
 async def _operator_for(request: Request, identity: Identity, provider: str) -> OperatorRow:
@@ -145,16 +159,15 @@ async def _operator_for(request: Request, identity: Identity, provider: str) -> 
     if row is None:
         name = identity.name or "Their Name"
         raise _refused(
-            f"There is no operator account for {email}; ask an admin to run"
-            " `invoiceflow operators create`:",
+            f"There is no operator account for {email}. Ask an admin to create one:",
             "unknown operator",
-            f"invoiceflow operators create --email {shlex.quote(email)}"
-            f" --name {shlex.quote(name)}",
+            f"invoiceflow operators create --email {shlex.quote(email)} --name {shlex.quote(name)}",
         )
     if not row.active:
         raise _refused(
             f"The operator account for {email} is deactivated. Ask an admin if it"
             " should be active again.",
             "inactive operator",
+            title="Operator account deactivated",
         )
     return row

@@ -96,6 +96,9 @@ async def assert_refused(ops: OpsApp, answer: httpx.Response, status: int, *word
     for word in words:
         assert word in answer.text
     assert 'href="/ops/sign-in"' in answer.text  # a way back
+    # the callback's code and state leave the address bar, and no Referer carries them
+    assert 'history.replaceState(null, "", location.pathname)' in answer.text
+    assert answer.headers["referrer-policy"] == "no-referrer"
     assert not session_set(answer)
     assert COOKIE_NAME not in ops.client.cookies
     assert OIDC_FLOW_COOKIE not in ops.client.cookies  # the flow is used up
@@ -238,6 +241,19 @@ async def test_a_callback_whose_state_is_not_this_browsers_is_refused(
     assert other[0].status_code == 303
     ops.client.cookies.clear()
     await assert_refused(ops, await ops.client.get(other[1]), 400, "cannot be finished")
+
+
+async def test_the_callback_again_after_signing_in_goes_to_the_dashboards(
+    ops: OpsApp, provider: httpx.AsyncClient
+) -> None:
+    """Back or a reload on the callback URL once it has signed this browser in: the flow
+    is used up, but the operator is signed in, so no page saying nobody is."""
+    await add_operator(ops.sessions)
+    answer, back = await through_provider(ops, provider)
+    assert answer.status_code == 303 and session_set(answer)
+    again = await ops.client.get(back)
+    assert again.status_code == 303 and again.headers["location"] == "/ops/aging"
+    assert (await ops.client.get("/ops/aging")).status_code == 200
 
 
 async def test_a_flow_cookie_that_was_tampered_with_is_refused(

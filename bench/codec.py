@@ -16,16 +16,13 @@ import asyncio
 import os
 import statistics
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from google.protobuf import json_format
-from google.protobuf.message import Message
 from temporalio.api.common.v1 import Payload
 from temporalio.api.history.v1 import History
 
-from core.codec import EncryptionCodec, new_key_text, parse_keys
+from core.codec import EncryptionCodec, new_key_text, parse_keys, payloads_in
 
 HISTORY = (
     Path(__file__).resolve().parents[1]
@@ -35,23 +32,6 @@ HISTORY = (
     / "invoice_paid_in_full.json"
 )
 ROUNDS = int(os.environ.get("BENCH_CODEC_ROUNDS", "2000"))
-
-
-def payloads_in(message: Message) -> Iterator[Payload]:
-    """Every Payload anywhere inside a protobuf message."""
-    if isinstance(message, Payload):
-        yield message
-        return
-    for field, value in message.ListFields():
-        if field.message_type is None:
-            continue
-        if isinstance(value, Message):
-            yield from payloads_in(value)
-            continue
-        items: Any = value.values() if hasattr(value, "values") else value
-        for item in items:
-            if isinstance(item, Message):
-                yield from payloads_in(item)
 
 
 def invoice_payloads() -> list[Payload]:

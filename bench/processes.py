@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydantic import SecretStr
 from temporalio.converter import DataConverter
 
 from core.codec import new_key_text
@@ -196,4 +197,6 @@ def stack_data_converter(env: dict[str, str]) -> DataConverter:
     """The converter of the stack's processes, for the benchmark's own client: encrypting
     when the stack does."""
     keys = env.get("INVOICEFLOW_CODEC_KEYS")
-    return data_converter(Settings(environment="development", codec_keys=keys))
+    return data_converter(
+        Settings(environment="development", codec_keys=SecretStr(keys) if keys else None)
+    )

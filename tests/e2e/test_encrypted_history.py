@@ -6,18 +6,15 @@ token only, answering CORS for the Temporal UI's origin."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from typing import Any
 
 import httpx
 from google.protobuf import json_format
-from google.protobuf.message import Message
 from pydantic import SecretStr
-from temporalio.api.common.v1 import Payload, Payloads
+from temporalio.api.common.v1 import Payloads
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client
 
-from core.codec import ENCODING, KEY_ID
+from core.codec import ENCODING, KEY_ID, payloads_in
 from tests.e2e.test_lifecycle import customer_and_contract
 from tests.support.codec import TEST_KEY_ID
 from tests.support.operators import add_operator, operator_cookies
@@ -26,24 +23,6 @@ from tests.support.stack import Stack, running_stack
 NAME = "Northwind Confidential Ltd"
 EMAIL = "ap@northwind-confidential.test"
 UI = "http://127.0.0.1:8233"
-
-
-def payloads_in(message: Message) -> Iterator[Payload]:
-    """Every Payload anywhere inside a protobuf message (inputs, results, headers, memos,
-    failures, user metadata, ...)."""
-    if isinstance(message, Payload):
-        yield message
-        return
-    for field, value in message.ListFields():
-        if field.message_type is None:
-            continue
-        if isinstance(value, Message):
-            yield from payloads_in(value)
-            continue
-        items: Any = value.values() if hasattr(value, "values") else value  # map or list
-        for item in items:
-            if isinstance(item, Message):
-                yield from payloads_in(item)
 
 
 def carried(event: HistoryEvent) -> HistoryEvent:

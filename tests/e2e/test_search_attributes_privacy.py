@@ -112,7 +112,10 @@ async def test_no_search_attribute_summary_or_details_carries_contact_data(
         issued, waiting = await customer_invoices(stack)
         seen: dict[str, set[str]] = {}
         summaries: list[str] = []
-        async for listed in temporal.list_workflows():
+        # this stack's workflows (the dev server is shared by the session, and other
+        # tests' workers are gone, so their workflows answer no query)
+        mine = f'TaskQueue = "{stack.settings.task_queue}"'
+        async for listed in temporal.list_workflows(mine):
             handle = temporal.get_workflow_handle(listed.id, run_id=listed.run_id)
             described = await handle.describe()
             for pair in described.typed_search_attributes:

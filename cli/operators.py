@@ -62,17 +62,32 @@ def create(
     email: str = typer.Option(..., "--email", help="what the operator signs in with"),
     name: str = typer.Option(..., "--name", help="shown on the pages, e.g. 'Olivia Park'"),
     password_stdin: bool = PasswordStdin,
+    sso_only: bool = typer.Option(
+        False,
+        "--sso-only",
+        help="no password: they sign in only through the OpenID Connect provider",
+    ),
 ) -> None:
-    """Create an operator with a password (stored as an argon2 hash)."""
-    password = _password(password_stdin)
+    """Create an operator with a password (stored as an argon2 hash), or one who signs in
+    only through single sign-on (``--sso-only``; ``set-password`` can add one later)."""
+    if sso_only and password_stdin:
+        raise fail("--sso-only takes no password; leave out --password-stdin.")
+    if sso_only and not get_settings().ops_oidc_enabled:
+        raise fail(
+            "--sso-only needs single sign-on: set INVOICEFLOW_OPS_OIDC_ISSUER, _CLIENT_ID and"
+            " _CLIENT_SECRET, or give the operator a password."
+        )
+    password = None if sso_only else _password(password_stdin)
 
     async def work(session: AsyncSession) -> str:
         row = await operators.create(session, operators.NewOperator(email, name, password))
         return row.email
 
     created = _run(work)
+    how = " with single sign-on" if sso_only else ""
     typer.echo(
-        f"operator {created} created; they sign in at {get_settings().public_base_url}/ops/sign-in"
+        f"operator {created} created; they sign in{how} at"
+        f" {get_settings().public_base_url}/ops/sign-in"
     )
 
 

@@ -96,3 +96,29 @@ def test_there_is_no_password_argument(database: str) -> None:
 def test_deactivating_someone_unknown_says_so(database: str) -> None:
     result = CliRunner().invoke(app, ["operators", "deactivate", "--email", "nobody@x.test"])
     assert result.exit_code == 1 and "no operator with e-mail nobody@x.test" in result.output
+
+
+def test_an_sso_only_operator_has_no_password_to_sign_in_with(
+    database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runner = CliRunner()
+    args = ["operators", "create", "--email", "sam@finance.test", "--name", "Sam", "--sso-only"]
+    refused = runner.invoke(app, args)  # single sign-on is not configured
+    assert refused.exit_code == 1 and "INVOICEFLOW_OPS_OIDC_ISSUER" in refused.output
+    assert runner.invoke(app, ["operators", "list"]).output.startswith("no operators yet")
+
+    monkeypatch.setenv("INVOICEFLOW_OPS_OIDC_ISSUER", "https://login.finance.test")
+    monkeypatch.setenv("INVOICEFLOW_OPS_OIDC_CLIENT_ID", "invoiceflow-ops")
+    monkeypatch.setenv("INVOICEFLOW_OPS_OIDC_CLIENT_SECRET", "s3cret")
+    get_settings.cache_clear()
+    both = runner.invoke(app, [*args, "--password-stdin"], input=PASSWORD + "\n")
+    assert both.exit_code == 1 and "takes no password" in both.output
+
+    created = runner.invoke(app, args)
+    assert created.exit_code == 0, created.output
+    assert "sign in with single sign-on" in created.output
+    assert runner.invoke(app, ["operators", "list"]).output.strip() == (
+        "sam@finance.test\tSam\tactive"
+    )
+    for guess in (PASSWORD, ""):
+        assert not _authenticates(database, "sam@finance.test", guess)

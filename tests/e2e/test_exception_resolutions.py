@@ -7,13 +7,18 @@ nothing, to history or to the database."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from temporalio.client import Client
 
 from schemas.matching import ResolveExceptionInput
-from tests.e2e.test_po_matching import _mail, _resolve, history_length, price_variance
+from tests.e2e.test_po_matching import (
+    _mail,
+    _resolve,
+    history_length,
+    price_variance,
+    quiet_history,
+)
 from tests.support.approvals import wait_for_live
 from tests.support.stack import Stack, running_stack
 
@@ -22,18 +27,6 @@ async def _exception(stack: Stack, exception_id: str) -> dict[str, Any]:
     response = await stack.api.get(f"/exceptions/{exception_id}")
     assert response.status_code == 200, response.text
     return response.json()  # type: ignore[no-any-return]
-
-
-async def _quiet_history(stack: Stack, invoice_id: str) -> int:
-    """The history's length once nothing more is being added (the owner's e-mail sent,
-    its activity completed), so that a refused update can be seen to add nothing."""
-
-    async def settled() -> int | None:
-        first = await history_length(stack, invoice_id)
-        await asyncio.sleep(0.5)
-        return first if await history_length(stack, invoice_id) == first else None
-
-    return int(await stack.wait_for(settled))
 
 
 def _events(body: dict[str, Any], action: str) -> list[dict[str, Any]]:
@@ -99,7 +92,7 @@ async def test_an_operator_resolution_from_the_temporal_ui_is_accepted_and_audit
 
         # fiona is neither the owner (olivia) nor in her group: refused, nothing written
         await stack.wait_for(lambda: _mail(stack, "olivia@corp.test"))
-        before_history = await _quiet_history(stack, invoice_id)
+        before_history = await quiet_history(stack, invoice_id)
         before_audit = (await stack.invoice(invoice_id))["audit"]
         refused = await _resolve(handle, "fiona", "accept_variance", "looks fine")
         assert refused == "not_your_task"

@@ -212,6 +212,18 @@ class MatchResult(BaseModel):
         """The distinct reason codes, in order of first appearance."""
         return tuple(dict.fromkeys(reason.code for reason in self.reasons))
 
+    @property
+    def flag(self) -> str:
+        """`ExceptionReason`: the first reason, as operations filter on it (`price_variance`)."""
+        return self.codes[0].value.lower() if self.codes else "po_exception"
+
+    def summary(self, shown: int = 6) -> str:
+        """Which lines failed and why, for the owner's e-mail and the current details."""
+        more = len(self.reasons) - shown
+        return "; ".join(r.detail for r in self.reasons[:shown]) + (
+            f"; and {more} more" if more > 0 else ""
+        )
+
 
 class RecentInvoice(BaseModel):
     """An earlier invoice the duplicate check compares with."""

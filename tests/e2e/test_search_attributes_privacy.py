@@ -20,8 +20,8 @@ from temporalio.client import Client, WorkflowExecutionStatus
 
 from schemas.invoice import InvoiceStatus
 from schemas.search_attributes import ALL
-from tests.e2e.test_lifecycle import RATES
 from tests.e2e.test_po_matching import exception_groups, invoice
+from tests.e2e.test_po_matching_api import customer_with_contract
 from tests.support.approvals import wait_for_live
 from tests.support.stack import Stack, running_stack
 
@@ -63,30 +63,9 @@ def test_every_search_attribute_has_a_non_personal_shape() -> None:
 
 async def customer(stack: Stack, email: str, **extra: object) -> tuple[dict, dict]:
     """A customer with every piece of contact data the API takes, and a contract."""
-    created = await stack.api.post(
-        "/customers",
-        json={
-            "name": NAME,
-            "email": email,
-            "phone": PHONE,
-            "address": ADDRESS,
-            "tax_id": TAX_ID,
-            **extra,
-        },
+    return await customer_with_contract(
+        stack, email, name=NAME, phone=PHONE, address=ADDRESS, tax_id=TAX_ID, **extra
     )
-    assert created.status_code == 201, created.text
-    contract = await stack.api.post(
-        "/contracts",
-        json={
-            "customer_id": created.json()["id"],
-            "currency": "GBP",
-            "tax_region": "GB",
-            "payment_terms_days": 30,
-            "rates": RATES,
-        },
-    )
-    assert contract.status_code == 201, contract.text
-    return created.json(), contract.json()
 
 
 async def customer_invoices(stack: Stack) -> tuple[str, str]:

@@ -138,7 +138,7 @@ class MatchStage:
         """Open the exception (or carry on with the open one, reasons refreshed) and wait
         for a resolution; None when a PO change asks for a new match first."""
         p = self._p
-        details = _details(result)
+        details = result.summary()
         if self.exception is not None and self.exception.state.status == "decided":
             await self._close("superseded", "workflow", None)  # never two open at once
         if self.exception is None:
@@ -148,7 +148,7 @@ class MatchStage:
             self.exception.details = details
         task = self.exception
         assert task is not None
-        p.flag(_flag(result))
+        p.flag(result.flag)
         await task.run()
         if task.state.status != "decided":
             return None  # stopped: the PO changed
@@ -388,15 +388,3 @@ def _actor(data: ResolveExceptionInput) -> str:
     match record, the audit trail): an operator acting from the Temporal UI as
     ``operator:zoe``, as the approval stage records an operator's decision."""
     return f"operator:{data.person_id}" if data.operator else data.person_id
-
-
-def _flag(result: MatchResult) -> str:
-    """`ExceptionReason`: the first reason, as operations filter on it (`price_variance`)."""
-    return result.codes[0].value.lower() if result.codes else "po_exception"
-
-
-def _details(result: MatchResult) -> str:
-    """Which lines failed and why, for the e-mail and the current details."""
-    return "; ".join(r.detail for r in result.reasons[:6]) + (
-        f"; and {len(result.reasons) - 6} more" if len(result.reasons) > 6 else ""
-    )

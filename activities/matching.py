@@ -8,6 +8,7 @@ invoice, consumption by (invoice, PO line), an exception by its id.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -168,7 +169,7 @@ class MatchingActivities:
             row.outcome = (
                 "ACCEPTED" if data.accepted_by is not None else MatchOutcome(result.outcome).value
             )
-            row.variances = [v.model_dump(mode="json") for v in result.variances]
+            row.variances = result.variances_json()
             row.reasons = [r.model_dump(mode="json") for r in result.reasons]
             row.accepted_by = data.accepted_by
             row.justification = data.justification
@@ -292,7 +293,7 @@ def _clamped(
         elif left > 0:
             share = DECIMAL_CONTEXT.divide(left, taken.quantity)
             amount = round_minor(DECIMAL_CONTEXT.multiply(Decimal(taken.amount_minor), share))
-            clamped.append(taken.model_copy(update={"quantity": left, "amount_minor": amount}))
+            clamped.append(replace(taken, quantity=left, amount_minor=amount))
     return clamped
 
 

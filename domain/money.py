@@ -103,15 +103,19 @@ def to_minor(amount: Decimal, currency: str) -> int:
     return round_minor(value.scaleb(exponent(currency), context=DECIMAL_CONTEXT))
 
 
+_SCALE = {digits: 10**digits for digits in set(CURRENCY_EXPONENTS.values())}
+
+
 def format_amount(amount_minor: int, currency: str) -> str:
     """Locale-neutral plain form for summaries and logs: "GBP 1,234.00", "JPY 1,000".
 
     Locale-aware formatting for customers (e-mails, PDFs) is done elsewhere with Babel.
+    The PO matcher writes two of these per price variance, thousands on a large invoice,
+    hence the one f-string per shape.
     """
     digits = exponent(currency)
     sign = "-" if amount_minor < 0 else ""
-    major, minor = divmod(abs(amount_minor), 10**digits)
-    text = f"{major:,}"
-    if digits:
-        text += f".{minor:0{digits}d}"
-    return f"{currency} {sign}{text}"
+    if not digits:
+        return f"{currency} {sign}{abs(amount_minor):,}"
+    major, minor = divmod(abs(amount_minor), _SCALE[digits])
+    return f"{currency} {sign}{major:,}.{minor:0{digits}d}"

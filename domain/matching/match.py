@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
+from functools import lru_cache
 
 from domain.matching.amounts import check_price, check_total
 from domain.matching.duplicates import possible_duplicates
@@ -271,7 +272,10 @@ def _map_lines(
     return billed
 
 
+@lru_cache(maxsize=1024)
 def _unit(unit: str) -> str:
+    """A unit as compared: trimmed, case-folded. Cached: an invoice names a handful of
+    units over and over, and this runs twice per line."""
     return unit.strip().casefold()
 
 

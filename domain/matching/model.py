@@ -10,12 +10,12 @@ into a workflow cannot change under it.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from domain.money import round_minor
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 _FROZEN = ConfigDict(frozen=True)
 
@@ -120,8 +120,15 @@ class PurchaseOrderSnapshot(BaseModel):
 
     @property
     def amount_minor(self) -> int:
-        """The PO's net amount: each line's quantity x price, rounded per line."""
-        return sum(round_minor(line.quantity * line.unit_price_minor) for line in self.lines)
+        """The PO's net amount: each line's quantity x price, rounded per line (half away
+        from zero, as `round_minor`). In integers: a quantity is n/d exactly, and for the
+        non-negative figures a PO line holds floor(n x price / d + 1/2) is that rounding,
+        at a third of the Decimal route's cost on a 10,000-line PO."""
+        total = 0
+        for line in self.lines:
+            numerator, denominator = line.quantity.as_integer_ratio()
+            total += (2 * numerator * line.unit_price_minor + denominator) // (2 * denominator)
+        return total
 
 
 class LineToMatch(BaseModel):
@@ -170,10 +177,18 @@ class MatchReason(BaseModel):
     actual: str | None = None
 
 
-class LineVariance(BaseModel):
-    """A difference within tolerance, recorded per line and shown on the invoice."""
+# The two records a match result holds one of per line (thousands on a large invoice) are
+# frozen slotted dataclasses, not models: pydantic validates and serializes them inside
+# `MatchResult` exactly as it would models (same JSON), while each is one object for the
+# garbage collector to track instead of two (a model's instance and its fields-set), and
+# on a 10,000-line invoice the collections those records caused were the largest part of
+# the matcher's time. The matcher is their only maker outside validation, so nothing
+# unvalidated comes in through them.
 
-    model_config = _FROZEN
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LineVariance:
+    """A difference within tolerance, recorded per line and shown on the invoice."""
 
     position: int
     po_line: int
@@ -184,10 +199,9 @@ class LineVariance(BaseModel):
     variance_pct: Decimal
 
 
-class Consumption(BaseModel):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Consumption:
     """What issuing the invoice takes from a PO line."""
-
-    model_config = _FROZEN
 
     po_line: int
     quantity: Decimal
@@ -217,12 +231,20 @@ class MatchResult(BaseModel):
         """`ExceptionReason`: the first reason, as operations filter on it (`price_variance`)."""
         return self.codes[0].value.lower() if self.codes else "po_exception"
 
+    def variances_json(self) -> list[dict[str, Any]]:
+        """The variances as JSON values, as the database row and the workflow's view keep
+        them."""
+        return _VARIANCES.dump_python(self.variances, mode="json")  # type: ignore[no-any-return]
+
     def summary(self, shown: int = 6) -> str:
         """Which lines failed and why, for the owner's e-mail and the current details."""
         more = len(self.reasons) - shown
         return "; ".join(r.detail for r in self.reasons[:shown]) + (
             f"; and {more} more" if more > 0 else ""
         )
+
+
+_VARIANCES = TypeAdapter(tuple[LineVariance, ...])
 
 
 class RecentInvoice(BaseModel):

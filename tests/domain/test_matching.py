@@ -401,6 +401,37 @@ def test_consumption_is_one_entry_per_po_line_in_line_order() -> None:
     )
 
 
+def test_a_result_keeps_its_json_and_comes_back_equal_from_it() -> None:
+    """Match results sit in workflow histories and database rows: their JSON is fixed (the
+    per-line records, dataclasses for speed, serialize as the models they were), and a
+    result read back from it is the same result."""
+    order = make_po(po_line(1, "A", quantity="3", price=10000))
+    invoice = make_invoice(inv_line(1, "A", quantity="2.5", price=10050))
+    result = match(invoice, order, Tolerances(price_over_pct=Decimal(1)))
+    assert result.outcome is MatchOutcome.MATCHED_WITH_VARIANCE
+    variance = {
+        "position": 1,
+        "po_line": 1,
+        "kind": "price",
+        "expected": "GBP 100.00",
+        "actual": "GBP 100.50",
+        "variance_minor": 50,
+        "variance_pct": "0.50",
+    }
+    consumed = {"po_line": 1, "quantity": "2.5", "amount_minor": 25125}
+    assert result.model_dump(mode="json") == {
+        "outcome": "MATCHED_WITH_VARIANCE",
+        "po_id": "po_1",
+        "po_revision": 1,
+        "reasons": [],
+        "variances": [variance],
+        "consumption": [consumed],
+        "billed": [consumed],
+    }
+    assert result.variances_json() == [variance]
+    assert MatchResult.model_validate_json(result.model_dump_json()) == result
+
+
 # --- line mapping -------------------------------------------------------------------------
 
 

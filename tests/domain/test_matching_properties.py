@@ -312,3 +312,37 @@ def test_consumption_never_exceeds_a_po_line_through_invoices_amendments_and_voi
             voided = sorted(life.accepted)[step[1] % len(life.accepted)]
             del life.accepted[voided]
         life.check()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(min_value=1, max_value=10**6).map(lambda n: Decimal(n).scaleb(-3)),
+            st.integers(min_value=0, max_value=10**9),
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_the_po_amount_is_each_line_rounded_as_round_minor_does(
+    figures: list[tuple[Decimal, int]],
+) -> None:
+    """The PO's amount (in integers, for speed) is the sum of each line's quantity x price
+    rounded half away from zero, as `round_minor` rounds it: halves included (0.5 x 1 = 1)."""
+    lines = tuple(
+        PurchaseOrderLine(
+            line_number=n, item_code=f"I{n}", quantity=q, unit="each", unit_price_minor=p
+        )
+        for n, (q, p) in enumerate(figures, start=1)
+    )
+    po = PurchaseOrderSnapshot(
+        po_id="po_1",
+        number="PO-1",
+        customer_id="cus_1",
+        currency="GBP",
+        status=POStatus.OPEN,
+        match_mode=MatchMode.TWO_WAY,
+        lines=lines,
+    )
+    assert po.amount_minor == sum(round_minor(q * p) for q, p in figures)

@@ -364,7 +364,7 @@ class MatchStage:
             "outcome": result.outcome.value,
             "po_id": result.po_id,
             "reasons": [r.model_dump(mode="json") for r in result.reasons],
-            "variances": [v.model_dump(mode="json") for v in result.variances],
+            "variances": result.variances_json(),
             "correction_refused": self.correction_refused,
         }
         if self.exception is not None and self.assignment is not None:

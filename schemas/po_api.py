@@ -69,6 +69,20 @@ def _unique_lines(numbers: list[int], what: str) -> None:
         raise ValueError(f"{what} must be unique; repeated: {listed}")
 
 
+def _line_limits_only(value: TolerancesIn | None) -> TolerancesIn | None:
+    """A line's tolerances limit its price and quantity; the invoice's net is compared
+    with what is left of the whole PO, so a total limit on a line could never apply and
+    is refused rather than silently ignored."""
+    if value is not None and (
+        value.total_over_pct is not None or value.total_over_minor is not None
+    ):
+        raise ValueError(
+            "a PO line's tolerances cannot set total_over_pct or total_over_minor: "
+            "the invoice total is compared with the whole PO (set them on the PO)"
+        )
+    return value
+
+
 class PurchaseOrderLineIn(_Strict):
     line_number: LineNumber
     item_code: Code = Field(description="the SKU or service code (an invoice's rate code)")
@@ -80,8 +94,12 @@ class PurchaseOrderLineIn(_Strict):
         default=False, description="receipts may exceed the ordered quantity"
     )
     tolerances: TolerancesIn | None = Field(
-        default=None, description="overrides the PO's and the customer's for this line"
+        default=None,
+        description="overrides the PO's and the customer's for this line (price and "
+        "quantity limits: the total limits are the PO's)",
     )
+
+    _no_total_limits = field_validator("tolerances")(_line_limits_only)
 
     @model_validator(mode="after")
     def _amount_in_range(self) -> PurchaseOrderLineIn:
@@ -131,6 +149,8 @@ class LineChange(_Strict):
     description: Description | None = None
     allow_over_delivery: bool | None = None
     tolerances: TolerancesIn | None = None
+
+    _no_total_limits = field_validator("tolerances")(_line_limits_only)
 
     @model_validator(mode="after")
     def _changes_something(self) -> LineChange:

@@ -101,8 +101,8 @@ async def snapshot(
     ``invoiced_quantity`` and ``invoiced_minor`` leave out ``exclude_invoice_id``'s own
     unreleased consumption, and that of ``replaced_invoice_id`` (the original an adjusted
     invoice replaces: voided, its consumption the replacement's to take). The PO's own
-    tolerances are folded into each line's (a line's own limits win), since the snapshot
-    carries tolerances per line only: the matcher's order is customer, then PO, then line.
+    tolerances are folded into each line's (a line's own limits win: the matcher's order
+    is customer, then PO, then line), and kept whole for the total, which is the PO's.
     """
     po = await _po_of(session, customer_id, po_number)
     if po is None:
@@ -142,6 +142,7 @@ async def snapshot(
         revision=po.revision,
         lines=tuple(lines),
         invoiced_minor=sum(invoiced.values()),
+        tolerances=po_tolerances,
     )
 
 

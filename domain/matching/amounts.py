@@ -75,7 +75,9 @@ def check_total(
 ) -> None:
     """The net against what is left of the PO. Nothing left at all refuses any invoice that
     bills something, whatever the tolerance: the allowance is for a PO's last invoice
-    running a little over, not for invoicing a used-up PO again and again."""
+    running a little over, not for invoicing a used-up PO again and again. The limits are
+    `tolerances` (the defaults with the customer's) with the PO's own total limits over
+    them."""
     amount = po.amount_minor
     remaining = amount - po.invoiced_minor
     net = invoice.net_minor
@@ -89,7 +91,7 @@ def check_total(
             f"PO {po.number} is used up ({left}); the invoice's net is {amount_text(net, currency)}"
         )
     else:
-        limit = Limits.of(tolerances).total_over_limit(amount)
+        limit = Limits.of(tolerances, po.tolerances).total_over_limit(amount)
         if net <= remaining + (limit or 0):
             return
         tolerance = (

@@ -117,6 +117,10 @@ class PurchaseOrderSnapshot(BaseModel):
     revision: int = 1
     lines: tuple[PurchaseOrderLine, ...]
     invoiced_minor: int = 0  # net amount consumed by issued invoices (not this one)
+    # The PO's own overrides of the customer's tolerances. Its line limits are already
+    # folded into each line's; its total limits are the PO's alone (a total is not a
+    # line's) and apply to the invoice's net against what is left of the PO.
+    tolerances: Tolerances | None = None
 
     @property
     def amount_minor(self) -> int:

@@ -162,6 +162,12 @@ async def test_the_same_idempotency_key_replays_the_first_po(stack: Stack) -> No
         ({"valid_from": "2026-02-30"}, 422, "validation_failed", "valid_from"),
         ({"match_mode": "4-way"}, 422, "validation_failed", "match_mode"),
         ({"tolerances": {"price_over": 5}}, 422, "validation_failed", "tolerances.price_over"),
+        (
+            {"lines": [line(1, tolerances={"total_over_minor": 500})]},
+            422,
+            "validation_failed",
+            "the invoice total is compared with the whole PO",
+        ),
         ({"number": " 4500"}, 422, "validation_failed", "number"),
     ],
 )
@@ -274,6 +280,15 @@ async def test_amendments_are_revisions_with_who_and_when(stack: Stack, woken: l
             "belongs to another customer",
         ),
         ({"changed_by": "jane", "status": "open"}, 422, "validation_failed", "status"),
+        (
+            {
+                "changed_by": "jane",
+                "change_lines": [{"line_number": 1, "tolerances": {"total_over_pct": "2"}}],
+            },
+            422,
+            "validation_failed",
+            "cannot set total_over_pct or total_over_minor",
+        ),
     ],
 )
 async def test_a_bad_amendment_is_refused_and_writes_nothing(

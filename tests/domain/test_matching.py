@@ -637,6 +637,25 @@ def test_total_tolerance_boundaries(net: int, tolerances: Tolerances, passes: bo
         )
 
 
+@pytest.mark.parametrize(
+    ("net", "passes"),
+    [(5100, True), (5101, False)],
+)
+def test_a_pos_own_total_limit_is_over_the_customers(net: int, passes: bool) -> None:
+    order = make_po(
+        po_line(quantity="1000000", price=1),
+        invoiced_minor=995_000,
+        tolerances=Tolerances(total_over_minor=100, price_over_pct=Decimal(3)),
+    )
+    # the customer's allow 1,000 (10% of 10,000, under its 10,000); the PO's 100 is stricter
+    customers = Tolerances(total_over_pct=Decimal(10), total_over_minor=10_000)
+    result = match(make_invoice(inv_line(quantity=str(net), price=1)), order, customers)
+    assert result.outcome is (MatchOutcome.MATCHED if passes else MatchOutcome.EXCEPTION)
+    if not passes:
+        assert result.codes == (Code.PO_EXHAUSTED,)
+        assert "(tolerance 1.00)" in result.reasons[0].detail
+
+
 @pytest.mark.parametrize("invoiced_minor", [1_000_000, 1_000_500])
 def test_a_used_up_po_takes_nothing_more_whatever_the_tolerance(invoiced_minor: int) -> None:
     result = total_result(1, Tolerances(total_over_pct=Decimal(50)), invoiced_minor)

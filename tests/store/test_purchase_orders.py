@@ -304,6 +304,7 @@ async def test_the_snapshot_is_the_po_as_amended_and_received(sessions: SessionF
     # the PO's tolerances reach each line; the line's own limits win
     assert first.tolerances == Tolerances(price_over_pct=Decimal(1), quantity_over_pct=10)
     assert second.tolerances == Tolerances(price_over_pct=Decimal(5), quantity_over_pct=10)
+    assert snap.tolerances == Tolerances(price_over_pct=Decimal(5), quantity_over_pct=10)
     assert snap.amount_minor == 10 * 10000 + 4 * 5000
 
 

@@ -3,8 +3,9 @@
 GET shows the exception (the invoice's lines beside the PO lines and the receipts, each
 line's variance, the reasons in words, the owner and when it escalates) and changes
 nothing, so a mail scanner that prefetches the link does no harm. POST applies the chosen
-resolution (accept the variance, wait for the customer, cancel the invoice) through the
-invoice workflow's `resolve_exception` update, as the person the link names.
+resolution (accept the variance, correct the invoice's lines or PO number, wait for the
+customer, cancel the invoice) through the invoice workflow's `resolve_exception` update,
+as the person the link names (a correction's form: `api.exception_corrections`).
 
 No CSRF token: as on the approval page, the signed token in the URL is the credential
 (bound to one exception and one person, expiring after `exception_link_max_age_s`), and
@@ -24,11 +25,18 @@ from typing import Any
 import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
+from starlette.datastructures import FormData
 from temporalio.service import RPCError
 
 from api.deps import OptionalTemporalDep, SessionDep, SettingsDep
 from api.errors import TEMPORAL_AWAY, ServiceUnavailable
 from api.exception_actions import CLOSED, REFUSALS, ResolutionRefused, resolve
+from api.exception_corrections import (
+    CorrectionRefused,
+    PageCorrection,
+    correction_from_form,
+    form_lines,
+)
 from api.exception_page import LOCALE, page_context, resolved_panel, status_words
 from api.exception_view import detail
 from core.links import InvalidLink, TaskLink, read_task_token
@@ -40,7 +48,7 @@ from store.exception_reads import ListedException, get_exception
 router = APIRouter(prefix="/exception-review", tags=["exception links"], include_in_schema=False)
 log = structlog.get_logger()
 
-PAGE_CHOICES = ("accept_variance", "wait", "cancel")  # "correct" needs lines: the API's
+PAGE_CHOICES = ("accept_variance", "correct", "wait", "cancel")
 
 # What each refusal tells the person who clicked; its status is api.exception_actions'.
 REFUSAL_WORDS: dict[str, tuple[str, str]] = {
@@ -76,6 +84,11 @@ OUTCOMES: dict[str, tuple[str, str]] = {
         " recorded; the invoice is matched again as soon as one arrives.",
     ),
     "cancel": ("Invoice cancelled", "The invoice is withdrawn; it will not be sent."),
+    "correct": (
+        "Invoice corrected",
+        "The invoice was corrected and is being matched against its PO again: it goes on by"
+        " itself if it now matches; if not, a new exception says what still differs.",
+    ),
 }
 
 
@@ -155,6 +168,7 @@ async def review(
     shown = await detail(session, listed, now)
     names = await _names(session, link.person_id, shown.resolved_by)
     group = await session.get(ApproverGroupRow, shown.group_id) if shown.group_id else None
+    po_number, correctable = await form_lines(session, listed.row.invoice_id)
     await session.commit()
     context = page_context(
         shown,
@@ -164,7 +178,14 @@ async def review(
         names=names,
         now=now,
     )
-    return _render("exception_review.html", action=str(request.url.path), **context)
+    return _render(
+        "exception_review.html",
+        action=str(request.url.path),
+        correction_po_number=po_number,
+        correction_currency=shown.currency,
+        correction_lines=correctable,
+        **context,
+    )
 
 
 async def _closed_page(
@@ -190,12 +211,13 @@ async def _closed_page(
     )
 
 
-async def _form(request: Request) -> tuple[str, str | None]:
+async def _form(request: Request) -> tuple[str, str | None, FormData]:
     form = await request.form()
     resolution, justification = form.get("resolution"), form.get("justification")
     return (
         resolution if isinstance(resolution, str) else "",
         justification if isinstance(justification, str) and justification else None,
+        form,
     )
 
 
@@ -215,21 +237,33 @@ async def resolve_from_link(
     await session.commit()
     if row.status != "open":
         return await _closed_page(session, row.id, "task_closed", back)
-    resolution, justification = await _form(request)
+    resolution, justification, form = await _form(request)
     if resolution not in PAGE_CHOICES:
         return _message(
             422,
             "Choose what to do",
-            "Choose accept, wait or cancel.",
+            "Choose accept, correct, wait or cancel.",
             exception_id=row.id,
             back=back,
         )
+    correction = PageCorrection()
+    if resolution == "correct":
+        try:
+            correction = await correction_from_form(session, row.invoice_id, form)
+        except CorrectionRefused as refused:
+            await session.commit()
+            return _message(
+                422, "The correction cannot be made", str(refused), exception_id=row.id, back=back
+            )
     try:
         data = ResolveExceptionInput(
             person_id=link.person_id,
             exception_id=row.id,
             resolution=resolution,  # type: ignore[arg-type]  # one of PAGE_CHOICES
             justification=justification,
+            items=correction.items,
+            lines=correction.lines,
+            po_number=correction.po_number,
             ip=request.client.host if request.client else None,
             user_agent=request.headers.get("user-agent"),
         )

@@ -52,7 +52,7 @@ def row_of(card: str, label: str) -> str:
     return found.group(0)
 
 
-async def test_the_page_shows_lines_beside_po_lines_variances_receipts_and_three_forms(
+async def test_the_page_shows_lines_beside_po_lines_variances_receipts_and_four_forms(
     stack: Stack,
 ) -> None:
     seeded = await seed_exception(stack.sessions)
@@ -98,9 +98,11 @@ async def test_the_page_shows_lines_beside_po_lines_variances_receipts_and_three
         assert receipt in words, receipt
 
     forms = FORM.findall(html)
-    assert len(forms) == 3
-    accept, wait, cancel = forms
+    assert len(forms) == 4
+    accept, correct, wait, cancel = forms
     assert 'value="accept_variance"' in accept and "required" in accept
+    assert 'name="resolution" value="correct"' in correct and "required" not in correct
+    assert 'name="po_number"' in correct and 'name="quantity-1"' in correct
     assert 'value="wait"' in wait and "required" not in wait
     assert 'value="cancel"' in cancel and "required" in cancel
     action = re.findall(r'<form method="post" action="([^"]+)"', html)
@@ -278,7 +280,7 @@ async def test_an_escalated_exception_that_waits_says_so_and_still_offers_the_fo
     assert "Owner Fiona Grant (you)" in words
     assert "Escalated 4 Dec 2026, 09:00 UTC" in words and "Escalates" not in words
     assert "Waiting for a PO amendment or a delivery record" in words
-    assert len(FORM.findall(page.text)) == 3
+    assert len(FORM.findall(page.text)) == 4
 
 
 async def test_an_invoice_without_a_po_of_its_customer_cannot_be_accepted_on_the_page(
@@ -288,7 +290,13 @@ async def test_an_invoice_without_a_po_of_its_customer_cannot_be_accepted_on_the
     async with httpx.AsyncClient() as browser:
         page = await browser.get(review_link(stack.settings, seeded.exception_id))
     forms = FORM.findall(page.text)
-    assert [re.search(r'value="(\w+)"', form).group(1) for form in forms] == ["wait", "cancel"]  # type: ignore[union-attr]
+    chosen = [re.search(r'name="resolution" value="(\w+)"', form) for form in forms]
+    assert [found.group(1) if found else None for found in chosen] == [
+        "correct",
+        "wait",
+        "cancel",
+    ]
+    assert "Correct its PO number below, or cancel it." in text(page.text)
     assert "No PO line to compare with" in page.text
     assert "No PO. The customer has no PO PO-9999" in text(page.text)
 

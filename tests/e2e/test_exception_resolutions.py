@@ -3,7 +3,8 @@ lines is matched again and the invoice goes out; an operator's resolution from t
 Temporal UI (the `resolve_exception` update with `operator` set) is accepted and recorded
 as ``operator:<person>`` alike on the exception, the match record and the audit trail, and
 one from someone who is neither the owner nor in the owner's group is refused and writes
-nothing, to history or to the database."""
+nothing, to history or to the database, whether it comes from the Temporal UI or over
+the API (a 403 problem+json there)."""
 
 from __future__ import annotations
 
@@ -136,3 +137,34 @@ async def test_an_operator_resolution_from_the_temporal_ui_is_accepted_and_audit
             "operator:zoe",
         )
         assert len(await stack.mailbox("operator@acme.test")) == 1
+
+
+async def test_a_resolution_over_the_api_by_someone_outside_the_group_is_a_403_and_writes_nothing(
+    temporal: Client, sqlite_url: str
+) -> None:
+    async with running_stack(temporal, sqlite_url) as stack:
+        _, invoice_id = await price_variance(stack, "api-refused@acme.test")
+        waiting = await wait_for_live(stack, invoice_id, status="EXCEPTION")
+        exception_id = waiting["live"]["match"]["exception"]["id"]
+        await stack.wait_for(lambda: _mail(stack, "olivia@corp.test"))
+        before_history = await quiet_history(stack, invoice_id)
+        before_audit = (await stack.invoice(invoice_id))["audit"]
+        path = f"/exceptions/{exception_id}/resolution"
+        refused = await stack.api.post(
+            path,
+            json={"person_id": "fiona", "resolution": "cancel", "justification": "not needed"},
+        )
+        assert refused.status_code == 403, refused.text
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert refused.json()["code"] == "not_your_task"
+        assert await history_length(stack, invoice_id) == before_history
+        assert (await stack.invoice(invoice_id))["audit"] == before_audit
+        assert (await _exception(stack, exception_id))["status"] == "open"
+
+        accepted = await stack.api.post(
+            path,
+            json={"person_id": "oscar", "resolution": "accept_variance", "justification": "ok"},
+        )
+        assert accepted.status_code == 200, accepted.text  # oscar is in olivia's group
+        await stack.wait_until_awaiting_payment(invoice_id)
+        assert len(await stack.mailbox("api-refused@acme.test")) == 1

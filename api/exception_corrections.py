@@ -4,9 +4,12 @@ is matched again (the `correct` resolution the API takes as items and lines).
 
 The page shows the invoice's lines; a correction replaces all of them, as `PUT
 /invoices/{id}/lines` does, so the lines the person did not touch are sent back as they
-are. A line at one of the contract's rates (its rate, unit, price and tax category those
-of the rate) goes back as a billable item at that rate, so its price stays the contract's;
-any other line as an explicit line with its own price. A quantity of 0 removes the line.
+are. A line at one of the contract's rates keeps its price, which the form does not offer
+to change: it goes back as a billable item at that rate (while the rate gives the price it
+was invoiced at), else as an explicit line at the price it was invoiced at, so a rate
+changed since never reprices it. Any other line goes back as an explicit line, with the
+price the form gives. A quantity of 0 removes the line. Generation puts billable items
+before explicit lines, so a correction can renumber the lines.
 Only the PO number changed: the lines stay exactly as they are and only the PO changes.
 The corrected lines are then checked as a creation is (`api.corrections`), so the page
 refuses in words what the contract would refuse.
@@ -14,9 +17,11 @@ refuses in words what the contract would refuse.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
+from pydantic import ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.datastructures import FormData
 
@@ -46,42 +51,47 @@ def _field(form: FormData, name: str) -> str | None:
     return value.strip() if isinstance(value, str) else None
 
 
+# A figure as people type one: digits, thousands grouped by commas or not, a decimal point.
+# Nothing else (no exponent, no decimal comma, no sign), so "12,50" is refused rather than
+# read as 1,250, and the length bounds what Decimal is asked to hold.
+_FIGURE = re.compile(r"(\d{1,3}(,\d{3})+|\d{1,15})(\.\d{1,12})?")
+
+
+def _figure(text: str, position: int, what: str, example: str, places: int) -> Decimal:
+    if not _FIGURE.fullmatch(text):
+        raise CorrectionRefused(
+            f"Line {position}: {text!r} is not a {what} (for example {example})."
+        )
+    figure = Decimal(text.replace(",", ""))
+    if figure.normalize().as_tuple().exponent < -places:  # type: ignore[operator]  # finite
+        raise CorrectionRefused(f"Line {position}: a {what} has at most {places} decimal places.")
+    return figure
+
+
 def _quantity(form: FormData, line: InvoiceLineRow) -> Decimal:
     text = _field(form, f"quantity-{line.position}")
     if not text:
         return Decimal(line.quantity)
-    try:
-        quantity = Decimal(text)
-    except InvalidOperation:
-        raise CorrectionRefused(f"Line {line.position}: {text!r} is not a quantity.") from None
-    if not quantity.is_finite() or quantity < 0:
-        raise CorrectionRefused(f"Line {line.position}: a quantity is 0 or more.")
-    if quantity.as_tuple().exponent < -4:  # type: ignore[operator]  # finite: an int
-        raise CorrectionRefused(f"Line {line.position}: at most 4 decimal places.")
-    return quantity
+    return _figure(text, line.position, "quantity", "12.5", 4)
 
 
 def _price(form: FormData, line: InvoiceLineRow, currency: str) -> int:
     text = _field(form, f"price-{line.position}")
     if not text:
         return line.unit_price_minor
-    try:
-        amount = Decimal(text.replace(",", ""))
-        if not amount.is_finite() or amount < 0:
-            raise InvalidOperation
-        if amount.as_tuple().exponent < -exponent(currency):  # type: ignore[operator]
-            raise CorrectionRefused(
-                f"Line {line.position}: {currency} has {exponent(currency)} decimal places."
-            )
-        return to_minor(amount, currency)
-    except InvalidOperation:
-        raise CorrectionRefused(
-            f"Line {line.position}: {text!r} is not a unit price (for example 120.00)."
-        ) from None
+    places = exponent(currency)
+    example = "120" if places == 0 else f"120.{'0' * places}"
+    return to_minor(_figure(text, line.position, "unit price", example, places), currency)
+
+
+def keeps_its_price(line: InvoiceLineRow, rates: dict[str, Rate]) -> bool:
+    """Whether the line bills one of the contract's rates: its price is the contract's
+    business, never the page's (even if the rate changed since it was invoiced)."""
+    return (line.rate_code or "") in rates
 
 
 def at_contract_rate(line: InvoiceLineRow, rates: dict[str, Rate]) -> bool:
-    """Whether the line is what a billable item at one of the contract's rates makes."""
+    """Whether the line is what a billable item at one of the contract's rates makes now."""
     rate = rates.get(line.rate_code or "")
     return rate is not None and (rate.unit, rate.unit_price_minor, rate.tax_category.value) == (
         line.unit,
@@ -126,7 +136,7 @@ async def form_lines(session: AsyncSession, invoice_id: str) -> tuple[str, list[
                 description=row.description,
                 quantity=format(quantity, "f") if quantity else "0",
                 unit=row.unit,
-                at_rate=at_contract_rate(row, rates),
+                at_rate=keeps_its_price(row, rates),
                 unit_price=f"{Decimal(row.unit_price_minor).scaleb(-digits):.{digits}f}",
             )
         )
@@ -146,19 +156,21 @@ async def correction_from_form(
     rates = await contract_rates(session, invoice)
     po_number = _field(form, "po_number")
     if po_number is not None and not po_number:
-        raise CorrectionRefused("Enter the PO number the invoice should name.")
+        if invoice.po_number:  # the page corrects a PO number; it does not take one away
+            raise CorrectionRefused("Enter the PO number the invoice should name.")
+        po_number = None  # none before, none now
     if po_number is not None and len(po_number) > 100:
         raise CorrectionRefused("A PO number is at most 100 characters.")
     new_po = po_number if po_number is not None and po_number != invoice.po_number else None
     correction, changed = PageCorrection(po_number=new_po), False
     for row in rows:
         quantity = _quantity(form, row)
-        rated = at_contract_rate(row, rates)
-        price = row.unit_price_minor if rated else _price(form, row, invoice.currency)
+        kept = keeps_its_price(row, rates)
+        price = row.unit_price_minor if kept else _price(form, row, invoice.currency)
         changed |= quantity != Decimal(row.quantity) or price != row.unit_price_minor
         if quantity == 0:
             continue
-        if rated:
+        if at_contract_rate(row, rates):
             correction.items.append(
                 BillableItem(
                     rate_code=row.rate_code or "",
@@ -167,7 +179,9 @@ async def correction_from_form(
                     po_line=row.po_line,
                 )
             )
-        else:
+            continue
+        # an explicitly priced line, or one whose rate has changed since: at its price
+        try:
             correction.lines.append(
                 ExplicitLine(
                     description=row.description,
@@ -179,6 +193,11 @@ async def correction_from_form(
                     po_line=row.po_line,
                 )
             )
+        except ValidationError:
+            raise CorrectionRefused(
+                f"Line {row.position} cannot be corrected on this page; correct the invoice"
+                " through its billing app (PUT /invoices/{id}/lines)."
+            ) from None
     if not changed:
         if new_po is None:
             raise CorrectionRefused(

@@ -26,11 +26,11 @@ _NEXT_TURN = text(
 )
 
 
-async def group_members(session: AsyncSession, group_ref: str | None) -> list[ApproverRow]:
-    """The active members of an active group, in the group's order. Routing names a group
-    by its id or by its name (ids are generated; names are what people configure)."""
+async def find_group(session: AsyncSession, group_ref: str | None) -> ApproverGroupRow | None:
+    """The active group routing names, by its id or by its name (ids are generated; names
+    are what people configure), whatever the case of the name."""
     if group_ref is None:
-        return []
+        return None
     group = await session.get(ApproverGroupRow, group_ref)
     if group is None:
         named = await session.exec(
@@ -40,7 +40,16 @@ async def group_members(session: AsyncSession, group_ref: str | None) -> list[Ap
             )
         )
         group = named.first()
-    if group is None or not group.active:
+    return group if group is not None and group.active else None
+
+
+async def group_members(session: AsyncSession, group_ref: str | None) -> list[ApproverRow]:
+    """The active members of an active group, in the group's order."""
+    return await _members(session, await find_group(session, group_ref))
+
+
+async def _members(session: AsyncSession, group: ApproverGroupRow | None) -> list[ApproverRow]:
+    if group is None:
         return []
     people = []
     for member_id in group.members:
@@ -60,8 +69,14 @@ async def take_turn(session: AsyncSession, group_id: str) -> int:
 async def owner_for(
     session: AsyncSession, route: Route[Any]
 ) -> tuple[ApproverRow | None, list[ApproverRow]]:
-    members = await group_members(session, route.group)
-    turn = 0 if route.owner is not None or not members else await take_turn(session, route.group)
+    group = await find_group(session, route.group)
+    members = await _members(session, group)
+    # one counter per group, however routes name it (by id, by name, in any case)
+    turn = (
+        0
+        if route.owner is not None or group is None or not members
+        else (await take_turn(session, group.id))
+    )
     owner_id = pick_owner(route, [m.id for m in members], turn)
     owner = next((m for m in members if m.id == owner_id), None)
     if owner is None and owner_id is not None:  # a fixed owner outside the group

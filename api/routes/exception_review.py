@@ -251,10 +251,11 @@ async def resolve_from_link(
         try:
             correction = await correction_from_form(session, row.invoice_id, form)
         except CorrectionRefused as refused:
-            await session.commit()
             return _message(
                 422, "The correction cannot be made", str(refused), exception_id=row.id, back=back
             )
+        finally:
+            await session.commit()  # hold no read transaction while talking to Temporal
     try:
         data = ResolveExceptionInput(
             person_id=link.person_id,

@@ -647,7 +647,8 @@ def test_a_pos_own_total_limit_is_over_the_customers(net: int, passes: bool) -> 
         invoiced_minor=995_000,
         tolerances=Tolerances(total_over_minor=100, price_over_pct=Decimal(3)),
     )
-    # the customer's allow 1,000 (10% of 10,000, under its 10,000); the PO's 100 is stricter
+    # the customer's allow 10,000 (the stricter of 10% of the PO's 1,000,000 and 10,000);
+    # the PO's own 100 is stricter still
     customers = Tolerances(total_over_pct=Decimal(10), total_over_minor=10_000)
     result = match(make_invoice(inv_line(quantity=str(net), price=1)), order, customers)
     assert result.outcome is (MatchOutcome.MATCHED if passes else MatchOutcome.EXCEPTION)

@@ -128,21 +128,28 @@ def _line(
     )
 
 
-@st.composite
-def quantity_cases(draw: st.DrawFn) -> tuple[PurchaseOrderSnapshot, InvoiceToMatch, Tolerances]:
-    count = draw(st.integers(min_value=1, max_value=4))
-    lines = [draw(po_lines(number)) for number in range(1, count + 1)]
-    mode = draw(modes)
-    defaults = Tolerances(quantity_over_pct=draw(percents), total_over_pct=GENEROUS_TOTAL)
-    po = PurchaseOrderSnapshot(
+def _po(
+    lines: tuple[PurchaseOrderLine, ...], mode: MatchMode, **fields: Any
+) -> PurchaseOrderSnapshot:
+    return PurchaseOrderSnapshot(
         po_id="po_1",
         number="PO-1",
         customer_id="cus_1",
         currency="GBP",
         status=POStatus.OPEN,
         match_mode=mode,
-        lines=tuple(lines),
+        lines=lines,
+        **fields,
     )
+
+
+@st.composite
+def quantity_cases(draw: st.DrawFn) -> tuple[PurchaseOrderSnapshot, InvoiceToMatch, Tolerances]:
+    count = draw(st.integers(min_value=1, max_value=4))
+    lines = [draw(po_lines(number)) for number in range(1, count + 1)]
+    mode = draw(modes)
+    defaults = Tolerances(quantity_over_pct=draw(percents), total_over_pct=GENEROUS_TOTAL)
+    po = _po(tuple(lines), mode)
     # What each billed PO line gets in total comes first, since the limits are on totals:
     # random, or exactly at a limit or just past it, where a matcher off by one comparison
     # shows; the limits of both modes, with and without over-delivery, so that one applied
@@ -226,15 +233,10 @@ class Life:
         invoiced_minor = sum(
             amount for taken in self.accepted.values() for _, amount in taken.values()
         )
-        return PurchaseOrderSnapshot(
-            po_id="po_1",
-            number="PO-1",
-            customer_id="cus_1",
-            currency="GBP",
-            status=POStatus.OPEN,
-            match_mode=self.mode,
+        return _po(
+            lines,
+            self.mode,
             revision=self.revision,
-            lines=lines,
             invoiced_minor=invoiced_minor,
         )
 
@@ -336,13 +338,5 @@ def test_the_po_amount_is_each_line_rounded_as_round_minor_does(
         )
         for n, (q, p) in enumerate(figures, start=1)
     )
-    po = PurchaseOrderSnapshot(
-        po_id="po_1",
-        number="PO-1",
-        customer_id="cus_1",
-        currency="GBP",
-        status=POStatus.OPEN,
-        match_mode=MatchMode.TWO_WAY,
-        lines=lines,
-    )
+    po = _po(lines, MatchMode.TWO_WAY)
     assert po.amount_minor == sum(round_minor(q * p) for q, p in figures)

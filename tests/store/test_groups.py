@@ -67,3 +67,12 @@ async def test_a_fixed_owner_always_owns_and_takes_no_turn(sessions: SessionFact
     assert [await next_owner(sessions, fixed) for _ in range(3)] == ["dan"] * 3
     assert await next_owner(sessions, Route[str](group="grp_ap")) == "ann"  # still first
     assert await next_owner(sessions, Route[str](group="nobody")) is None
+
+
+async def test_routes_naming_the_group_differently_share_its_turns(
+    sessions: SessionFactory,
+) -> None:
+    """By id, by name, by the name in another case: one group, so one round robin."""
+    names = ("grp_ap", "AP clerks", "ap clerks", "grp_ap", "AP CLERKS", "AP clerks")
+    owners = [await next_owner(sessions, Route[str](group=name)) for name in names]
+    assert owners == ["ann", "bob", "dan", "ann", "bob", "dan"]

@@ -26,7 +26,7 @@ _NEXT_TURN = text(
 )
 
 
-async def find_group(session: AsyncSession, group_ref: str | None) -> ApproverGroupRow | None:
+async def _find_group(session: AsyncSession, group_ref: str | None) -> ApproverGroupRow | None:
     """The active group routing names, by its id or by its name (ids are generated; names
     are what people configure), whatever the case of the name."""
     if group_ref is None:
@@ -45,7 +45,7 @@ async def find_group(session: AsyncSession, group_ref: str | None) -> ApproverGr
 
 async def group_members(session: AsyncSession, group_ref: str | None) -> list[ApproverRow]:
     """The active members of an active group, in the group's order."""
-    return await _members(session, await find_group(session, group_ref))
+    return await _members(session, await _find_group(session, group_ref))
 
 
 async def _members(session: AsyncSession, group: ApproverGroupRow | None) -> list[ApproverRow]:
@@ -69,14 +69,12 @@ async def take_turn(session: AsyncSession, group_id: str) -> int:
 async def owner_for(
     session: AsyncSession, route: Route[Any]
 ) -> tuple[ApproverRow | None, list[ApproverRow]]:
-    group = await find_group(session, route.group)
+    group = await _find_group(session, route.group)
     members = await _members(session, group)
-    # one counter per group, however routes name it (by id, by name, in any case)
-    turn = (
-        0
-        if route.owner is not None or group is None or not members
-        else (await take_turn(session, group.id))
-    )
+    turn = 0
+    if route.owner is None and group is not None and members:
+        # one counter per group, however routes name it (by id, by name, in any case)
+        turn = await take_turn(session, group.id)
     owner_id = pick_owner(route, [m.id for m in members], turn)
     owner = next((m for m in members if m.id == owner_id), None)
     if owner is None and owner_id is not None:  # a fixed owner outside the group

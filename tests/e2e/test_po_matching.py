@@ -129,6 +129,12 @@ async def quiet_history(stack: Stack, invoice_id: str) -> int:
     return int(await stack.wait_for(settled))
 
 
+async def written(stack: Stack, invoice_id: str) -> tuple[int, list[dict[str, Any]]]:
+    """What the invoice's history and audit trail hold, once quiet: a refused request must
+    leave both as they were."""
+    return await quiet_history(stack, invoice_id), (await stack.invoice(invoice_id))["audit"]
+
+
 async def test_a_price_variance_waits_for_its_owner_and_is_accepted_once(
     temporal: Client, sqlite_url: str
 ) -> None:
